@@ -1,0 +1,53 @@
+# One-command entry points. Each target sets up what it needs, idempotently:
+# the venv is rebuilt only when the pinned requirements change (stamp files).
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+PEER := .peer-venv
+VPY := $(VENV)/bin/python
+export MLFLOW_DISABLE_TELEMETRY := true
+export PYTHONPATH := $(CURDIR)
+# Numba's on-disk cache of compiled kernels, kept inside the project.
+export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba-cache
+PYTEST_ARGS ?=
+
+.PHONY: venv peer test demo bench lint clean help
+
+help:
+	@echo "make demo   - set up .venv, generate synthetic data, train XR-Linear, print P@1/R@10/latency"
+	@echo "make test   - set up .venv and .peer-venv, run the whole test suite"
+	@echo "make peer   - build .peer-venv with libpecos 1.2.8 (the reference peer)"
+	@echo "make bench  - side-by-side benchmark against PECOS (bibtex + synthetic)"
+	@echo "make lint   - ruff"
+
+venv: $(VENV)/.stamp
+$(VENV)/.stamp: requirements.txt constraints.txt pyproject.toml
+	@test -x $(VPY) || $(PY) -m venv $(VENV)
+	$(VPY) -m pip install -q --disable-pip-version-check -r requirements.txt -c constraints.txt
+	$(VPY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+peer: $(PEER)/.stamp
+$(PEER)/.stamp: requirements-peer.txt
+	@test -x $(PEER)/bin/python || $(PY) -m venv $(PEER)
+	$(PEER)/bin/pip install -q --disable-pip-version-check -r requirements-peer.txt
+	$(PEER)/bin/pip install -q --disable-pip-version-check --no-deps libpecos==1.2.8
+	$(PEER)/bin/python -c "import pecos.xmc.xlinear.model"
+	@touch $@
+
+test: venv peer
+	$(VPY) -m pytest -q $(PYTEST_ARGS)
+
+demo: venv
+	$(VPY) -m experiments.demo
+
+bench: venv peer
+	mkdir -p bench-results
+	$(VPY) -m benchmarks.vs_pecos --dataset bibtex --out bench-results/vs_pecos_bibtex.json
+	$(VPY) -m benchmarks.vs_pecos --dataset synthetic --out bench-results/vs_pecos_synthetic.json
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf .numba-cache .pytest_cache bench-results

@@ -1,0 +1,22 @@
+"""xmr: a numba XR-Linear (PECOS-style extreme multilabel ranking) and its building blocks.
+
+Free of Hydra and MLflow: usable from any notebook.
+"""
+
+from xmr.indexers import INDEXERS, HierarchicalKMeans
+from xmr.label_embedding import pifa
+from xmr.metrics import (
+    mrr_at_k,
+    ndcg_at_k,
+    precision_at_k,
+    ranking_metrics,
+    recall_at_k,
+    topk_labels,
+)
+from xmr.model import XRLinear
+from xmr.tree import LabelTree
+
+__all__ = ["XRLinear", "LabelTree", "HierarchicalKMeans", "INDEXERS", "pifa",
+           "precision_at_k", "recall_at_k", "ndcg_at_k", "mrr_at_k", "ranking_metrics",
+           "topk_labels"]
+__version__ = "0.1.0"

@@ -1,0 +1,73 @@
+"""Balanced hierarchical spherical 2-means (PECOS's ``hierarchicalkmeans`` indexer)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.sparse as sp
+
+from xmr._threads import resolve_n_jobs
+from xmr._validation import check_int
+from xmr.kernels.kmeans import split_level
+from xmr.tree import LabelTree
+
+
+def binary_depth(n_labels: int, max_leaf_size: int) -> int:
+    """⌈log₂(L / max_leaf_size)⌉, at least 1 (PECOS's ``infer_binary_tree_depth``)."""
+    return max(1, math.ceil(math.log2(n_labels / max_leaf_size)))
+
+
+class HierarchicalKMeans:
+    """Recursive, exactly balanced spherical 2-means to binary depth
+    ⌈log₂(L / max_leaf_size)⌉, then every ``nr_splits`` sibling clusters are grouped into one
+    node up to the root (a B-ary tree, B = ``nr_splits``, a power of two).
+
+    Each split: two distinct random members as centres; score x·(c₁ − c₂); sort; the first
+    ⌈n/2⌉ go left; centres = normalised sums; at most ``max_iter`` rounds or until stable.
+    """
+
+    def __init__(self, *, nr_splits: int = 16, max_leaf_size: int = 100, max_iter: int = 20,
+                 seed: int = 0, n_jobs: int = -1):
+        self.nr_splits = nr_splits  # out-degree B of the tree (power of two >= 2)
+        self.max_leaf_size = max_leaf_size  # labels per leaf cluster at most (about)
+        self.max_iter = max_iter  # 2-means rounds per split (PECOS: 20)
+        self.seed = seed  # seeds the initial centres
+        self.n_jobs = n_jobs  # threads; -1 = all cores
+
+    def validate(self) -> None:
+        check_int("nr_splits", self.nr_splits, minimum=2)
+        if self.nr_splits & (self.nr_splits - 1):
+            raise ValueError(f"nr_splits must be a power of two >= 2, got {self.nr_splits}")
+        check_int("max_leaf_size", self.max_leaf_size, minimum=2)
+        check_int("max_iter", self.max_iter, minimum=1)
+        check_int("seed", self.seed, minimum=0)
+
+    def build(self, Z: sp.csr_matrix) -> LabelTree:
+        self.validate()
+        Z = sp.csr_matrix(Z, dtype=np.float32)
+        Z.sort_indices()
+        L = Z.shape[0]
+        if L < 1:
+            raise ValueError("cannot index an empty label set")
+        if self.max_leaf_size >= L:
+            return LabelTree.from_pecos_chain([sp.csc_matrix(np.ones((L, 1), np.float32))])
+        depth = binary_depth(L, self.max_leaf_size)
+        rng = np.random.default_rng(self.seed)
+        perm = np.arange(L, dtype=np.int64)
+        bounds = np.array([0, L], dtype=np.int64)
+        n_workers = resolve_n_jobs(self.n_jobs)
+        for _ in range(depth):
+            sizes = np.diff(bounds)
+            first = (rng.random(sizes.size) * sizes).astype(np.int64)
+            second = (rng.random(sizes.size) * np.maximum(sizes - 1, 1)).astype(np.int64)
+            second = np.where(second >= first, second + 1, second)  # distinct from first
+            second = np.minimum(second, np.maximum(sizes - 1, 0))
+            pairs = np.stack([first, second], axis=1)
+            perm, bounds = split_level(Z.indptr.astype(np.int64), Z.indices.astype(np.int64),
+                                       Z.data.astype(np.float64), Z.shape[1], perm, bounds,
+                                       pairs, self.max_iter, n_workers)
+        codes = np.empty(L, dtype=np.int64)
+        for k in range(bounds.size - 1):
+            codes[perm[bounds[k]:bounds[k + 1]]] = k
+        return LabelTree.from_leaf_codes(codes, 1 << depth, self.nr_splits)

@@ -1,0 +1,130 @@
+"""Ranking metrics as pure functions (PECOS definitions).
+
+Every function takes the ground truth ``Y_true`` (CSR, N x L, non-zero = relevant) and the
+predicted scores ``Y_pred`` (CSR, N x L, higher = better; absent = not predicted) and returns
+the mean over **all** N rows: a row with no prediction counts 0, a row with no relevant label
+counts 0 for recall, nDCG and MRR.
+
+- precision@k = |top-k ∩ truth| / k
+- recall@k    = |top-k ∩ truth| / |truth|
+- nDCG@k      = Σ_{i<k} rel_i / log2(i+2)  /  Σ_{i<min(k,|truth|)} 1 / log2(i+2)
+- MRR@k       = 1 / (rank of the first relevant label within the top k), else 0
+
+Ties in the scores are broken by the lower label id.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["topk_labels", "precision_at_k", "recall_at_k", "ndcg_at_k", "mrr_at_k",
+           "ranking_metrics"]
+
+
+def _csr(M, name: str) -> sp.csr_matrix:
+    if not sp.issparse(M):
+        raise TypeError(f"{name} must be a scipy.sparse matrix, got {type(M).__name__}")
+    M = sp.csr_matrix(M)
+    if not M.has_sorted_indices:
+        M = M.copy()
+        M.sort_indices()
+    return M
+
+
+@nb.njit(cache=True)
+def _topk_kernel(indptr, indices, data, k):
+    n = indptr.size - 1
+    out = np.full((n, k), -1, dtype=np.int64)
+    for r in range(n):
+        s, e = indptr[r], indptr[r + 1]
+        if e == s:
+            continue
+        # stable sort on -score keeps ascending label ids among ties (indices are sorted)
+        order = np.argsort(-data[s:e], kind="mergesort")
+        m = min(k, e - s)
+        for j in range(m):
+            out[r, j] = indices[s + order[j]]
+    return out
+
+
+def topk_labels(Y_pred, k: int) -> np.ndarray:
+    """(N, k) int64 label ids by decreasing score, padded with -1."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    P = _csr(Y_pred, "Y_pred")
+    return _topk_kernel(P.indptr, P.indices, P.data.astype(np.float64), int(k))
+
+
+@nb.njit(cache=True)
+def _hits_kernel(top, t_indptr, t_indices):
+    """hits[r, j] = 1 if top[r, j] is relevant for row r."""
+    n, k = top.shape
+    hits = np.zeros((n, k), dtype=np.float64)
+    for r in range(n):
+        s, e = t_indptr[r], t_indptr[r + 1]
+        for j in range(k):
+            lab = top[r, j]
+            if lab < 0:
+                break
+            pos = np.searchsorted(t_indices[s:e], lab)
+            if pos < e - s and t_indices[s + pos] == lab:
+                hits[r, j] = 1.0
+    return hits
+
+
+def _hits(Y_true, Y_pred, k: int) -> tuple[np.ndarray, np.ndarray]:
+    T = _csr(Y_true, "Y_true")
+    P = _csr(Y_pred, "Y_pred")
+    if T.shape[0] != P.shape[0]:
+        raise ValueError(f"Y_true and Y_pred must have the same number of rows, got "
+                         f"{T.shape[0]} and {P.shape[0]}")
+    hits = _hits_kernel(topk_labels(P, k), T.indptr, T.indices)
+    n_true = np.diff(T.indptr).astype(np.float64)
+    return hits, n_true
+
+
+def precision_at_k(Y_true, Y_pred, k: int) -> float:
+    hits, _ = _hits(Y_true, Y_pred, k)
+    return float(hits.sum(axis=1).mean() / k) if hits.shape[0] else 0.0
+
+
+def recall_at_k(Y_true, Y_pred, k: int) -> float:
+    hits, n_true = _hits(Y_true, Y_pred, k)
+    if not hits.shape[0]:
+        return 0.0
+    per_row = np.divide(hits.sum(axis=1), n_true, out=np.zeros_like(n_true), where=n_true > 0)
+    return float(per_row.mean())
+
+
+def ndcg_at_k(Y_true, Y_pred, k: int) -> float:
+    hits, n_true = _hits(Y_true, Y_pred, k)
+    if not hits.shape[0]:
+        return 0.0
+    discount = 1.0 / np.log2(np.arange(k) + 2.0)
+    dcg = hits @ discount
+    ideal_cum = np.concatenate([[0.0], np.cumsum(discount)])
+    idcg = ideal_cum[np.minimum(n_true, k).astype(np.int64)]
+    return float(np.divide(dcg, idcg, out=np.zeros_like(dcg), where=idcg > 0).mean())
+
+
+def mrr_at_k(Y_true, Y_pred, k: int) -> float:
+    hits, _ = _hits(Y_true, Y_pred, k)
+    if not hits.shape[0]:
+        return 0.0
+    first = np.argmax(hits, axis=1)
+    found = hits[np.arange(hits.shape[0]), first] > 0
+    return float(np.where(found, 1.0 / (first + 1.0), 0.0).mean())
+
+
+def ranking_metrics(Y_true, Y_pred) -> dict[str, float]:
+    """The project's fixed metric names for a ranking task (what applies of them)."""
+    return {
+        "precision_at_1": precision_at_k(Y_true, Y_pred, 1),
+        "precision_at_5": precision_at_k(Y_true, Y_pred, 5),
+        "recall_at_10": recall_at_k(Y_true, Y_pred, 10),
+        "recall_at_100": recall_at_k(Y_true, Y_pred, 100),
+        "ndcg_at_10": ndcg_at_k(Y_true, Y_pred, 10),
+        "mrr_at_10": mrr_at_k(Y_true, Y_pred, 10),
+    }

@@ -1,0 +1,381 @@
+"""XR-Linear: label tree + one linear ranker per tree node + beam search (PECOS ``xlinear``)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import numba as nb
+import numpy as np
+import scipy.sparse as sp
+from sklearn.exceptions import NotFittedError
+from tqdm.auto import tqdm
+
+from xmr._threads import resolve_n_jobs
+from xmr._validation import check_choice, check_features, check_float, check_int, check_labels
+from xmr.indexers.hkmeans import HierarchicalKMeans
+from xmr.kernels.beam import POST_PROCESSORS, beam_search_batch, predict_one
+from xmr.kernels.solver import train_task
+from xmr.label_embedding import pifa
+from xmr.layout import InferenceLayout, build_layout
+from xmr.tree import LabelTree
+
+FORMAT_NAME = "xmr.XRLinear"
+FORMAT_VERSION = 1
+NEGATIVE_SAMPLING = ("tfn", "man")
+MAN_BEAM_SIZE = 10  # beam used to find matcher-aware negatives (PECOS's default beam)
+
+
+@contextmanager
+def numba_threads(n: int):
+    old = nb.get_num_threads()
+    nb.set_num_threads(n)
+    try:
+        yield
+    finally:
+        nb.set_num_threads(old)
+
+
+class XRLinear:
+    """XR-Linear eXtreme multilabel ranker.
+
+    Parameters (all keyword-only; stored as given, validated by :meth:`fit`)
+    ----------
+    nr_splits : int, default 16
+        Out-degree B of the label tree (a power of two >= 2).
+    max_leaf_size : int, default 100
+        Labels per leaf cluster at most; the binary depth is ⌈log₂(L / max_leaf_size)⌉.
+    threshold : float, default 0.1
+        Weights with ``|w| < threshold`` are dropped after each solve (0 keeps all non-zeros).
+    Cp, Cn : float, default 1.0
+        SVM costs of positive and negative instances.
+    eps : float, default 0.1
+        Stopping tolerance of the dual coordinate descent.
+    max_iter : int, default 100
+        Passes over the data per binary problem at most.
+    bias : float, default 1.0
+        Value of the constant feature appended to every row (0 = no bias term).
+    negative_sampling : {"tfn", "man"}, default "tfn"
+        "tfn" (teacher-forced): a child's negatives are the instances with a true label under
+        its parent. "man": also the instances whose beam (width 10, over the already trained
+        upper levels) reaches the parent (PECOS's "tfn+man").
+    seed : int, default 0
+        Seeds the indexer and the solver's permutations.
+    n_jobs : int, default -1
+        Threads for indexing, training and batch prediction; -1 = all cores.
+    allow_empty : bool, default False
+        Accept labels with no positive training row and rows with no label (PECOS accepts
+        both silently); by default they are refused, because they usually mean a bad split.
+    verbose : bool, default False
+        Progress bars for each tree level's training and for prediction.
+
+    Attributes (after fit)
+    ----------
+    tree_ : LabelTree; weights_ : list of CSC (D+1) × n_{t+1} float32 (last row = bias);
+    n_features_in_, n_labels_, model_nnz_, threshold_ (the pruning level the weights have),
+    fit_time_s_ (indexing + training, seconds), index_time_s_.
+    """
+
+    def __init__(self, *, nr_splits: int = 16, max_leaf_size: int = 100,
+                 threshold: float = 0.1, Cp: float = 1.0, Cn: float = 1.0, eps: float = 0.1,
+                 max_iter: int = 100, bias: float = 1.0, negative_sampling: str = "tfn",
+                 seed: int = 0, n_jobs: int = -1, allow_empty: bool = False,
+                 verbose: bool = False):
+        self.nr_splits = nr_splits
+        self.max_leaf_size = max_leaf_size
+        self.threshold = threshold
+        self.Cp = Cp
+        self.Cn = Cn
+        self.eps = eps
+        self.max_iter = max_iter
+        self.bias = bias
+        self.negative_sampling = negative_sampling
+        self.seed = seed
+        self.n_jobs = n_jobs
+        self.allow_empty = allow_empty
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ params
+    def get_params(self) -> dict:
+        return {k: getattr(self, k) for k in (
+            "nr_splits", "max_leaf_size", "threshold", "Cp", "Cn", "eps", "max_iter", "bias",
+            "negative_sampling", "seed", "n_jobs", "allow_empty", "verbose")}
+
+    def _validate_params(self) -> None:
+        check_int("nr_splits", self.nr_splits, minimum=2)
+        if self.nr_splits & (self.nr_splits - 1):
+            raise ValueError(f"nr_splits must be a power of two >= 2, got {self.nr_splits}")
+        check_int("max_leaf_size", self.max_leaf_size, minimum=2)
+        check_float("threshold", self.threshold, minimum=0.0)
+        check_float("Cp", self.Cp, minimum=0.0, strict=True)
+        check_float("Cn", self.Cn, minimum=0.0, strict=True)
+        check_float("eps", self.eps, minimum=0.0, strict=True)
+        check_int("max_iter", self.max_iter, minimum=1)
+        check_float("bias", self.bias, minimum=0.0)
+        check_choice("negative_sampling", self.negative_sampling, NEGATIVE_SAMPLING)
+        check_int("seed", self.seed, minimum=0)
+        check_int("n_jobs", self.n_jobs, minimum=-1)
+
+    # --------------------------------------------------------------------- fit
+    def fit(self, X, Y, *, tree: LabelTree | list | None = None) -> XRLinear:
+        """Train on X (N × D CSR float32, rows l2-normalised) and Y (N × L, 0/1).
+
+        ``tree``: train on a given label tree (a :class:`LabelTree` or a PECOS-layout list of
+        cluster matrices) instead of building one by hierarchical k-means over PIFA.
+        """
+        self._validate_params()
+        X = check_features(X)
+        Y = check_labels(Y, X.shape[0])
+        if X.shape[0] == 0:
+            raise ValueError("X has no rows: nothing to train on")
+        if Y.shape[1] < 2:
+            raise ValueError(f"Y must have at least 2 labels, got {Y.shape[1]}")
+        if not self.allow_empty:
+            per_label = np.bincount(Y.indices, minlength=Y.shape[1])
+            if (per_label == 0).any():
+                bad = np.flatnonzero(per_label == 0)
+                raise ValueError(
+                    f"Y has {bad.size} labels with no positive training row (e.g. label ids "
+                    f"{bad[:5].tolist()}); drop them or pass allow_empty=True")
+            empty_rows = np.flatnonzero(np.diff(Y.indptr) == 0)
+            if empty_rows.size:
+                raise ValueError(
+                    f"Y has {empty_rows.size} rows with no label (e.g. rows "
+                    f"{empty_rows[:5].tolist()}); drop them or pass allow_empty=True")
+        n_threads = resolve_n_jobs(self.n_jobs)
+        t0 = time.perf_counter()
+        if tree is None:
+            with numba_threads(n_threads):
+                tree = HierarchicalKMeans(
+                    nr_splits=self.nr_splits, max_leaf_size=self.max_leaf_size, seed=self.seed,
+                    n_jobs=self.n_jobs).build(pifa(X, Y))
+        else:
+            tree = tree if isinstance(tree, LabelTree) else LabelTree.from_pecos_chain(tree)
+            if tree.n_labels != Y.shape[1]:
+                raise ValueError(f"tree has {tree.n_labels} labels but Y has {Y.shape[1]}")
+        self.index_time_s_ = time.perf_counter() - t0
+        weights = self._train_levels(X, Y, tree, n_threads)
+        self.fit_time_s_ = time.perf_counter() - t0
+        self._set_model(tree, weights, float(self.threshold), X.shape[1])
+        return self
+
+    def _train_levels(self, X, Y, tree: LabelTree, n_threads: int) -> list[sp.csc_matrix]:
+        targets = tree.level_targets(Y)
+        N, D = X.shape
+        X_indptr = X.indptr.astype(np.int64)
+        X_indices = X.indices.astype(np.int64)
+        local = threading.local()
+
+        def scratch():
+            if not hasattr(local, "feat_map"):
+                local.feat_map = np.full(D, -1, dtype=np.int64)
+            return local.feat_map
+
+        weights: list[sp.csc_matrix] = []
+        for t in range(tree.depth):
+            C = sp.csc_matrix(tree.chain[t])
+            pools = self._pools(X, tree, targets, weights, t, n_threads)  # csc N × n_t
+            Yt = targets[t]
+            pos_ptr, pos_idx = Yt.indptr.astype(np.int64), Yt.indices.astype(np.int64)
+            tasks = []
+            # one task = one parent's pool gathered once + a group of its children; a level
+            # with few parents splits their children into groups so every core gets work
+            groups_per_parent = -(-4 * n_threads // C.shape[1])
+            for p in range(C.shape[1]):
+                pool = pools.indices[pools.indptr[p]:pools.indptr[p + 1]].astype(np.int64)
+                children = C.indices[C.indptr[p]:C.indptr[p + 1]].astype(np.int64)
+                cost = float(X_indptr[pool + 1].sum() - X_indptr[pool].sum()) + pool.size
+                for group in np.array_split(children, min(groups_per_parent, children.size)):
+                    tasks.append((cost * group.size, pool, group))
+            tasks.sort(key=lambda task: -task[0])  # longest first: better load balance
+
+            def run(task):
+                _, pool, children = task
+                return train_task(X_indptr, X_indices, X.data, pool, children, pos_ptr,
+                                  pos_idx, float(self.Cp), float(self.Cn), float(self.eps),
+                                  int(self.max_iter), float(self.bias), float(self.threshold),
+                                  int(self.seed), scratch())
+
+            parts = []
+            with ThreadPoolExecutor(max_workers=n_threads) as ex, tqdm(
+                    total=len(tasks), desc=f"train level {t + 1}/{tree.depth}", unit="task",
+                    disable=not self.verbose, leave=False) as bar:
+                for res in ex.map(run, tasks):
+                    parts.append(res)
+                    bar.update(1)
+            weights.append(self._assemble(parts, tasks, D, Yt.shape[1]))
+        return weights
+
+    def _pools(self, X, tree, targets, weights, t, n_threads) -> sp.csc_matrix:
+        """Instances × level-t nodes: which instances train the children of each node."""
+        N = X.shape[0]
+        if t == 0:
+            return sp.csc_matrix((np.ones(N, np.float32), (np.arange(N), np.zeros(N, int))),
+                                 shape=(N, 1))
+        pools = targets[t - 1]
+        if self.negative_sampling == "man":
+            layout = build_layout(tree.chain, weights, float(self.bias))
+            nodes, _, counts = self._beam(X, layout, MAN_BEAM_SIZE, MAN_BEAM_SIZE,
+                                          POST_PROCESSORS["l3-hinge"], n_threads)
+            rows = np.repeat(np.arange(N), counts)
+            cols = nodes[nodes >= 0] - layout.level_base[t]
+            man = sp.csc_matrix((np.ones(rows.size, np.float32), (rows, cols)),
+                                shape=pools.shape)
+            pools = sp.csc_matrix(pools + man)
+        pools = sp.csc_matrix(pools)
+        pools.sort_indices()
+        return pools
+
+    @staticmethod
+    def _assemble(parts, tasks, D: int, n_children: int) -> sp.csc_matrix:
+        feats = [p[0] for p in parts]
+        kids = [p[1] for p in parts]
+        vals = [p[2] for p in parts]
+        bias_kids = [task[2] for task in tasks]
+        bias_vals = [p[3] for p in parts]
+        bias_c = np.concatenate(bias_kids)
+        bias_v = np.concatenate(bias_vals)
+        keep = bias_v != 0
+        rows = np.concatenate(feats + [np.full(int(keep.sum()), D, dtype=np.int32)])
+        cols = np.concatenate(kids + [bias_c[keep].astype(np.int32)])
+        data = np.concatenate(vals + [bias_v[keep]])
+        W = sp.csc_matrix((data, (rows, cols)), shape=(D + 1, n_children), dtype=np.float32)
+        W.sort_indices()
+        return W
+
+    def _set_model(self, tree: LabelTree, weights, threshold: float, n_features: int):
+        self.tree_ = tree
+        self.weights_ = weights
+        self.threshold_ = threshold
+        self.n_features_in_ = int(n_features)
+        self.n_labels_ = tree.n_labels
+        self.model_nnz_ = int(sum(W.nnz for W in weights))
+        self._layout: InferenceLayout = build_layout(tree.chain, weights, float(self.bias))
+
+    # ----------------------------------------------------------------- predict
+    def _check_fitted(self):
+        if not hasattr(self, "_layout"):
+            raise NotFittedError("this XRLinear is not fitted yet: call fit(X, Y) first "
+                                 "(or XRLinear.load(folder))")
+
+    def _check_predict_args(self, beam_size, topk, post_processor) -> int:
+        check_int("beam_size", beam_size, minimum=1)
+        check_int("topk", topk, minimum=1)
+        check_choice("post_processor", post_processor, POST_PROCESSORS)
+        return POST_PROCESSORS[post_processor]
+
+    def _beam(self, X, layout: InferenceLayout, beam_size, topk, pp, n_threads):
+        with numba_threads(n_threads):
+            return beam_search_batch(
+                X.indptr.astype(np.int64), X.indices.astype(np.int64), X.data,
+                *layout.kernel_args(), int(beam_size), int(topk), int(pp),
+                layout.max_children, max(1, min(X.shape[0], 8 * n_threads)))
+
+    def predict(self, X, *, beam_size: int = 10, topk: int = 10,
+                post_processor: str = "l3-hinge") -> sp.csr_matrix:
+        """Scores of the ``topk`` best labels of each row: CSR float32 (N, n_labels)."""
+        self._check_fitted()
+        pp = self._check_predict_args(beam_size, topk, post_processor)
+        X = check_features(X)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features but the model was trained with "
+                             f"{self.n_features_in_}; use the same featurizer as for fit")
+        nodes, scores, counts = self._beam(X, self._layout, beam_size, topk, pp,
+                                           resolve_n_jobs(self.n_jobs))
+        valid = nodes >= 0
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        P = sp.csr_matrix((scores[valid], nodes[valid] - self._layout.label_base, indptr),
+                          shape=(X.shape[0], self.n_labels_))
+        P.sort_indices()
+        return P
+
+    def predict_one(self, indices: np.ndarray, data: np.ndarray, *, beam_size: int = 10,
+                    topk: int = 10, post_processor: str = "l3-hinge"
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """Single-query fast path (one thread, no scipy): ``indices`` sorted feature ids and
+        ``data`` their values (e.g. ``TextFeaturizer.transform_one``). Returns (label ids
+        int64, scores float32), best first."""
+        self._check_fitted()
+        pp = self._check_predict_args(beam_size, topk, post_processor)
+        lay = self._layout
+        return predict_one(indices, data, *lay.kernel_args(), beam_size, topk, pp,
+                           lay.max_children, lay.label_base)
+
+    # ------------------------------------------------------------------- prune
+    def prune(self, threshold: float) -> XRLinear:
+        """A copy with weights ``|w| < threshold`` dropped (no retraining). ``threshold`` must
+        be >= the one the model was trained or pruned with (``threshold_``)."""
+        self._check_fitted()
+        threshold = check_float("threshold", threshold, minimum=0.0)
+        if threshold < self.threshold_:
+            raise ValueError(f"threshold must be >= the model's current threshold "
+                             f"{self.threshold_} (pruned weights cannot come back), got "
+                             f"{threshold}")
+        pruned = []
+        for W in self.weights_:
+            W = W.copy()
+            W.data[np.abs(W.data) < threshold] = 0.0
+            W.eliminate_zeros()
+            pruned.append(W)
+        new = XRLinear(**{**self.get_params(), "threshold": threshold})
+        new.fit_time_s_ = getattr(self, "fit_time_s_", float("nan"))
+        new.index_time_s_ = getattr(self, "index_time_s_", float("nan"))
+        new._set_model(self.tree_, pruned, threshold, self.n_features_in_)
+        return new
+
+    # --------------------------------------------------------------- save/load
+    def save(self, folder: str | Path) -> None:
+        self._check_fitted()
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+                "params": self.get_params(), "threshold_": self.threshold_,
+                "n_features_in_": self.n_features_in_, "n_labels_": self.n_labels_,
+                "depth": self.tree_.depth,
+                "fit_time_s_": getattr(self, "fit_time_s_", None),
+                "index_time_s_": getattr(self, "index_time_s_", None)}
+        self.tree_.save(folder)
+        for t, W in enumerate(self.weights_):
+            sp.save_npz(folder / f"W{t}.npz", W)
+        (folder / "xrlinear.json").write_text(json.dumps(meta, indent=2))
+
+    @classmethod
+    def load(cls, folder: str | Path) -> XRLinear:
+        folder = Path(folder)
+        meta_file = folder / "xrlinear.json"
+        if not folder.is_dir():
+            raise FileNotFoundError(f"model folder {folder} does not exist")
+        if not meta_file.is_file():
+            raise ValueError(f"{folder} is not a saved XRLinear model: {meta_file.name} is "
+                             "missing (save one with XRLinear.save(folder))")
+        try:
+            meta = json.loads(meta_file.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{meta_file} is damaged (not valid JSON): {exc}") from exc
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+            raise ValueError(f"{meta_file} is not an XRLinear model file "
+                             f"(format {meta.get('format') if isinstance(meta, dict) else '?'})")
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"{folder} has model format version {meta.get('format_version')}; "
+                             f"this xmr reads version {FORMAT_VERSION}")
+        try:
+            depth = int(meta["depth"])
+            model = cls(**meta["params"])
+            tree = LabelTree.load(folder, depth)
+            weights = [sp.csc_matrix(sp.load_npz(folder / f"W{t}.npz"), dtype=np.float32)
+                       for t in range(depth)]
+        except (KeyError, TypeError, OSError, ValueError) as exc:
+            raise ValueError(f"{folder} is a damaged XRLinear model: {exc}") from exc
+        for t, W in enumerate(weights):
+            if W.shape != (meta["n_features_in_"] + 1, tree.level_sizes[t + 1]):
+                raise ValueError(f"{folder} is a damaged XRLinear model: W{t}.npz has shape "
+                                 f"{W.shape}, expected "
+                                 f"{(meta['n_features_in_'] + 1, tree.level_sizes[t + 1])}")
+        model.fit_time_s_ = meta.get("fit_time_s_")
+        model.index_time_s_ = meta.get("index_time_s_")
+        model._set_model(tree, weights, float(meta["threshold_"]), meta["n_features_in_"])
+        return model

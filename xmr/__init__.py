@@ -3,6 +3,7 @@
 Free of Hydra and MLflow: usable from any notebook.
 """
 
+from xmr.features import TextFeaturizer
 from xmr.indexers import INDEXERS, HierarchicalKMeans
 from xmr.label_embedding import pifa
 from xmr.metrics import (
@@ -16,7 +17,7 @@ from xmr.metrics import (
 from xmr.model import XRLinear
 from xmr.tree import LabelTree
 
-__all__ = ["XRLinear", "LabelTree", "HierarchicalKMeans", "INDEXERS", "pifa",
+__all__ = ["XRLinear", "TextFeaturizer", "LabelTree", "HierarchicalKMeans", "INDEXERS", "pifa",
            "precision_at_k", "recall_at_k", "ndcg_at_k", "mrr_at_k", "ranking_metrics",
            "topk_labels"]
 __version__ = "0.1.0"

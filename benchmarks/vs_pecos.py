@@ -1,0 +1,325 @@
+"""Side by side: our numba XR-Linear (`xmr.XRLinear`) against the real PECOS, in one run.
+
+Both sides get the same X matrices (CSR float32, l2-normalised rows) and the same settings
+(B = 16, max leaf 100, threshold 0.1, beam 10, topk 10, l3-hinge). Timings are the median of
+``--repeats`` (>= 3) runs; accuracy comes from the last trained model of each side.
+
+- train_s: indexing + training seconds, all threads, as each side measures it inside fit
+  (PECOS: inside its worker, no process start, no file IO; ours: ``XRLinear.fit_time_s_``; its
+  first repeat pays numba compilation, which the median leaves out).
+- latency_*: every test row as one query, one thread, after 100 warm-up queries. PECOS: its
+  predict-only (C++) model on a single-row CSR; ours: ``XRLinear.predict_one`` on the row's
+  index/value arrays (``xmr.timing.measure_latency``). Rows are sliced before the clock starts
+  on both sides.
+- throughput_qps: rows / seconds of one batch predict of the same query set, all threads.
+  The query set is the whole test set (cycled up to 1,000 rows if it is smaller).
+
+Usage::
+
+    python -m benchmarks.vs_pecos --dataset bibtex --out bench-results/bibtex.json
+    python -m benchmarks.vs_pecos --dataset synthetic --out bench-results/synthetic.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib.metadata
+import json
+import logging
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from tqdm import tqdm
+
+logger = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Shared by both sides; keys are the keyword arguments of xmr.XRLinear and PecosXRLinear.
+MODEL = {
+    "nr_splits": 16,  # B, branching factor of the label tree
+    "max_leaf_size": 100,  # labels per leaf cluster at most
+    "threshold": 0.1,  # weight pruning |w| < threshold
+    "Cp": 1.0,  # cost of positives
+    "Cn": 1.0,  # cost of negatives
+    "eps": 0.1,  # solver tolerance
+    "max_iter": 100,  # solver iterations at most
+    "bias": 1.0,  # constant feature appended to every row
+    "negative_sampling": "tfn",  # teacher-forced negatives
+    "seed": 0,  # indexer seed
+    "n_jobs": -1,  # all cores for training and batch prediction
+}
+PREDICT = {"beam_size": 10, "topk": 10, "post_processor": "l3-hinge"}
+N_WARMUP = 100  # single queries run before the latency clock starts
+MIN_LATENCY_QUERIES = 1000  # fewer test rows than this are cycled to reach it
+
+TIMING_KEYS = ("train_s", "throughput_qps", "latency_p50_ms", "latency_p99_ms")
+ACCURACY_KEYS = ("precision_at_1", "precision_at_5", "recall_at_10", "model_nnz")
+REPORT_KEYS = TIMING_KEYS + ACCURACY_KEYS
+
+
+@dataclasses.dataclass
+class Data:
+    X_trn: sp.csr_matrix  # (n_trn, d) float32, l2-normalised rows
+    Y_trn: sp.csr_matrix  # (n_trn, L) float32 0/1
+    X_tst: sp.csr_matrix  # (n_tst, d)
+    Y_tst: sp.csr_matrix  # (n_tst, L)
+    info: dict  # how it was made
+
+
+def _csr32(M) -> sp.csr_matrix:
+    M = sp.csr_matrix(M, dtype=np.float32)
+    M.sort_indices()
+    return M
+
+
+def load_bibtex(data_dir: Path) -> Data:
+    """`<data_dir>/bibtex/npz/{X,Y}.{trn,tst}.npz`, X rows l2-normalised."""
+    from sklearn.preprocessing import normalize
+
+    root = Path(data_dir) / "bibtex" / "npz"
+    if not root.is_dir():
+        raise FileNotFoundError(f"bibtex npz folder not found at {root} (see --data-dir)")
+    load = {name: sp.load_npz(root / f"{name}.npz")
+            for name in ("X.trn", "Y.trn", "X.tst", "Y.tst")}
+    return Data(
+        X_trn=_csr32(normalize(load["X.trn"], norm="l2")),
+        Y_trn=_csr32(load["Y.trn"]),
+        X_tst=_csr32(normalize(load["X.tst"], norm="l2")),
+        Y_tst=_csr32(load["Y.tst"]),
+        info={"source": str(root), "features": "binary bag of words, rows l2-normalised"},
+    )
+
+
+def load_synthetic() -> Data:
+    """The "bench" product-search preset featurised by word 1-2-gram TF-IDF (fit on train)."""
+    from xmr.features import TextFeaturizer
+    from xmr.synthetic import make_product_search_preset
+
+    ds = make_product_search_preset("bench", seed=0)
+    featurizer = TextFeaturizer(word_ngram_range=(1, 2), char_ngram_range=None)
+    featurizer.fit(ds.train_texts)
+    return Data(
+        X_trn=_csr32(featurizer.transform(ds.train_texts)),
+        Y_trn=_csr32(ds.Y_train),
+        X_tst=_csr32(featurizer.transform(ds.test_texts)),
+        Y_tst=_csr32(ds.Y_test),
+        info={"source": 'xmr.synthetic.make_product_search_preset("bench", seed=0)',
+              "features": "xmr.features.TextFeaturizer(word_ngram_range=(1, 2), "
+                          "char_ngram_range=None), fit on the training texts"},
+    )
+
+
+def load_dataset(name: str, data_dir: Path) -> Data:
+    data = load_bibtex(data_dir) if name == "bibtex" else load_synthetic()
+    data.info |= {"n_train": data.X_trn.shape[0], "n_test": data.X_tst.shape[0],
+                  "n_features": data.X_trn.shape[1], "n_labels": data.Y_trn.shape[1]}
+    return data
+
+
+def latency_queries(X: sp.csr_matrix) -> sp.csr_matrix:
+    """All test rows, cycled up to MIN_LATENCY_QUERIES when there are fewer."""
+    n = X.shape[0]
+    if n >= MIN_LATENCY_QUERIES:
+        return X
+    return X[np.arange(MIN_LATENCY_QUERIES) % n]
+
+
+def accuracy(Y_true: sp.csr_matrix, P: sp.csr_matrix) -> dict:
+    from xmr.metrics import precision_at_k, recall_at_k
+
+    return {"precision_at_1": precision_at_k(Y_true, P, 1),
+            "precision_at_5": precision_at_k(Y_true, P, 5),
+            "recall_at_10": recall_at_k(Y_true, P, 10)}
+
+
+def _median_of(runs: list[dict], keys) -> dict:
+    return {k: statistics.median(r[k] for r in runs) for k in keys}
+
+
+# ------------------------------------------------------------------------------------ PECOS
+def run_pecos(data: Data, repeats: int) -> tuple[dict, object]:
+    """Returns (figures, fitted PecosXRLinear); the caller closes the model."""
+    from baselines.pecos_peer import PecosXRLinear
+
+    model = PecosXRLinear(**MODEL)
+    train_s, index_s = [], []
+    for _ in tqdm(range(repeats), desc="pecos fit", leave=False):
+        model.fit(data.X_trn, data.Y_trn)
+        train_s.append(model.train_time_s_)
+        index_s.append(model.index_time_s_)
+    P = model.predict(data.X_tst, **PREDICT)
+    X_lat = latency_queries(data.X_tst)
+    runs = [model.measure_latency(X_lat, n_warmup=N_WARMUP, threads=1, **PREDICT)
+            for _ in tqdm(range(repeats), desc="pecos latency", leave=False)]
+    out = {"train_s": statistics.median(train_s), "index_s": statistics.median(index_s),
+           **_median_of(runs, ("throughput_qps", "latency_p50_ms", "latency_p99_ms",
+                               "latency_mean_ms")),
+           **accuracy(data.Y_tst, P), "model_nnz": model.model_nnz_,
+           "tree_shapes": [list(C.shape) for C in model.tree_],
+           "train_s_runs": train_s, "throughput_qps_runs": [r["throughput_qps"] for r in runs],
+           "latency_p50_ms_runs": [r["latency_p50_ms"] for r in runs],
+           "n_latency_queries": X_lat.shape[0]}
+    return out, model
+
+
+# -------------------------------------------------------------------------------------- ours
+def run_xmr(data: Data, repeats: int, tree=None) -> dict:
+    import xmr
+    from xmr.timing import measure_latency
+
+    # allow_empty: accept labels without training positives, as PECOS does silently
+    model = xmr.XRLinear(**MODEL, allow_empty=True)
+    train_s, index_s, wall_s = [], [], []
+    for _ in tqdm(range(repeats), desc="xmr fit", leave=False):
+        t0 = time.perf_counter()
+        model.fit(data.X_trn, data.Y_trn, tree=tree)
+        wall_s.append(time.perf_counter() - t0)
+        train_s.append(model.fit_time_s_)
+        index_s.append(model.index_time_s_)
+    P = model.predict(data.X_tst, **PREDICT)
+
+    X_lat = latency_queries(data.X_tst)
+    # (indices, values) of each row, sliced before the clock starts
+    rows = [(X_lat.indices[a:b], X_lat.data[a:b])
+            for a, b in zip(X_lat.indptr[:-1], X_lat.indptr[1:])]
+    runs = []
+    for _ in tqdm(range(repeats), desc="xmr latency", leave=False):
+        run = measure_latency(lambda q: model.predict_one(*q, **PREDICT), rows,
+                              n_warmup=N_WARMUP, min_timed=len(rows))
+        t0 = time.perf_counter()
+        model.predict(X_lat, **PREDICT)
+        run["throughput_qps"] = X_lat.shape[0] / (time.perf_counter() - t0)
+        runs.append(run)
+    return {"train_s": statistics.median(train_s), "index_s": statistics.median(index_s),
+            **_median_of(runs, ("throughput_qps", "latency_p50_ms", "latency_p99_ms",
+                                "latency_mean_ms")),
+            **accuracy(data.Y_tst, P), "model_nnz": int(model.model_nnz_),
+            "tree_shapes": [list(C.shape) for C in model.tree_.to_pecos_chain()],
+            "train_s_runs": train_s, "train_wall_s_runs": wall_s,
+            "throughput_qps_runs": [r["throughput_qps"] for r in runs],
+            "latency_p50_ms_runs": [r["latency_p50_ms"] for r in runs],
+            "n_latency_queries": X_lat.shape[0]}
+
+
+# ---------------------------------------------------------------------------------- report
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def machine_info(peer_versions: dict | None) -> dict:
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "packages": {d: _version(d) for d in ("numpy", "scipy", "numba", "scikit-learn",
+                                               "xmr-harness")},
+        "peer": peer_versions,
+    }
+
+
+def ratios(ours: dict | None, peer: dict | None) -> dict:
+    """ours / PECOS for every reported key (None where undefined)."""
+    if not ours or not peer:
+        return {}
+    return {k: (ours[k] / peer[k] if peer.get(k) else None)
+            for k in REPORT_KEYS if k in ours and k in peer}
+
+
+def markdown_table(result: dict) -> str:
+    def fmt(v) -> str:
+        if v is None:
+            return "–"
+        if isinstance(v, int) or abs(v) >= 1000:
+            return f"{v:,.0f}"
+        return f"{v:.4g}"
+
+    lines = [f"### {result['dataset']}: xmr vs PECOS", "",
+             "| metric | xmr | PECOS | xmr / PECOS |", "|---|---:|---:|---:|"]
+    for k in REPORT_KEYS:
+        cells = [fmt((result.get(side) or {}).get(k)) for side in ("xmr", "pecos")]
+        lines.append(f"| {k} | {cells[0]} | {cells[1]} | {fmt(result['ratio'].get(k))} |")
+    return "\n".join(lines)
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get("XMR_SHARED_DATA")
+    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.vs_pecos", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", choices=("synthetic", "bibtex"), required=True)
+    p.add_argument("--out", type=Path, required=True, help="JSON file to write")
+    p.add_argument("--repeats", type=int, default=3, help="timing repeats, median (>= 3)")
+    p.add_argument("--data-dir", type=Path, default=default_data_dir(),
+                   help="folder holding bibtex/npz (default: ../shared/data or $XMR_SHARED_DATA)")
+    p.add_argument("--sides", choices=("both", "xmr", "pecos"), default="both",
+                   help="run only one side (no ratios)")
+    p.add_argument("--same-tree", action="store_true",
+                   help="train ours on PECOS's label tree (isolates the solver from the indexer)")
+    args = p.parse_args(argv)
+    if args.repeats < 1:
+        p.error(f"--repeats must be >= 1, got {args.repeats}")
+    if args.same_tree and args.sides != "both":
+        p.error("--same-tree needs --sides both")
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    if args.repeats < 3:
+        logger.warning("--repeats %d < 3: timings are not the median of >= 3 runs", args.repeats)
+
+    data = load_dataset(args.dataset, args.data_dir)
+    logger.info("%s: %s", args.dataset, data.info)
+
+    peer, ours, peer_model = None, None, None
+    try:
+        if args.sides in ("both", "pecos"):
+            peer, peer_model = run_pecos(data, args.repeats)
+            logger.info("PECOS: %s", {k: peer[k] for k in REPORT_KEYS})
+        if args.sides in ("both", "xmr"):
+            tree = peer_model.tree_ if args.same_tree else None
+            ours = run_xmr(data, args.repeats, tree=tree)
+            logger.info("xmr: %s", {k: ours[k] for k in REPORT_KEYS})
+    finally:
+        peer_versions = getattr(peer_model, "peer_versions_", None)
+        if peer_model is not None:
+            peer_model.close()
+
+    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    result = {
+        "dataset": args.dataset,
+        "settings": {**MODEL, **PREDICT, "repeats": args.repeats, "n_warmup": N_WARMUP,
+                     "latency_threads": 1, "train_and_batch_threads": threads,
+                     "pecos_kmeans_max_iter": 20, "same_tree": args.same_tree,
+                     "data": data.info},
+        "machine": machine_info(peer_versions),
+        "xmr": ours,
+        "pecos": peer,
+        "ratio": ratios(ours, peer),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(markdown_table(result))
+    logger.info("wrote %s", args.out)
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -49,9 +49,9 @@ def check_features(X, name: str = "X") -> sp.csr_matrix:
     if not np.isfinite(X.data).all():
         bad = int((~np.isfinite(X.data)).sum())
         raise ValueError(f"{name} contains {bad} NaN or inf values; clean or impute them first")
-    if not X.has_sorted_indices:
+    if not X.has_canonical_format:  # duplicates summed, indices sorted (beam search needs it)
         X = X.copy()
-        X.sort_indices()
+        X.sum_duplicates()
     return X
 
 
@@ -65,7 +65,7 @@ def check_labels(Y, n_rows: int, name: str = "Y") -> sp.csr_matrix:
     if Y.shape[0] != n_rows:
         raise ValueError(f"X and {name} must have the same number of rows, got X with "
                          f"{n_rows} rows and {name} with {Y.shape[0]}")
-    Y = sp.csr_matrix(Y, dtype=np.float32)
+    Y = sp.csr_matrix(Y, dtype=np.float32, copy=True)  # never mutate the caller's Y
     Y.eliminate_zeros()
     if Y.nnz and (not np.isfinite(Y.data).all() or (Y.data < 0).any()):
         raise ValueError(f"{name} must hold non-negative finite values (0/1 relevance)")

@@ -75,7 +75,8 @@ def _hits_kernel(top, t_indptr, t_indices):
 
 
 def _hits(Y_true, Y_pred, k: int) -> tuple[np.ndarray, np.ndarray]:
-    T = _csr(Y_true, "Y_true")
+    T = _csr(Y_true, "Y_true").copy()
+    T.eliminate_zeros()  # a stored 0 is not relevant
     P = _csr(Y_pred, "Y_pred")
     if T.shape[0] != P.shape[0]:
         raise ValueError(f"Y_true and Y_pred must have the same number of rows, got "

@@ -364,6 +364,8 @@ class XRLinear:
                              f"this xmr reads version {FORMAT_VERSION}")
         try:
             depth = int(meta["depth"])
+            n_features = int(meta["n_features_in_"])
+            threshold = float(meta["threshold_"])
             model = cls(**meta["params"])
             tree = LabelTree.load(folder, depth)
             weights = [sp.csc_matrix(sp.load_npz(folder / f"W{t}.npz"), dtype=np.float32)
@@ -371,11 +373,11 @@ class XRLinear:
         except (KeyError, TypeError, OSError, ValueError) as exc:
             raise ValueError(f"{folder} is a damaged XRLinear model: {exc}") from exc
         for t, W in enumerate(weights):
-            if W.shape != (meta["n_features_in_"] + 1, tree.level_sizes[t + 1]):
+            expected = (n_features + 1, tree.level_sizes[t + 1])
+            if W.shape != expected:
                 raise ValueError(f"{folder} is a damaged XRLinear model: W{t}.npz has shape "
-                                 f"{W.shape}, expected "
-                                 f"{(meta['n_features_in_'] + 1, tree.level_sizes[t + 1])}")
+                                 f"{W.shape}, expected {expected}")
         model.fit_time_s_ = meta.get("fit_time_s_")
         model.index_time_s_ = meta.get("index_time_s_")
-        model._set_model(tree, weights, float(meta["threshold_"]), meta["n_features_in_"])
+        model._set_model(tree, weights, threshold, n_features)
         return model

@@ -44,7 +44,8 @@ class LabelTree:
         """Accepts a list of matrices or a PECOS ``ClusterChain``-like sequence."""
         mats = []
         for C in chain:
-            C = sp.csc_matrix(C, dtype=np.float32)
+            C = sp.csc_matrix(C, dtype=np.float32, copy=True)  # never touch the caller's
+            C.eliminate_zeros()  # a stored 0 is not an edge
             C.data[:] = 1.0
             C.sort_indices()
             mats.append(C)

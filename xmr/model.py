@@ -203,7 +203,7 @@ class XRLinear:
             parts = []
             with ThreadPoolExecutor(max_workers=n_threads) as ex, tqdm(
                     total=len(tasks), desc=f"train level {t + 1}/{tree.depth}", unit="task",
-                    disable=not self.verbose, leave=False) as bar:
+                    disable=None if self.verbose else True, leave=False) as bar:
                 for res in ex.map(run, tasks):
                     parts.append(res)
                     bar.update(1)

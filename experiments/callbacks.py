@@ -1,0 +1,65 @@
+"""Hydra callback that groups a multirun under one MLflow parent run and prints its summary:
+runs, failures, skipped grid points and how many trainings actually happened."""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+log = logging.getLogger(__name__)
+
+
+class SweepCallback(Callback):
+    def __init__(self):
+        self.parent = None
+        self.sweep_dir: Path | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        self.sweep_dir = Path(config.hydra.sweep.dir)
+        self.sweep_dir.mkdir(parents=True, exist_ok=True)
+        if config.logger.name != "mlflow":
+            return
+        from experiments import tracking
+
+        uri = tracking.tracking_uri(config.logger.tracking_uri, config.paths.log_dir)
+        name = f"sweep-{config.get('experiment_name') or 'adhoc'}-{self.sweep_dir.name}"
+        self.parent = tracking.TrackedRun(
+            uri, config.logger.experiment_name, config.paths.log_dir, name,
+            {"sweep_id": self.sweep_dir.name, "experiment": str(config.get("experiment_name")),
+             "role": "sweep"})
+        (self.sweep_dir / tracking.PARENT_FILE).write_text(
+            json.dumps({"run_id": self.parent.run_id, "tracking_uri": uri}))
+        atexit.register(self._kill_if_open)  # Ctrl-C: no parent left RUNNING
+
+    def _kill_if_open(self) -> None:
+        if self.parent is not None:
+            self.parent.end("KILLED")
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        if self.sweep_dir is None:
+            return
+        statuses = {"FINISHED": 0, "FAILED": 0, "SKIPPED": 0}
+        trainings = 0
+        for f in sorted(self.sweep_dir.glob("*/metrics.json")):
+            m = json.loads(f.read_text())
+            status = m.get("status", "FINISHED")
+            statuses[status] = statuses.get(status, 0) + 1
+            trainings += int(m.get("trained", 0) or 0) if status == "FINISHED" else 0
+        n = sum(statuses.values())
+        summary = {"n_jobs": n, "n_finished": statuses["FINISHED"],
+                   "n_failed": statuses["FAILED"], "n_skipped": statuses["SKIPPED"],
+                   "n_trainings": trainings}
+        (self.sweep_dir / "sweep_summary.json").write_text(json.dumps(summary, indent=2))
+        if self.parent is not None:
+            self.parent.log_metrics({k: float(v) for k, v in summary.items()})
+            self.parent.end("FAILED" if statuses["FAILED"] else "FINISHED")
+        print(f"sweep done: {n} jobs, {statuses['FINISHED']} finished, {statuses['FAILED']} "
+              f"failed, {statuses['SKIPPED']} skipped (already finished), {trainings} "
+              f"trainings — outputs in {self.sweep_dir}", flush=True)
+        if self.parent is not None:
+            print("browse the runs: make ui  (MLflow UI on http://127.0.0.1:5000)", flush=True)

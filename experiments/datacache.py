@@ -1,0 +1,129 @@
+"""Load a dataset through its loader once, cache it keyed by the data config, and describe it
+in a dataset card (``dataset_card.json``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import pickle
+import time
+from pathlib import Path
+
+import numpy as np
+
+from xmr.datasets.registry import get_dataset
+from xmr.datasets.tasks import QACDataset, XMRDataset
+
+log = logging.getLogger(__name__)
+CACHE_FORMAT = 1  # bump when the pickled dataset classes change incompatibly
+
+
+def config_hash(obj) -> str:
+    """Stable short hash of a JSON-able object (sorted keys)."""
+    blob = json.dumps(obj, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def _quantiles(values: np.ndarray) -> dict[str, float]:
+    if values.size == 0:
+        return {}
+    qs = {"min": 0, "p25": 25, "p50": 50, "p75": 75, "p90": 90, "p99": 99, "max": 100}
+    return {k: float(np.percentile(values, q)) for k, q in qs.items()}
+
+
+def dataset_card(ds: XMRDataset | QACDataset, data_cfg: dict) -> dict:
+    """Sizes per split, labels, labels per instance, label-frequency quantiles, share of test
+    positives unseen in training, rows skipped and why."""
+    card = {"name": ds.name, "data_config": data_cfg, "skipped": ds.skipped.as_dict()}
+    if isinstance(ds, XMRDataset):
+        train_Y = ds.splits["train"].Y
+        train_freq = np.asarray(train_Y.sum(axis=0)).ravel()
+        card |= {
+            "task": "xmr",
+            "n_labels": ds.n_labels,
+            "has_texts": ds.splits["train"].texts is not None,
+            "has_label_texts": ds.label_texts is not None,
+            "n_features": (None if ds.splits["train"].X is None
+                           else int(ds.splits["train"].X.shape[1])),
+            "splits": {},
+            "label_train_frequency": _quantiles(train_freq),
+            "labels_without_train_positives": int((train_freq == 0).sum()),
+        }
+        for name, split in ds.splits.items():
+            per_row = np.diff(split.Y.indptr)
+            entry = {"rows": split.n, "positives": int(split.Y.nnz),
+                     "labels_per_instance": _quantiles(per_row) | {
+                         "mean": float(per_row.mean()) if per_row.size else 0.0},
+                     "rows_without_labels": int((per_row == 0).sum())}
+            if name != "train" and split.Y.nnz:
+                unseen = train_freq[split.Y.indices] == 0
+                entry["share_positives_unseen_in_train"] = float(unseen.mean())
+            card["splits"][name] = entry
+    else:
+        labels = set(ds.labels)
+        card |= {"task": "qac", "n_labels": len(labels), "splits": {},
+                 "label_train_frequency": _quantiles(ds.label_freq.astype(float))}
+        for name, split in ds.splits.items():
+            plen = np.array([len(p) for p in split.prefixes])
+            entry = {"rows": split.n,
+                     "prefix_length": _quantiles(plen) | {
+                         "mean": float(plen.mean()) if plen.size else 0.0},
+                     "empty_previous_query": int(sum(1 for q in split.prev_queries if not q))}
+            if name != "train" and split.n:
+                entry["share_positives_unseen_in_train"] = float(
+                    np.mean([q not in labels for q in split.next_queries]))
+            card["splits"][name] = entry
+    card["info"] = ds.info
+    return card
+
+
+def prepare_dataset(name: str, loader: str, options, options_dict: dict, data_dir: str,
+                    cache_dir: str, *, use_cache: bool = True
+                    ) -> tuple[XMRDataset | QACDataset, dict, Path, bool]:
+    """Returns (dataset, card, cache folder, cache_hit). The cache key is the data config
+    (loader name + options) — not the data folder, so a moved copy of the same files hits."""
+    spec = get_dataset(loader)
+    key = config_hash({"loader": loader, "options": options_dict, "format": CACHE_FORMAT})
+    folder = Path(cache_dir) / "datasets" / f"{name}-{key}"
+    data_file, card_file = folder / "dataset.pkl", folder / "dataset_card.json"
+    if use_cache and data_file.is_file() and card_file.is_file():
+        t0 = time.perf_counter()
+        with open(data_file, "rb") as fh:
+            ds = pickle.load(fh)
+        log.info("dataset %s: cache hit (%s, %.1f s)", name, folder, time.perf_counter() - t0)
+        return ds, json.loads(card_file.read_text()), folder, True
+    t0 = time.perf_counter()
+    ds = spec.load(data_dir, options)
+    load_s = time.perf_counter() - t0
+    card = dataset_card(ds, {"name": name, "loader": loader, "options": options_dict})
+    card["load_time_s"] = load_s
+    card["cache_key"] = key
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = data_file.with_suffix(f".tmp{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        pickle.dump(ds, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, data_file)  # atomic: a parallel job never reads half a file
+    tmp_card = card_file.with_suffix(f".tmp{os.getpid()}")
+    tmp_card.write_text(json.dumps(card, indent=2, default=str))
+    os.replace(tmp_card, card_file)
+    log.info("dataset %s: loaded in %.1f s, cached in %s", name, load_s, folder)
+    return ds, card, folder, False
+
+
+def card_summary(card: dict) -> str:
+    """The few lines a person checks first."""
+    lines = [f"dataset {card['name']} ({card['task']}): {card['n_labels']:,} labels"]
+    for name, split in card["splits"].items():
+        extra = ""
+        if "share_positives_unseen_in_train" in split:
+            extra = f", {split['share_positives_unseen_in_train']:.1%} positives unseen in train"
+        lines.append(f"  {name:6s} {split['rows']:>10,} rows{extra}")
+    skipped = card["skipped"]
+    if skipped["total"]:
+        reasons = ", ".join(f"{r}: {n:,}" for r, n in skipped["by_reason"].items())
+        lines.append(f"  skipped {skipped['total']:,} rows ({reasons})")
+    else:
+        lines.append("  skipped 0 rows")
+    return "\n".join(lines)

@@ -1,0 +1,164 @@
+"""One Hydra job end to end, wrapped so that a failure is recorded (FAILED run + traceback,
+metrics.json with the error) and never propagates to the sweep, and Ctrl-C ends the run as
+KILLED before it propagates."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import traceback
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from experiments.datacache import card_summary, config_hash, prepare_dataset
+
+log = logging.getLogger(__name__)
+
+
+def flat_params(cfg: DictConfig) -> dict[str, object]:
+    """The resolved config (without hydra/paths) as dotted keys."""
+    tree = OmegaConf.to_container(cfg, resolve=True)
+    tree.pop("paths", None)
+    out: dict[str, object] = {}
+
+    def walk(node, prefix):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f"{prefix}{k}.")
+        else:
+            out[prefix[:-1]] = node
+
+    walk(tree, "")
+    return out
+
+
+def grid_hash(cfg: DictConfig) -> str:
+    """Identifies a grid point: everything but where things are written and how they are
+    tracked."""
+    tree = OmegaConf.to_container(cfg, resolve=True)
+    for key in ("paths", "logger"):
+        tree.pop(key, None)
+    return config_hash(tree)
+
+
+def _hydra_info() -> tuple[int | None, Path | None]:
+    """(job number, sweep folder) in a multirun; (None, None) otherwise."""
+    try:
+        hc = HydraConfig.get()
+    except ValueError:
+        return None, None
+    if hc.mode is not None and hc.mode.name == "MULTIRUN":
+        return hc.job.num, Path(hc.sweep.dir)
+    return None, None
+
+
+def load_data(cfg: DictConfig):
+    d = cfg.data
+    options = OmegaConf.to_object(d.options)
+    options_dict = OmegaConf.to_container(d.options, resolve=True)
+    return prepare_dataset(d.name, d.loader, options, options_dict, cfg.paths.data_dir,
+                           cfg.paths.cache_dir)
+
+
+def _write_json(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2, default=str))
+
+
+def run_job(cfg: DictConfig) -> float:
+    from experiments.xmr_job import headline, run_xmr
+
+    out_dir = Path(cfg.paths.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    job_num, sweep_dir = _hydra_info()
+    label = f"[job {job_num}]" if job_num is not None else "[run]"
+    cfg_hash = grid_hash(cfg)
+    point = (f"data={cfg.data.name} features={cfg.features.name} model={cfg.model.name} "
+             f"threshold={cfg.model.threshold} beam={cfg.eval.beam_size}")
+
+    tracker = None
+    if cfg.logger.name == "mlflow":
+        from experiments import tracking
+
+        uri = tracking.tracking_uri(cfg.logger.tracking_uri, cfg.paths.log_dir)
+        client = tracking.MlflowClient(tracking_uri=uri)
+        exp_id = tracking.experiment_id(client, cfg.logger.experiment_name, cfg.paths.log_dir)
+        if cfg.logger.skip_finished:
+            done = tracking.find_finished(client, exp_id, cfg_hash)
+            if done is not None:
+                metrics = dict(done.data.metrics)
+                _write_json(out_dir / "metrics.json",
+                            {**metrics, "status": "SKIPPED", "finished_run_id": done.info.run_id})
+                print(f"{label} skipped, already FINISHED as run {done.info.run_id}: {point}",
+                      flush=True)
+                return headline(metrics, cfg.task)
+        parent = None
+        if sweep_dir is not None and (sweep_dir / tracking.PARENT_FILE).is_file():
+            parent = json.loads((sweep_dir / tracking.PARENT_FILE).read_text())["run_id"]
+        run_name = cfg.logger.run_name or (
+            f"{cfg.data.name}-{cfg.model.name}-{cfg.features.name}-t{cfg.model.threshold}"
+            f"-b{cfg.eval.beam_size}")
+        tags = {"config_hash": cfg_hash, "experiment": str(cfg.experiment_name),
+                "data": cfg.data.name, "model": cfg.model.name, "task": cfg.task,
+                "sweep_id": sweep_dir.name if sweep_dir is not None else "",
+                "output_dir": str(out_dir.resolve())}
+        tracker = tracking.TrackedRun(uri, cfg.logger.experiment_name, cfg.paths.log_dir,
+                                      run_name, tags, parent)
+
+    error: BaseException | None = None
+    try:
+        ds, card, cache_folder, hit = load_data(cfg)
+        log.info("%s", card_summary(card))
+        _write_json(out_dir / "dataset_card.json", card)
+        if cfg.task != "xmr":
+            raise NotImplementedError(
+                f"task={cfg.task!r}: only 'xmr' (product retrieval) experiments run yet; "
+                "the QAC experiments come with the QAC issue (use experiments.prepare to "
+                "inspect QAC data)")
+        result = run_xmr(cfg, ds, card["cache_key"])
+        metrics = result.metrics
+        _write_json(out_dir / "metrics.json", metrics)
+        for name, obj in result.artifacts.items():
+            _write_json(out_dir / name, obj)
+        if tracker is not None:
+            from experiments import tracking
+
+            tracker.log_params(flat_params(cfg) | {"git_commit": tracking.git_commit()}
+                               | tracking.package_versions()
+                               | {"dataset_card_hash": config_hash(card)})
+            tracker.log_metrics(metrics)
+            tracker.set_tags(result.tags | {"dataset_cache_hit": str(hit).lower()})
+            for name in ("config.yaml", "metrics.json", "dataset_card.json",
+                         *result.artifacts):
+                tracker.log_artifact(out_dir / name)
+        trained = "trained" if metrics.get("trained") else "reused model"
+        print(f"{label} recall@10 {metrics['recall_at_10']:.4f}  "
+              f"P@1 {metrics['precision_at_1']:.4f}  p50 {metrics['latency_p50_ms']:.3f} ms  "
+              f"train {metrics['train_time_s']:.1f} s ({trained})  | {point}", flush=True)
+        return headline(metrics, cfg.task)
+    except KeyboardInterrupt as exc:
+        error = exc
+        raise
+    except Exception as exc:  # one failing job never takes the sweep down
+        error = exc
+        tb = traceback.format_exc()
+        (out_dir / "traceback.txt").write_text(tb)
+        _write_json(out_dir / "metrics.json", {"status": "FAILED", "error": repr(exc)})
+        if tracker is not None:
+            try:
+                tracker.log_text(tb, "traceback.txt")
+                tracker.log_params(flat_params(cfg))
+            except Exception:  # noqa: BLE001 - the FAILED status below matters more
+                log.exception("could not log the failure details to MLflow")
+        print(f"{label} FAILED: {type(exc).__name__}: {exc}  | {point} "
+              f"(traceback: {out_dir / 'traceback.txt'})", flush=True)
+        return math.nan
+    finally:
+        if tracker is not None:
+            from experiments.tracking import end_status
+
+            tracker.end(end_status(error))

@@ -1,0 +1,84 @@
+"""Check command-line overrides against the real conf/ before Hydra runs, so a misspelt key
+fails with the valid keys of that node (and the closest match) instead of a bare error.
+
+Group options (``data=aoll``) are left to Hydra, whose message already lists the options.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import DictConfig, OmegaConf
+
+CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+GROUPS = ("data", "features", "indexer", "model", "eval", "logger", "paths", "experiment",
+          "debug")
+PASS_THROUGH_FLAGS = {"-m", "--multirun"}
+
+
+def _first_values(argv: list[str]) -> list[str]:
+    """Overrides with each sweep replaced by its first value; hydra.* left out."""
+    parsed = OverridesParser.create().parse_overrides([a for a in argv if a])
+    out = []
+    for o in parsed:
+        key = o.get_key_element()
+        if key.lstrip("+~").startswith("hydra"):
+            continue
+        value = next(iter(o.sweep_string_iterator())) if o.is_sweep_override() else (
+            o.get_value_element_as_str())
+        out.append(f"{key}={value}")
+    return out
+
+
+def check_overrides(argv: list[str], config_name: str = "config") -> list[str]:
+    """Problems found (empty when the overrides compose)."""
+    overrides = _first_values(argv)
+    with initialize_config_dir(CONF_DIR, version_base="1.3"):
+        try:
+            compose(config_name, overrides=overrides)
+            return []
+        except Exception as exc:  # noqa: BLE001 - explained below
+            message = str(exc)
+        selections = [o for o in overrides if "." not in o.split("=")[0]
+                      and o.split("=")[0].lstrip("+~") in GROUPS]
+        try:
+            base = compose(config_name, overrides=selections)
+        except Exception:  # noqa: BLE001 - a bad group option: Hydra's message lists them
+            return [message]
+    problems = []
+    for o in overrides:
+        key = o.split("=")[0]
+        if key.startswith(("+", "~")) or key in GROUPS:
+            continue
+        parent, _, leaf = key.rpartition(".")
+        node = OmegaConf.select(base, parent) if parent else base
+        if not isinstance(node, DictConfig):
+            problems.append(f"'{key}': '{parent}' is not a config node (top-level keys: "
+                            f"{', '.join(map(str, base.keys()))})")
+            continue
+        valid = [str(k) for k in node.keys()]
+        if leaf not in valid:
+            close = difflib.get_close_matches(leaf, valid, n=1)
+            hint = f" — did you mean '{parent + '.' if parent else ''}{close[0]}'?" if close \
+                else ""
+            where = f"'{parent}'" if parent else "the top level"
+            problems.append(f"unknown key '{key}'{hint}\n  valid keys of {where}: "
+                            f"{', '.join(valid)}")
+    return problems or [message]
+
+
+def check_overrides_or_exit(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if any(a.startswith("-") and a not in PASS_THROUGH_FLAGS for a in argv):
+        return  # --cfg, --info, -cn ...: Hydra's own business
+    try:
+        problems = check_overrides([a for a in argv if a not in PASS_THROUGH_FLAGS])
+    except Exception:  # noqa: BLE001 - the checker must never block a run Hydra accepts
+        return
+    if problems:
+        print("Error in the overrides:\n" + "\n".join(problems), file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,36 @@
+"""`python -m experiments.prepare data=NAME [overrides]`: load, preprocess and cache a dataset
+(a second run is a cache hit) and write/print its dataset card. Same conf/ as the runner."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from experiments.overrides import check_overrides_or_exit
+from experiments.schema import register_configs
+
+register_configs()
+log = logging.getLogger(__name__)
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+def main(cfg: DictConfig) -> dict:
+    from experiments.datacache import card_summary
+    from experiments.job import load_data
+
+    _, card, folder, hit = load_data(cfg)
+    out = Path(cfg.paths.output_dir) / "dataset_card.json"
+    out.write_text(json.dumps(card, indent=2, default=str))
+    print(card_summary(card))
+    print(f"{'cache hit' if hit else 'prepared and cached'}: {folder}")
+    print(f"dataset card: {folder / 'dataset_card.json'} (copy: {out})")
+    return card
+
+
+if __name__ == "__main__":
+    check_overrides_or_exit()
+    main()

@@ -11,10 +11,11 @@ export PYTHONPATH := $(CURDIR)
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba-cache
 PYTEST_ARGS ?=
 
-.PHONY: venv peer test demo bench lint clean help
+.PHONY: venv peer test demo demo-lib ui bench lint clean help
 
 help:
-	@echo "make demo   - set up .venv, generate synthetic data, train XR-Linear, print P@1/R@10/latency"
+	@echo "make demo   - set up .venv, run a small product_search sweep on synthetic data (MLflow)"
+	@echo "make ui     - MLflow UI on http://127.0.0.1:5000 over the runs in logs/"
 	@echo "make test   - set up .venv and .peer-venv, run the whole test suite"
 	@echo "make peer   - build .peer-venv with libpecos 1.2.8 (the reference peer)"
 	@echo "make bench  - side-by-side benchmark against PECOS (bibtex + synthetic)"
@@ -39,7 +40,15 @@ test: venv peer
 	$(VPY) -m pytest -q $(PYTEST_ARGS)
 
 demo: venv
+	$(VPY) -m experiments.run -m experiment=demo
+	@echo "runs: logs/mlflow.db (browse with 'make ui'), job outputs under logs/multiruns/"
+
+demo-lib: venv
 	$(VPY) -m experiments.demo
+
+ui: venv
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/logs/mlflow.db \
+		--host 127.0.0.1 --port 5000 --workers 1
 
 bench: venv peer
 	mkdir -p bench-results

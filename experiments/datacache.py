@@ -114,7 +114,8 @@ def prepare_dataset(name: str, loader: str, options, options_dict: dict, data_di
 
 def card_summary(card: dict) -> str:
     """The few lines a person checks first."""
-    lines = [f"dataset {card['name']} ({card['task']}): {card['n_labels']:,} labels"]
+    features = f", {card['n_features']:,} features" if card.get("n_features") else ""
+    lines = [f"dataset {card['name']} ({card['task']}): {card['n_labels']:,} labels{features}"]
     for name, split in card["splits"].items():
         extra = ""
         if "share_positives_unseen_in_train" in split:

@@ -17,7 +17,7 @@ from xmr.datasets.registry import get_dataset
 from xmr.datasets.tasks import QACDataset, XMRDataset
 
 log = logging.getLogger(__name__)
-CACHE_FORMAT = 1  # bump when the pickled dataset classes change incompatibly
+CACHE_FORMAT = 2  # bump when the pickled dataset classes change incompatibly
 
 
 def config_hash(obj) -> str:
@@ -63,7 +63,9 @@ def dataset_card(ds: XMRDataset | QACDataset, data_cfg: dict) -> dict:
             card["splits"][name] = entry
     else:
         labels = set(ds.labels)
+        everything = set().union(*(s.next_queries for s in ds.splits.values()))
         card |= {"task": "qac", "n_labels": len(labels), "splits": {},
+                 "unique_next_queries_all_splits": len(everything),
                  "label_train_frequency": _quantiles(ds.label_freq.astype(float))}
         for name, split in ds.splits.items():
             plen = np.array([len(p) for p in split.prefixes])
@@ -75,6 +77,7 @@ def dataset_card(ds: XMRDataset | QACDataset, data_cfg: dict) -> dict:
                 entry["share_positives_unseen_in_train"] = float(
                     np.mean([q not in labels for q in split.next_queries]))
             card["splits"][name] = entry
+    card["rows_total"] = int(sum(split["rows"] for split in card["splits"].values()))
     card["info"] = ds.info
     return card
 
@@ -121,6 +124,10 @@ def card_summary(card: dict) -> str:
         if "share_positives_unseen_in_train" in split:
             extra = f", {split['share_positives_unseen_in_train']:.1%} positives unseen in train"
         lines.append(f"  {name:6s} {split['rows']:>10,} rows{extra}")
+    lines.append(f"  total  {card['rows_total']:>10,} rows")
+    if "unique_next_queries_all_splits" in card:
+        lines.append(f"  {card['unique_next_queries_all_splits']:,} unique next queries over all "
+                     f"splits ({card['n_labels']:,} in train = the label space)")
     skipped = card["skipped"]
     if skipped["total"]:
         reasons = ", ".join(f"{r}: {n:,}" for r, n in skipped["by_reason"].items())

@@ -23,7 +23,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
 
-from xmr._validation import check_choice, check_features, check_float, check_int, check_labels
+from xmr._validation import check_choice, check_features, check_int, check_labels
+from xmr.model import validate_params
 
 logger = logging.getLogger(__name__)
 
@@ -208,20 +209,7 @@ class PecosXRLinear:
         return json.loads((workdir / "result.json").read_text()), workdir
 
     def _validate_params(self) -> None:
-        """The same ranges as `xmr.XRLinear`."""
-        check_int("nr_splits", self.nr_splits, minimum=2)
-        if self.nr_splits & (self.nr_splits - 1):
-            raise ValueError(f"nr_splits must be a power of two >= 2, got {self.nr_splits}")
-        check_int("max_leaf_size", self.max_leaf_size, minimum=2)
-        check_float("threshold", self.threshold, minimum=0.0)
-        check_float("Cp", self.Cp, minimum=0.0, strict=True)
-        check_float("Cn", self.Cn, minimum=0.0, strict=True)
-        check_float("eps", self.eps, minimum=0.0, strict=True)
-        check_int("max_iter", self.max_iter, minimum=1)
-        check_float("bias", self.bias, minimum=0.0)
-        check_choice("negative_sampling", self.negative_sampling, NEGATIVE_SAMPLING)
-        check_int("seed", self.seed, minimum=0)
-        check_int("n_jobs", self.n_jobs, minimum=-1)
+        validate_params(self)  # the same ranges as `xmr.XRLinear`
 
     def _forget(self) -> None:
         for name in _FITTED:

@@ -16,6 +16,13 @@ def check_int(name: str, value, *, minimum: int) -> int:
     return int(value)
 
 
+def check_power_of_two(name: str, value) -> int:
+    value = check_int(name, value, minimum=2)
+    if value & (value - 1):
+        raise ValueError(f"{name} must be a power of two >= 2, got {value}")
+    return value
+
+
 def check_float(name: str, value, *, minimum: float, strict: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")

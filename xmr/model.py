@@ -16,7 +16,14 @@ from sklearn.exceptions import NotFittedError
 from tqdm.auto import tqdm
 
 from xmr._threads import resolve_n_jobs
-from xmr._validation import check_choice, check_features, check_float, check_int, check_labels
+from xmr._validation import (
+    check_choice,
+    check_features,
+    check_float,
+    check_int,
+    check_labels,
+    check_power_of_two,
+)
 from xmr.indexers.hkmeans import HierarchicalKMeans
 from xmr.kernels.beam import POST_PROCESSORS, beam_search_batch, predict_one
 from xmr.kernels.solver import train_task
@@ -28,6 +35,21 @@ FORMAT_NAME = "xmr.XRLinear"
 FORMAT_VERSION = 1
 NEGATIVE_SAMPLING = ("tfn", "man")
 MAN_BEAM_SIZE = 10  # beam used to find matcher-aware negatives (PECOS's default beam)
+
+
+def validate_params(est) -> None:
+    """The ranges of XR-Linear's hyperparameters (shared with the PECOS peer adapter)."""
+    check_power_of_two("nr_splits", est.nr_splits)
+    check_int("max_leaf_size", est.max_leaf_size, minimum=2)
+    check_float("threshold", est.threshold, minimum=0.0)
+    check_float("Cp", est.Cp, minimum=0.0, strict=True)
+    check_float("Cn", est.Cn, minimum=0.0, strict=True)
+    check_float("eps", est.eps, minimum=0.0, strict=True)
+    check_int("max_iter", est.max_iter, minimum=1)
+    check_float("bias", est.bias, minimum=0.0)
+    check_choice("negative_sampling", est.negative_sampling, NEGATIVE_SAMPLING)
+    check_int("seed", est.seed, minimum=0)
+    check_int("n_jobs", est.n_jobs, minimum=-1)
 
 
 @contextmanager
@@ -106,19 +128,7 @@ class XRLinear:
             "negative_sampling", "seed", "n_jobs", "allow_empty", "verbose")}
 
     def _validate_params(self) -> None:
-        check_int("nr_splits", self.nr_splits, minimum=2)
-        if self.nr_splits & (self.nr_splits - 1):
-            raise ValueError(f"nr_splits must be a power of two >= 2, got {self.nr_splits}")
-        check_int("max_leaf_size", self.max_leaf_size, minimum=2)
-        check_float("threshold", self.threshold, minimum=0.0)
-        check_float("Cp", self.Cp, minimum=0.0, strict=True)
-        check_float("Cn", self.Cn, minimum=0.0, strict=True)
-        check_float("eps", self.eps, minimum=0.0, strict=True)
-        check_int("max_iter", self.max_iter, minimum=1)
-        check_float("bias", self.bias, minimum=0.0)
-        check_choice("negative_sampling", self.negative_sampling, NEGATIVE_SAMPLING)
-        check_int("seed", self.seed, minimum=0)
-        check_int("n_jobs", self.n_jobs, minimum=-1)
+        validate_params(self)
 
     # --------------------------------------------------------------------- fit
     def fit(self, X, Y, *, tree: LabelTree | list | None = None) -> XRLinear:

@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from xmr._threads import resolve_n_jobs
-from xmr._validation import check_int
+from xmr._validation import check_int, check_power_of_two
 from xmr.kernels.kmeans import split_level
 from xmr.tree import LabelTree
 
@@ -36,9 +36,7 @@ class HierarchicalKMeans:
         self.n_jobs = n_jobs  # threads; -1 = all cores
 
     def validate(self) -> None:
-        check_int("nr_splits", self.nr_splits, minimum=2)
-        if self.nr_splits & (self.nr_splits - 1):
-            raise ValueError(f"nr_splits must be a power of two >= 2, got {self.nr_splits}")
+        check_power_of_two("nr_splits", self.nr_splits)
         check_int("max_leaf_size", self.max_leaf_size, minimum=2)
         check_int("max_iter", self.max_iter, minimum=1)
         check_int("seed", self.seed, minimum=0)

@@ -11,6 +11,9 @@ from typing import Protocol
 import scipy.sparse as sp
 
 from xmr.indexers.hkmeans import HierarchicalKMeans
+from xmr.indexers.hybrid import TrieHybridIndexer
+from xmr.indexers.mustlink import MustLinkIndexer
+from xmr.indexers.trie import TrieIndexer
 from xmr.tree import LabelTree
 
 
@@ -20,6 +23,10 @@ class Indexer(Protocol):
         ...
 
 
-INDEXERS: dict[str, type] = {"hkmeans": HierarchicalKMeans}
+INDEXERS: dict[str, type] = {"hkmeans": HierarchicalKMeans, "trie": TrieIndexer,
+                             "hybrid": TrieHybridIndexer, "mustlink": MustLinkIndexer}
+# The string indexers (trie, hybrid, mustlink) have ``needs_labels = True`` and take
+# ``build(Z, *, labels)``; see xmr.indexers.trie.
 
-__all__ = ["Indexer", "INDEXERS", "HierarchicalKMeans"]
+__all__ = ["Indexer", "INDEXERS", "HierarchicalKMeans", "TrieIndexer", "TrieHybridIndexer",
+           "MustLinkIndexer"]

@@ -11,11 +11,12 @@ export PYTHONPATH := $(CURDIR)
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba-cache
 PYTEST_ARGS ?=
 
-.PHONY: venv peer test demo demo-lib ui bench lint clean help
+.PHONY: venv peer test demo demo-lib ui figures bench lint clean help
 
 help:
 	@echo "make demo   - set up .venv, run a small product_search sweep on synthetic data (MLflow)"
 	@echo "make ui     - MLflow UI on http://127.0.0.1:5000 over the runs in logs/"
+	@echo "make figures - the papers' figures and tables from the logged runs (analysis/figures/)"
 	@echo "make test   - set up .venv and .peer-venv, run the whole test suite"
 	@echo "make peer   - build .peer-venv with libpecos 1.2.8 (the reference peer)"
 	@echo "make bench  - side-by-side benchmark against PECOS (bibtex + synthetic)"
@@ -41,7 +42,11 @@ test: venv peer
 
 demo: venv
 	$(VPY) -m experiments.run -m experiment=demo
+	$(VPY) -m analysis.figures --experiment demo
 	@echo "runs: logs/mlflow.db (browse with 'make ui'), job outputs under logs/multiruns/"
+
+figures: venv
+	$(VPY) -m analysis.figures
 
 demo-lib: venv
 	$(VPY) -m experiments.demo

@@ -92,6 +92,9 @@ class QACVectorizer:
         Per block, keep n-grams present in at least this many training examples.
     lowercase : bool, default True
         Lowercase both inputs (and label strings) with ``str.lower()`` first.
+    use_prefix : bool, default True
+        False: the input is the previous query alone (the paper's Table 2 rows 0-1); the
+        prefix vocabulary is still fitted, for :meth:`label_embedding`.
 
     Attributes (after fit)
     ----------
@@ -103,16 +106,17 @@ class QACVectorizer:
 
     def __init__(self, *, prefix_weighting: str = "position",
                  char_ngram_range: tuple[int, int] = (1, 3), min_df: int = 1,
-                 lowercase: bool = True):
+                 lowercase: bool = True, use_prefix: bool = True):
         self.prefix_weighting = prefix_weighting  # "position" (1/(p+1)) or "plain" (1)
         self.char_ngram_range = char_ngram_range  # prefix char n-gram orders (the paper: 1-3)
         self.min_df = min_df  # per block: minimum document frequency
         self.lowercase = lowercase  # str.lower() on queries, prefixes and labels
+        self.use_prefix = use_prefix  # False: previous query only as input
 
     def get_params(self) -> dict:
         return {"prefix_weighting": self.prefix_weighting,
                 "char_ngram_range": self.char_ngram_range, "min_df": self.min_df,
-                "lowercase": self.lowercase}
+                "lowercase": self.lowercase, "use_prefix": self.use_prefix}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -137,9 +141,11 @@ class QACVectorizer:
             raise ValueError(f"min_df must be >= 1, got {self.min_df}")
         if not isinstance(self.lowercase, (bool, np.bool_)):
             raise TypeError(f"lowercase must be a bool, got {self.lowercase!r}")
+        if not isinstance(self.use_prefix, (bool, np.bool_)):
+            raise TypeError(f"use_prefix must be a bool, got {self.use_prefix!r}")
         return {"prefix_weighting": self.prefix_weighting,
                 "char_ngram_range": (int(r[0]), int(r[1])), "min_df": int(self.min_df),
-                "lowercase": bool(self.lowercase)}
+                "lowercase": bool(self.lowercase), "use_prefix": bool(self.use_prefix)}
 
     def _set_state(self, params: dict, n_docs: int, query: TextFeaturizer | None,
                    vocab: np.ndarray, df: np.ndarray) -> None:
@@ -151,7 +157,8 @@ class QACVectorizer:
         self.prefix_idf_ = _idf(df, n_docs)
         self.n_query_features_ = 0 if query is None else query.n_features_
         self.n_prefix_features_ = int(vocab.size)
-        self.n_features_ = self.n_query_features_ + self.n_prefix_features_
+        self.n_features_ = self.n_query_features_ + (
+            self.n_prefix_features_ if params.get("use_prefix", True) else 0)
         self._build_kernel_args()
 
     def _build_kernel_args(self) -> None:
@@ -206,6 +213,9 @@ class QACVectorizer:
         hashes, df = np.unique(_k.prefix_doc_sets(cps, offsets, lo, hi), return_counts=True)
         keep = df >= params["min_df"]
         vocab, df = hashes[keep].astype(np.uint64), df[keep].astype(np.int64)
+        if query is None and not params["use_prefix"]:
+            raise ValueError("use_prefix=False needs previous queries with words: no "
+                             "previous-query word occurs in the training examples")
         if vocab.size == 0 and query is None:
             raise ValueError(f"no vocabulary: no prefix n-gram and no previous-query word "
                              f"occurs in at least min_df={params['min_df']} of the "
@@ -230,6 +240,8 @@ class QACVectorizer:
         if len(prev_queries) != len(prefixes):
             raise ValueError(f"prev_queries and prefixes differ in length: "
                              f"{len(prev_queries)} and {len(prefixes)}")
+        if not self._params.get("use_prefix", True):
+            return self.query_featurizer_.transform(prev_queries)  # already l2-normalised
         P = self._prefix_block(prefixes)
         if self.query_featurizer_ is None:
             X = P
@@ -253,6 +265,10 @@ class QACVectorizer:
         if not isinstance(prev_query, str) or not isinstance(prefix, str):
             raise TypeError(f"prev_query and prefix must be str, got "
                             f"{type(prev_query).__name__} and {type(prefix).__name__}")
+        if not self._params.get("use_prefix", True):
+            if not prev_query:
+                return self._empty_query
+            return self.query_featurizer_.transform_one(prev_query)
         if self._params["lowercase"]:
             prefix = prefix.lower()
         p_idx, p_val = _k.prefix_tfidf_one(
@@ -312,7 +328,7 @@ class QACVectorizer:
             p = config["params"]
             self = cls(prefix_weighting=p["prefix_weighting"],
                        char_ngram_range=tuple(p["char_ngram_range"]), min_df=p["min_df"],
-                       lowercase=p["lowercase"])
+                       lowercase=p["lowercase"], use_prefix=p.get("use_prefix", True))
             params = self._validated_params()
             n_docs = int(config["n_docs"])
             with np.load(folder / _ARRAYS_FILE, allow_pickle=False) as z:

@@ -1,0 +1,112 @@
+"""Paper 2's slice by prefix length: MRR@10 against the number of typed characters, one curve
+per indexer (its best configuration by overall MRR@10), from each run's ``slices.json``
+artifact: ``{"prefix_length": {"1": mrr, ..., ">=10": mrr}}``, or as ``xmr.qac.metrics.
+qac_slices`` writes it, ``{"prefix_length": {"1": {"n": rows, "mrr_at_10": mrr, "bleu": b},
+..., "10+": {...}}}``.
+
+    python -m analysis.qac_prefix_slices [--experiment qac_table2] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import load, style
+from analysis.common import QAC_CMD, Result, run_builders, write_points
+from analysis.qac import indexer_labels, qac_runs
+
+NAME = "qac_prefix_slices"
+ARTIFACT = "slices.json"
+SLICE = "prefix_length"
+CAPTION = ("MRR@10 by prefix length (characters typed) for each indexer — per indexer the "
+           "configuration with the best overall MRR@10 — and the MPC baseline (dashed).")
+
+
+def _slice_order(key: str) -> float:
+    """'1' < '2' < … < '9' < '10' < '>=10' / '10+' (an open bucket sorts after its bound)."""
+    key = str(key).strip()
+    m = re.search(r"\d+", key)
+    base = float(m.group()) if m else float("inf")
+    return base + (0.5 if key.startswith(">") or key.endswith("+") else 0.0)
+
+
+def _mrr(value) -> tuple[float, float]:
+    """(MRR@10, rows) of one bucket: a bare number, or a dict with ``mrr_at_10`` (``n``)."""
+    if isinstance(value, dict):
+        key = "mrr_at_10" if "mrr_at_10" in value else next(
+            (k for k in value if str(k).startswith("mrr_at_")), None)
+        return (float(value[key]) if key else float("nan"),
+                float(value.get("n", float("nan"))))
+    return float(value), float("nan")
+
+
+def _bucket(key) -> str:
+    """One spelling for the open last bucket: '>=10' → '10+' (as qac_slices writes it)."""
+    return re.sub(r"^>=\s*(\d+)$", r"\1+", str(key).strip())
+
+
+def _tick(key: str) -> str:
+    return re.sub(r"^(\d+)\+$", r"≥\1", key)
+
+
+def points(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (indexer, prefix-length bucket) from the chosen run's slices.json."""
+    qac = qac_runs(runs)
+    qac = qac.assign(indexer_label=indexer_labels(qac))
+    rows = []
+    for label, group in qac.groupby("indexer_label", sort=True):
+        for _, run in group.sort_values("mrr_at_10", ascending=False).iterrows():
+            slices = load.load_artifact_json(runs, run["run_id"], ARTIFACT)
+            if not isinstance(slices, dict) or not isinstance(slices.get(SLICE), dict):
+                continue
+            for key, value in slices[SLICE].items():
+                mrr, n = _mrr(value)
+                rows.append({"indexer": label, "prefix_length": _bucket(key), "mrr_at_10": mrr,
+                             "n_rows": n, "dataset": run["dataset"], "run_id": run["run_id"]})
+            break
+    return pd.DataFrame(rows, columns=["indexer", "prefix_length", "mrr_at_10", "n_rows",
+                                       "dataset", "run_id"])
+
+
+def build(runs: pd.DataFrame, out: Path) -> Result:
+    if qac_runs(runs).empty:
+        return Result(NAME, missing=f"no QAC runs: run `{QAC_CMD}`")
+    pts = points(runs)
+    if pts.empty:
+        return Result(NAME, missing=f"no QAC run has a {ARTIFACT} artifact (written by the QAC "
+                                    f"jobs) — run `{QAC_CMD}`")
+    buckets = sorted(pts["prefix_length"].unique(), key=_slice_order)
+    pos = {b: i for i, b in enumerate(buckets)}
+    with style.context():
+        fig, (ax,) = style.figure(1, panel_height=2.4)
+        labels = sorted(pts["indexer"].unique(), key=lambda lab: (lab == "MPC", lab))
+        for i, label in enumerate(labels):  # MPC last, dashed grey
+            curve = pts[pts["indexer"] == label].sort_values(
+                "prefix_length", key=lambda c: c.map(_slice_order))
+            mpc = label == "MPC"
+            ax.plot(curve["prefix_length"].map(pos), curve["mrr_at_10"],
+                    marker="" if mpc else style.MARKERS[i % len(style.MARKERS)],
+                    ls="--" if mpc else "-", color="0.4" if mpc else f"C{i}", label=label)
+        ax.set_xticks(range(len(buckets)))
+        ax.set_xticklabels([_tick(b) for b in buckets])
+        ax.set_xlabel("prefix length (characters)")
+        ax.set_ylabel("MRR@10")
+        ax.set_ylim(bottom=0)
+        fig.legend(loc="outside lower center", ncol=min(3, pts["indexer"].nunique()),
+                   title="indexer")
+        style.add_footnote(fig, runs[runs["run_id"].isin(pts["run_id"])])
+        files = style.save(fig, out, NAME)
+    files.append(write_points(pts, out, NAME))
+    return Result(NAME, files=files, caption=CAPTION)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_builders([build], __doc__.split("\n\n")[0], argv,
+                        prog="python -m analysis.qac_prefix_slices")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

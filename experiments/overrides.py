@@ -34,21 +34,52 @@ def _first_values(argv: list[str]) -> list[str]:
     return out
 
 
+def _unknown_swept_options(argv: list[str]) -> list[str]:
+    """Swept group selections (``features=word1,al``): composing the first values checks only
+    the first option, so the others are looked up here, before Hydra starts the sweep."""
+    problems = []
+    for o in OverridesParser.create().parse_overrides([a for a in argv if a]):
+        group = o.get_key_element().lstrip("+~")
+        if group not in GROUPS or not o.is_sweep_override():
+            continue
+        try:
+            values = list(o.sweep_string_iterator())[1:]
+        except Exception:  # noqa: BLE001 - glob() and the like: Hydra's business
+            continue
+        folder = Path(CONF_DIR) / group
+        for value in values:
+            if value != "null" and not (folder / f"{value}.yaml").is_file():
+                available = sorted(p.stem for p in folder.glob("*.yaml"))
+                problems.append(f"Could not find '{group}/{value}'\n  available options in "
+                                f"'{group}': {', '.join(available)}")
+    return problems
+
+
+def _describe(exc: Exception) -> str:
+    """Hydra's message and its cause (which says what is wrong with the value)."""
+    cause = exc.__cause__
+    return f"{exc}\n  {cause}" if cause is not None and str(cause) not in str(exc) else str(exc)
+
+
 def check_overrides(argv: list[str], config_name: str = "config") -> list[str]:
     """Problems found (empty when the overrides compose)."""
+    from experiments.schema import register_configs
+
+    register_configs()  # the schemas the YAML options start from
     overrides = _first_values(argv)
+    swept = _unknown_swept_options(argv)
     with initialize_config_dir(CONF_DIR, version_base="1.3"):
         try:
             compose(config_name, overrides=overrides)
-            return []
+            return swept
         except Exception as exc:  # noqa: BLE001 - explained below
-            message = str(exc)
+            message = _describe(exc)
         selections = [o for o in overrides if "." not in o.split("=")[0]
                       and o.split("=")[0].lstrip("+~") in GROUPS]
         try:
             base = compose(config_name, overrides=selections)
         except Exception:  # noqa: BLE001 - a bad group option: Hydra's message lists them
-            return [message]
+            return [message] + swept
     problems = []
     for o in overrides:
         key = o.split("=")[0]
@@ -68,7 +99,7 @@ def check_overrides(argv: list[str], config_name: str = "config") -> list[str]:
             where = f"'{parent}'" if parent else "the top level"
             problems.append(f"unknown key '{key}'{hint}\n  valid keys of {where}: "
                             f"{', '.join(valid)}")
-    return problems or [message]
+    return (problems or [message]) + swept
 
 
 def check_overrides_or_exit(argv: list[str] | None = None) -> None:

@@ -53,7 +53,10 @@ def experiment_id(client: MlflowClient, name: str, log_dir: str) -> str:
         return client.get_experiment_by_name(name).experiment_id
 
 
-def git_commit(root: str = ".") -> str:
+def git_commit(root: str | Path | None = None) -> str:
+    """The commit of the code that runs (this repository, wherever the command is launched
+    from), with ``-dirty`` when tracked files changed; "unknown" outside a git checkout."""
+    root = Path(__file__).resolve().parent.parent if root is None else root
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
                              text=True, timeout=10)

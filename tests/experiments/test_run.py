@@ -1,0 +1,369 @@
+"""`python -m experiments.run -m experiment=smoke` end to end: one MLflow run per grid point
+under a sweep parent run, params/metrics/artifacts, metrics.json per job, shared trainings,
+skip-finished, a failing grid point, Ctrl-C, a parallel launcher and no tracking at all."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import yaml
+
+from experiments.datacache import config_hash
+
+pytestmark = [pytest.mark.slow,
+              # MLflow's own SQLAlchemy mapping, nothing of ours
+              pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy")]
+
+REPO = Path(__file__).resolve().parents[2]
+METRICS = ("precision_at_1", "precision_at_5", "recall_at_10", "recall_at_100", "ndcg_at_10",
+           "mrr_at_10", "train_time_s", "latency_p50_ms", "latency_p99_ms", "throughput_qps",
+           "model_nnz", "model_bytes")
+UNIT_INTERVAL = ("precision_at_1", "precision_at_5", "recall_at_10", "recall_at_100",
+                 "ndcg_at_10", "mrr_at_10")
+ARTIFACTS = {"config.yaml", "metrics.json", "dataset_card.json", "predictions_sample.json"}
+SMOKE_GRID = {(f, t, b) for f in ("word1", "all") for t in ("0.05", "0.2") for b in ("2", "10")}
+SUMMARY = re.compile(r"sweep done: (\d+) jobs, (\d+) finished, (\d+) failed, (\d+) skipped "
+                     r"\(already finished\), (\d+) trainings")
+
+
+def summary(stdout: str) -> dict[str, int]:
+    found = SUMMARY.findall(stdout)
+    assert len(found) == 1, f"no single sweep summary line in:\n{stdout[-3000:]}"
+    return dict(zip(("jobs", "finished", "failed", "skipped", "trainings"),
+                    map(int, found[0]), strict=True))
+
+
+def parents(runs) -> list:
+    return [r for r in runs if r.data.tags.get("role") == "sweep"]
+
+
+def children(runs, parent_id: str) -> list:
+    return [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent_id]
+
+
+def grid_point(run) -> tuple[str, str, str]:
+    p = run.data.params
+    return p["features.name"], p["model.threshold"], p["eval.beam_size"]
+
+
+def flat(tree: dict, prefix: str = "") -> dict[str, object]:
+    out = {}
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            out |= flat(v, f"{prefix}{k}.")
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def sweep_folder(root: Path, parent_run_id: str) -> Path:
+    """The Hydra sweep folder of the sweep whose MLflow parent run is ``parent_run_id``."""
+    for f in (root / "logs" / "multiruns").glob("*/mlflow_parent_run.json"):
+        if json.loads(f.read_text())["run_id"] == parent_run_id:
+            return f.parent
+    raise AssertionError(f"no sweep folder of parent run {parent_run_id} under {root}")
+
+
+def store(root: Path, mlflow_store):
+    client, exp_id = mlflow_store(root / "logs")
+    return client, exp_id, client.search_runs([exp_id], max_results=10_000)
+
+
+def assert_ok(proc: subprocess.CompletedProcess) -> None:
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n" \
+                                 f"{proc.stderr[-5000:]}"
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory, run_app, tmp_paths, mlflow_store):
+    """The smoke sweep, run once for the tests of this module (fresh store and caches)."""
+    root = tmp_path_factory.mktemp("smoke")
+    proc = run_app("experiments.run", "-m", "experiment=smoke", *tmp_paths(root), cwd=root)
+    assert_ok(proc)
+    client, exp_id, runs = store(root, mlflow_store)
+    [parent] = parents(runs)
+    return SimpleNamespace(root=root, proc=proc, client=client, exp_id=exp_id, runs=runs,
+                           parent=parent, children=children(runs, parent.info.run_id))
+
+
+# -------------------------------------------------------------------- the smoke sweep
+def test_smoke_sweep_summary(smoke):
+    assert summary(smoke.proc.stdout) == {"jobs": 8, "finished": 8, "failed": 0, "skipped": 0,
+                                          "trainings": 2}
+
+
+def test_smoke_sweep_runs(smoke):
+    assert len(smoke.runs) == 9  # 8 grid points + the sweep's parent
+    assert smoke.parent.info.status == "FINISHED"
+    assert smoke.parent.data.tags["experiment"] == "smoke"
+    assert len(smoke.children) == 8
+    assert all(r.info.status == "FINISHED" for r in smoke.children)
+    assert {grid_point(r) for r in smoke.children} == SMOKE_GRID
+    assert len({r.data.tags["config_hash"] for r in smoke.children}) == 8
+    m = smoke.parent.data.metrics
+    assert (m["n_jobs"], m["n_finished"], m["n_failed"], m["n_skipped"], m["n_trainings"]) == (
+        8, 8, 0, 0, 2)
+    # the store and the artifacts live under paths.log_dir
+    exp = smoke.client.get_experiment(smoke.exp_id)
+    assert exp.artifact_location == (smoke.root / "logs" / "mlruns").as_uri()
+
+
+def test_smoke_params(smoke):
+    for run in smoke.children:
+        params = run.data.params
+        job_dir = Path(run.data.tags["output_dir"])
+        config = yaml.safe_load((job_dir / "config.yaml").read_text())
+        assert config["paths"]["output_dir"] == str(job_dir)
+        config.pop("paths")
+        expected = {k: str(v) for k, v in flat(config).items()}  # the flat resolved config
+        assert {k: params.get(k) for k in expected} == expected
+        for key in ("model.threshold", "eval.beam_size", "features.name", "data.name"):
+            assert key in params
+        assert params["data.name"] == "synthetic_products"
+        assert params["data.options.size"] == "tiny"
+        assert params["version.numpy"] == np.__version__
+        card = json.loads((job_dir / "dataset_card.json").read_text())
+        assert params["dataset_card_hash"] == config_hash(card)
+        commit = params["git_commit"]
+        assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", commit), commit
+        # the commit of the code that ran, although the command ran outside the checkout
+        check = subprocess.run(["git", "cat-file", "-e", f"{commit.split('-')[0]}^{{commit}}"],
+                               cwd=REPO, capture_output=True)
+        assert check.returncode == 0, f"{commit} is not a commit of {REPO}"
+
+
+def test_smoke_metrics_and_job_files(smoke):
+    for run in smoke.children:
+        metrics = run.data.metrics
+        for name in METRICS:
+            assert name in metrics, name
+            assert math.isfinite(metrics[name]), (name, metrics[name])
+        for name in UNIT_INTERVAL:
+            assert 0.0 <= metrics[name] <= 1.0, (name, metrics[name])
+        for name in ("latency_p50_ms", "throughput_qps", "model_nnz", "model_bytes"):
+            assert metrics[name] > 0, name
+        assert metrics["latency_p99_ms"] >= metrics["latency_p50_ms"]
+        assert metrics["recall_at_100"] >= metrics["recall_at_10"]
+        # one metrics.json per job, the same numbers
+        job_dir = Path(run.data.tags["output_dir"])
+        assert job_dir.parent.parent == smoke.root / "logs" / "multiruns"
+        on_disk = json.loads((job_dir / "metrics.json").read_text())
+        assert set(METRICS) <= set(on_disk)
+        assert {k: on_disk[k] for k in metrics} == metrics
+        artifacts = {a.path for a in smoke.client.list_artifacts(run.info.run_id)}
+        assert ARTIFACTS <= artifacts, artifacts
+        assert "traceback.txt" not in artifacts
+
+
+def test_smoke_artifact_contents(smoke, tmp_path):
+    run = smoke.children[0]
+    folder = Path(smoke.client.download_artifacts(run.info.run_id, "", str(tmp_path)))
+    assert json.loads((folder / "metrics.json").read_text()) == pytest.approx(run.data.metrics)
+    config = yaml.safe_load((folder / "config.yaml").read_text())
+    assert config["features"]["name"] == run.data.params["features.name"]
+    samples = json.loads((folder / "predictions_sample.json").read_text())
+    assert len(samples) == 20  # eval.n_prediction_samples
+    assert {"query", "predicted", "relevant"} <= set(samples[0])
+    card = json.loads((folder / "dataset_card.json").read_text())
+    assert card["splits"]["test"]["rows"] == 200
+
+
+def test_smoke_shares_trainings(smoke):
+    trained = [r for r in smoke.children if r.data.metrics["trained"] == 1.0]
+    assert sum(r.data.metrics["trained"] for r in smoke.children) == 2
+    assert {r.data.params["features.name"] for r in trained} == {"word1", "all"}
+    # one training per feature set, reused over thresholds and beams
+    train_keys = {}
+    for r in smoke.children:
+        train_keys.setdefault(r.data.params["features.name"], set()).add(
+            r.data.tags["train_key"])
+    assert all(len(keys) == 1 for keys in train_keys.values())
+    assert len(set.union(*train_keys.values())) == 2
+
+
+def test_smoke_pruning_shrinks_the_model(smoke):
+    nnz = {grid_point(r): r.data.metrics["model_nnz"] for r in smoke.children}
+    for features in ("word1", "all"):
+        for beam in ("2", "10"):
+            assert nnz[(features, "0.05", beam)] >= nnz[(features, "0.2", beam)]
+        # the model does not depend on the beam
+        assert nnz[(features, "0.05", "2")] == nnz[(features, "0.05", "10")]
+
+
+def test_smoke_sweep_folder(smoke):
+    sweep_dir = sweep_folder(smoke.root, smoke.parent.info.run_id)
+    assert Path(smoke.children[0].data.tags["output_dir"]).parent == sweep_dir
+    parent_file = json.loads((sweep_dir / "mlflow_parent_run.json").read_text())
+    assert parent_file["run_id"] == smoke.parent.info.run_id
+    written = json.loads((sweep_dir / "sweep_summary.json").read_text())
+    assert written == {k: int(v) for k, v in smoke.parent.data.metrics.items()}
+    assert sorted(p.parent.name for p in sweep_dir.glob("*/metrics.json")) == [
+        str(i) for i in range(8)]
+
+
+# ------------------------------------------------------------------- skip-finished
+def test_rerun_skips_finished_then_reruns_when_asked(smoke, run_app, tmp_paths, mlflow_store):
+    first_ids = {r.info.run_id for r in smoke.children}
+    args = ("experiments.run", "-m", "experiment=smoke", *tmp_paths(smoke.root))
+
+    proc = run_app(*args, cwd=smoke.root)
+    assert_ok(proc)
+    assert proc.stdout.count("skipped, already FINISHED") == 8
+    assert summary(proc.stdout) == {"jobs": 8, "finished": 0, "failed": 0, "skipped": 8,
+                                    "trainings": 0}
+    _, _, runs = store(smoke.root, mlflow_store)
+    grid_runs = [r for r in runs if r.data.tags.get("role") != "sweep"]
+    assert {r.info.run_id for r in grid_runs} == first_ids  # no new grid-point run
+    [second] = [r for r in parents(runs) if r.info.run_id != smoke.parent.info.run_id]
+    assert second.info.status == "FINISHED"
+    assert second.data.metrics["n_skipped"] == 8 and second.data.metrics["n_trainings"] == 0
+    sweep_dir = sweep_folder(smoke.root, second.info.run_id)
+    skipped = [json.loads(f.read_text()) for f in sorted(sweep_dir.glob("*/metrics.json"))]
+    assert len(skipped) == 8
+    assert all(m["status"] == "SKIPPED" for m in skipped)
+    assert {m["finished_run_id"] for m in skipped} == first_ids
+    assert all(math.isfinite(m["recall_at_10"]) for m in skipped)
+
+    proc = run_app(*args, "logger.skip_finished=false", cwd=smoke.root)
+    assert_ok(proc)
+    assert "skipped, already FINISHED" not in proc.stdout
+    assert summary(proc.stdout) == {"jobs": 8, "finished": 8, "failed": 0, "skipped": 0,
+                                    "trainings": 0}  # the trained models come from the cache
+    _, _, runs = store(smoke.root, mlflow_store)
+    assert len(parents(runs)) == 3
+    third = max(parents(runs), key=lambda r: r.info.start_time)
+    rerun = children(runs, third.info.run_id)
+    assert len(rerun) == 8 and all(r.info.status == "FINISHED" for r in rerun)
+    assert {grid_point(r) for r in rerun} == SMOKE_GRID
+    assert not {r.info.run_id for r in rerun} & first_ids
+    assert len([r for r in runs if r.info.status == "FINISHED"]) == 16 + 3
+
+
+# ---------------------------------------------------------------- a failing grid point
+def test_failing_grid_point_is_recorded_and_the_sweep_goes_on(tmp_path, run_app, tmp_paths,
+                                                               mlflow_store):
+    args = ("experiments.run", "-m", "experiment=smoke", "features=word1",
+            "model.threshold=0.2", "eval.beam_size=2", "data.options.size=tiny,nope",
+            *tmp_paths(tmp_path))
+    proc = run_app(*args, cwd=tmp_path)
+    assert_ok(proc)  # one failing job never takes the sweep down
+    assert summary(proc.stdout) == {"jobs": 2, "finished": 1, "failed": 1, "skipped": 0,
+                                    "trainings": 1}
+    client, _, runs = store(tmp_path, mlflow_store)
+    [parent] = parents(runs)
+    [ok] = [r for r in children(runs, parent.info.run_id) if r.info.status == "FINISHED"]
+    [failed] = [r for r in children(runs, parent.info.run_id) if r.info.status == "FAILED"]
+    assert len(runs) == 3
+    assert ok.data.params["data.options.size"] == "tiny"
+    assert failed.data.params["data.options.size"] == "nope"  # the config is logged anyway
+    assert parent.info.status == "FAILED"  # the sweep had a failure
+    assert parent.data.metrics["n_failed"] == 1 and parent.data.metrics["n_finished"] == 1
+
+    artifacts = {a.path for a in client.list_artifacts(failed.info.run_id)}
+    assert "traceback.txt" in artifacts
+    text = Path(client.download_artifacts(failed.info.run_id, "traceback.txt",
+                                          str(tmp_path / "dl"))).read_text()
+    assert "ValueError" in text and "'nope'" in text
+    job_dir = Path(failed.data.tags["output_dir"])
+    assert "Traceback" in (job_dir / "traceback.txt").read_text()
+    written = json.loads((job_dir / "metrics.json").read_text())
+    assert written["status"] == "FAILED" and "nope" in written["error"]
+    assert "FAILED: ValueError" in proc.stdout
+
+    # a rerun skips the finished point and retries the failed one
+    proc = run_app(*args, cwd=tmp_path)
+    assert_ok(proc)
+    assert summary(proc.stdout) == {"jobs": 2, "finished": 0, "failed": 1, "skipped": 1,
+                                    "trainings": 0}
+
+
+# ---------------------------------------------------------------------------- in-process
+@pytest.fixture
+def job_cfg(compose_cfg, tmp_path, monkeypatch):
+    """compose(logger) -> one smoke grid point, every path under tmp_path, no outside store."""
+    import experiments.xmr_job
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setattr(experiments.xmr_job, "_MEMORY", {})  # no model from another test
+
+    def _cfg(logger: str):
+        return compose_cfg(["experiment=smoke", "features=word1", "model.threshold=0.2",
+                            "eval.beam_size=2", f"logger={logger}",
+                            f"paths.log_dir={tmp_path / 'logs'}",
+                            f"paths.cache_dir={tmp_path / 'cache'}",
+                            f"paths.output_dir={tmp_path / 'out'}"])
+
+    return _cfg
+
+
+def test_ctrl_c_ends_the_run_as_killed(job_cfg, tmp_path, monkeypatch, mlflow_store):
+    import experiments.xmr_job
+    from experiments.job import run_job
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(experiments.xmr_job, "run_xmr", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_job(job_cfg("mlflow"))
+    _, _, runs = store(tmp_path, mlflow_store)
+    assert [r.info.status for r in runs] == ["KILLED"]
+    assert runs[0].info.end_time is not None
+    assert not (tmp_path / "out" / "traceback.txt").exists()  # not a failure of the job
+
+
+def test_main_returns_the_headline_metric(job_cfg, tmp_path):
+    from experiments.run import main
+
+    value = main(job_cfg("none"))  # the Hydra task function, with a composed config
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert isinstance(value, float) and math.isfinite(value)
+    assert value == metrics["recall_at_10"]
+    assert 0.0 < value <= 1.0
+    assert not (tmp_path / "logs" / "mlflow.db").exists()
+
+
+# ------------------------------------------------------------------ parallel launcher
+def test_parallel_sweep_with_joblib(tmp_path, run_app, tmp_paths, mlflow_store):
+    proc = run_app("experiments.run", "-m", "experiment=smoke", "hydra/launcher=joblib",
+                   "hydra.launcher.n_jobs=2", *tmp_paths(tmp_path), cwd=tmp_path)
+    assert_ok(proc)
+    assert summary(proc.stdout) == {"jobs": 8, "finished": 8, "failed": 0, "skipped": 0,
+                                    "trainings": 2}
+    _, _, runs = store(tmp_path, mlflow_store)
+    [parent] = parents(runs)
+    kids = children(runs, parent.info.run_id)
+    assert len(runs) == 9 and len(kids) == 8
+    assert all(r.info.status == "FINISHED" for r in runs)
+    assert {grid_point(r) for r in kids} == SMOKE_GRID
+    n_params = {len(r.data.params) for r in kids}
+    assert len(n_params) == 1  # no param lost to a concurrent writer
+    for r in kids:
+        assert set(METRICS) <= set(r.data.metrics)
+        assert "git_commit" in r.data.params and "dataset_card_hash" in r.data.params
+    # one training per feature set across the two processes (the file lock)
+    assert sum(r.data.metrics["trained"] for r in kids) == 2
+    assert parent.data.metrics["n_trainings"] == 2
+
+
+# ------------------------------------------------------------------------ no tracking
+def test_logger_none_writes_metrics_json_only(tmp_path, run_app, tmp_paths):
+    proc = run_app("experiments.run", "logger=none", "experiment=smoke", "features=word1",
+                   "model.threshold=0.2", "eval.beam_size=2", *tmp_paths(tmp_path),
+                   cwd=tmp_path)
+    assert_ok(proc)
+    assert "[run] recall@10" in proc.stdout
+    [metrics_file] = (tmp_path / "logs" / "runs").glob("*/metrics.json")
+    metrics = json.loads(metrics_file.read_text())
+    assert set(METRICS) <= set(metrics)
+    assert (metrics_file.parent / "config.yaml").is_file()
+    assert (metrics_file.parent / "predictions_sample.json").is_file()
+    assert not list(tmp_path.rglob("mlflow.db"))
+    assert not list(tmp_path.rglob("mlruns"))

@@ -77,8 +77,13 @@ def run_job(cfg: DictConfig) -> float:
     job_num, sweep_dir = _hydra_info()
     label = f"[job {job_num}]" if job_num is not None else "[run]"
     cfg_hash = grid_hash(cfg)
-    point = (f"data={cfg.data.name} features={cfg.features.name} model={cfg.model.name} "
-             f"threshold={cfg.model.threshold} beam={cfg.eval.beam_size}")
+    threshold = OmegaConf.select(cfg, "model.threshold", default=None)
+    if cfg.task == "qac":
+        point = (f"data={cfg.data.name} row={cfg.qac_row} features={cfg.features.name} "
+                 f"indexer={cfg.indexer.name} model={cfg.model.name}")
+    else:
+        point = (f"data={cfg.data.name} features={cfg.features.name} model={cfg.model.name} "
+                 f"threshold={threshold} beam={cfg.eval.beam_size}")
 
     tracker = None
     if cfg.logger.name == "mlflow":
@@ -100,7 +105,9 @@ def run_job(cfg: DictConfig) -> float:
         if sweep_dir is not None and (sweep_dir / tracking.PARENT_FILE).is_file():
             parent = json.loads((sweep_dir / tracking.PARENT_FILE).read_text())["run_id"]
         run_name = cfg.logger.run_name or (
-            f"{cfg.data.name}-{cfg.model.name}-{cfg.features.name}-t{cfg.model.threshold}"
+            f"{cfg.data.name}-qac{cfg.qac_row}-{cfg.model.name}-{cfg.indexer.name}"
+            if cfg.task == "qac" else
+            f"{cfg.data.name}-{cfg.model.name}-{cfg.features.name}-t{threshold}"
             f"-b{cfg.eval.beam_size}")
         tags = {"config_hash": cfg_hash, "experiment": str(cfg.experiment_name),
                 "data": cfg.data.name, "model": cfg.model.name, "task": cfg.task,
@@ -114,12 +121,15 @@ def run_job(cfg: DictConfig) -> float:
         ds, card, cache_folder, hit = load_data(cfg)
         log.info("%s", card_summary(card))
         _write_json(out_dir / "dataset_card.json", card)
-        if cfg.task != "xmr":
-            raise NotImplementedError(
-                f"task={cfg.task!r}: only 'xmr' (product retrieval) experiments run yet; "
-                "the QAC experiments come with the QAC issue (use experiments.prepare to "
-                "inspect QAC data)")
-        result = run_xmr(cfg, ds, card["cache_key"])
+        if card["task"] != cfg.task:
+            raise ValueError(f"data={cfg.data.name} is a {card['task']!r} dataset but "
+                             f"task={cfg.task!r}; use task={card['task']} (the presets set it)")
+        if cfg.task == "qac":
+            from experiments.qac_job import run_qac
+
+            result = run_qac(cfg, ds)
+        else:
+            result = run_xmr(cfg, ds, card["cache_key"])
         metrics = result.metrics
         _write_json(out_dir / "metrics.json", metrics)
         for name, obj in result.artifacts.items():
@@ -136,8 +146,11 @@ def run_job(cfg: DictConfig) -> float:
                          *result.artifacts):
                 tracker.log_artifact(out_dir / name)
         trained = "trained" if metrics.get("trained") else "reused model"
-        print(f"{label} recall@10 {metrics['recall_at_10']:.4f}  "
-              f"P@1 {metrics['precision_at_1']:.4f}  p50 {metrics['latency_p50_ms']:.3f} ms  "
+        quality = (f"MRR@10 {metrics['mrr_at_10']:.4f}  BLEU {metrics['bleu']:.4f}"
+                   if cfg.task == "qac" else
+                   f"recall@10 {metrics['recall_at_10']:.4f}  P@1 {metrics['precision_at_1']:.4f}")
+        print(f"{label} {quality}  p50 {metrics['latency_p50_ms']:.3f} ms  "
+              f"p99 {metrics['latency_p99_ms']:.3f} ms  "
               f"train {metrics['train_time_s']:.1f} s ({trained})  | {point}", flush=True)
         return headline(metrics, cfg.task)
     except KeyboardInterrupt as exc:

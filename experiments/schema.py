@@ -45,6 +45,15 @@ class FeaturesConfig:
     sublinear_tf: bool = False  # 1 + ln(tf) instead of tf
 
 
+@dataclass
+class QACFeaturesConfig:
+    name: str = MISSING
+    use_prefix: bool = True  # False: previous query only (Table 2 rows 0-1)
+    prefix_weighting: str = "position"  # "position" (1/(p+1)) or "plain" char TF-IDF
+    char_ngram_range: list[int] = field(default_factory=lambda: [1, 3])  # prefix n-grams
+    min_df: int = 1  # drop n-grams seen in fewer training examples
+
+
 # ------------------------------------------------------------------------- indexer
 @dataclass
 class IndexerConfig:
@@ -52,7 +61,11 @@ class IndexerConfig:
     nr_splits: int = 16  # tree out-degree B (power of two)
     max_leaf_size: int = 100  # labels per leaf cluster at most
     max_iter: int = 20  # 2-means rounds per split
-    label_embedding: str = "pifa"  # how labels are embedded for clustering
+    label_embedding: str = "pifa"  # "pifa", or "char_tfidf" (QAC: the prefix vectorizer of
+    # the features group applied to the label strings)
+    depth: int = 16  # trie: character depth of the leaf clusters
+    trie_depth: int = 1  # hybrid: character depth of the trie part
+    prefix_len: int = 5  # mustlink: labels sharing this many first characters stay together
 
 
 # --------------------------------------------------------------------------- model
@@ -71,6 +84,11 @@ class ModelConfig:
     n_jobs: int = -1  # training/batch threads (-1 = all cores)
 
 
+@dataclass
+class MPCConfig:
+    name: str = "mpc"  # most-popular completion (QAC baseline): no parameters
+
+
 # ---------------------------------------------------------------------------- eval
 @dataclass
 class EvalConfig:
@@ -81,6 +99,8 @@ class EvalConfig:
     latency_max_queries: int = 5000  # ... and at most (cycles through the test set)
     latency_warmup: int = 100  # untimed queries first
     n_prediction_samples: int = 20  # test rows written to predictions_sample.json
+    n_suggestions: int = 10  # QAC: suggestions per request
+    empty_prev: str = "none"  # QAC: an empty previous query gets "none" (paper) or "prefix"
 
 
 # -------------------------------------------------------------------------- logger
@@ -107,16 +127,16 @@ class PathsConfig:
 @dataclass
 class Config:
     data: Any = MISSING
-    features: FeaturesConfig = MISSING
+    features: Any = MISSING  # FeaturesConfig (text) or QACFeaturesConfig
     indexer: IndexerConfig = MISSING
-    model: ModelConfig = MISSING
+    model: Any = MISSING  # ModelConfig (xrlinear) or MPCConfig
     eval: EvalConfig = field(default_factory=EvalConfig)
     logger: LoggerConfig = MISSING
     paths: PathsConfig = field(default_factory=PathsConfig)
     experiment_name: str | None = None  # preset name (a tag on every run)
     seed: int = 0  # seeds the indexer and the solver
     task: str = "xmr"  # "xmr" (product retrieval) or "qac" (autocompletion)
-    train: bool = True  # False: only prepare the data (python -m experiments.prepare)
+    qac_row: str | None = None  # QAC Table 2 configuration name (set by conf/qac/*)
 
 
 def register_configs() -> None:
@@ -125,8 +145,10 @@ def register_configs() -> None:
     for loader in DATASETS:
         cs.store(group="schema/data", name=loader, node=_data_schema(loader))
     cs.store(group="schema/features", name="features", node=FeaturesConfig)
+    cs.store(group="schema/features", name="qac", node=QACFeaturesConfig)
     cs.store(group="schema/indexer", name="indexer", node=IndexerConfig)
     cs.store(group="schema/model", name="xrlinear", node=ModelConfig)
+    cs.store(group="schema/model", name="mpc", node=MPCConfig)
     cs.store(group="schema/eval", name="eval", node=EvalConfig)
     cs.store(group="schema/logger", name="logger", node=LoggerConfig)
     cs.store(group="schema/paths", name="paths", node=PathsConfig)

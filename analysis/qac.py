@@ -28,10 +28,38 @@ def is_mpc(model) -> bool:
     return name in {"mpc", "most_popular", "most_popular_completion"} or "popular" in name
 
 
+# the paper's Table 2 rows (conf/qac/row*.yaml): input | label embedding | indexer
+TABLE2_ROWS = {
+    "0": "prev query | PIFA | 2-means", "1": "prev query | char TF-IDF | 2-means",
+    "2": "query + char TF-IDF | PIFA | 2-means",
+    "3": "query + char TF-IDF | char TF-IDF | 2-means",
+    "4": "query + pos-weighted | PIFA | 2-means",
+    "5": "query + pos-weighted | pos-weighted | 2-means",
+    "6": "query + pos-weighted | pos-weighted | hybrid d=1",
+    "7": "query + pos-weighted | pos-weighted | hybrid d=2",
+    "8": "query + pos-weighted | pos-weighted | hybrid d=3",
+    "9": "query + pos-weighted | – | trie d=16", "10": "query + char TF-IDF | – | trie d=16",
+    "11": "query + pos-weighted | pos-weighted | must-link l=5",
+}
+
+
+def row_order(qac: pd.DataFrame) -> pd.Series:
+    """Sort key: the Table 2 row number when the runs log ``qac_row`` (MPC last)."""
+    col = "params.qac_row"
+    if col not in qac.columns:
+        return pd.Series(range(len(qac)), index=qac.index)
+    return qac[col].map(lambda r: int(r) if str(r).isdigit() else 99)
+
+
 def config_labels(qac: pd.DataFrame) -> pd.Series:
-    """A short label per run: a naming param if the preset logs one, else the params that
-    differ between the (non-MPC) QAC runs as ``key=value``; MPC runs get :data:`MPC_LABEL`."""
+    """A short label per run: the Table 2 row when the runs log ``qac_row``, else a naming
+    param if the preset logs one, else the params that differ between the (non-MPC) QAC runs
+    as ``key=value``; MPC runs get :data:`MPC_LABEL`."""
     mpc = qac["model"].map(is_mpc)
+    if "params.qac_row" in qac.columns and qac.loc[~mpc, "params.qac_row"].isin(
+            list(TABLE2_ROWS)).all():
+        return qac["params.qac_row"].map(
+            lambda r: f"{r}: {TABLE2_ROWS[r]}" if r in TABLE2_ROWS else r).where(~mpc, MPC_LABEL)
     for col in LABEL_PARAMS:
         if col in qac.columns and qac.loc[~mpc, col].notna().all():
             return qac[col].astype(str).where(~mpc, MPC_LABEL)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from analysis import style
 from analysis.common import QAC_CMD, Result, panel_keys, run_builders, write_table
-from analysis.qac import MPC_LABEL, config_labels, qac_runs
+from analysis.qac import MPC_LABEL, config_labels, qac_runs, row_order
 
 NAME = "qac_table2"
 COLUMNS = {"mrr_at_10": "MRR@10", "bleu": "BLEU", "latency_p50_ms": "p50 latency (ms)",
@@ -23,8 +23,8 @@ def rows(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per QAC run (already one per grid point): configuration, dataset, metrics."""
     qac = qac_runs(runs)
     table = qac.assign(configuration=config_labels(qac))
-    table = table.assign(_mpc=table["configuration"] == MPC_LABEL)
-    table = table.sort_values(["dataset", "_mpc", "configuration"])
+    table = table.assign(_mpc=table["configuration"] == MPC_LABEL, _row=row_order(qac))
+    table = table.sort_values(["dataset", "_mpc", "_row", "configuration"])
     out = table[["configuration", "dataset", *COLUMNS, "run_id"]].rename(columns=COLUMNS)
     return out.reset_index(drop=True)
 

@@ -46,11 +46,14 @@ def xrlinear(cfg: DictConfig) -> xmr.XRLinear:
 
 
 def training_key(cfg: DictConfig, dataset_key: str) -> dict:
-    """What determines a trained model: data, features, indexer, training params (not the
-    pruning threshold of the run, nor any prediction setting)."""
+    """What determines a trained model: data, features, indexer, training params (for
+    XR-Linear not the pruning threshold of the run, which re-prunes; never a prediction
+    setting)."""
     model = OmegaConf.to_container(cfg.model, resolve=True)
-    model.pop("threshold")
-    model["train_threshold"] = train_threshold(cfg)
-    model.pop("n_jobs")  # results do not depend on the thread count
+    if cfg.model.name == "xrlinear":
+        model.pop("threshold")
+        model["train_threshold"] = train_threshold(cfg)
+    for volatile in ("n_jobs", "n_threads", "device"):  # results do not depend on them
+        model.pop(volatile, None)
     return {"dataset": dataset_key, "features": OmegaConf.to_container(cfg.features),
             "indexer": OmegaConf.to_container(cfg.indexer), "model": model, "seed": cfg.seed}

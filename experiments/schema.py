@@ -85,6 +85,34 @@ class ModelConfig:
 
 
 @dataclass
+class OVRConfig:
+    name: str = "ovr_linear"  # sparse one-vs-rest linear (DiSMEC-style) baseline
+    threshold: float = 0.1  # weight pruning after each per-label solve
+    Cp: float = 1.0  # SVM cost of positives
+    Cn: float = 1.0  # SVM cost of negatives
+    eps: float = 0.1  # dual CD tolerance
+    max_iter: int = 100  # dual CD passes at most
+    bias: float = 1.0  # constant feature value
+    n_jobs: int = -1  # threads (-1 = all cores)
+
+
+@dataclass
+class DualEncoderConfig:
+    name: str = "dual_encoder"  # torch two-tower DSSM-like baseline
+    dim: int = 128  # n-gram embedding / output size
+    hidden: int = 256  # tower MLP hidden width
+    n_buckets: int = 262144  # n-gram hash buckets (2^18)
+    temperature: float = 0.05  # InfoNCE temperature
+    lr: float = 0.001  # Adam learning rate
+    batch_size: int = 256  # pairs per step (the batch's other labels are the negatives)
+    epochs: int = 10  # passes at most
+    patience: int = 2  # early stopping on validation recall@10
+    hard_negatives: int = 0  # mined hard negatives per pair
+    device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda"
+    n_threads: int | None = None  # torch CPU threads (None = torch's default)
+
+
+@dataclass
 class MPCConfig:
     name: str = "mpc"  # most-popular completion (QAC baseline): no parameters
 
@@ -129,7 +157,7 @@ class Config:
     data: Any = MISSING
     features: Any = MISSING  # FeaturesConfig (text) or QACFeaturesConfig
     indexer: IndexerConfig = MISSING
-    model: Any = MISSING  # ModelConfig (xrlinear) or MPCConfig
+    model: Any = MISSING  # ModelConfig (xrlinear, pecos), OVRConfig, DualEncoderConfig, MPCConfig
     eval: EvalConfig = field(default_factory=EvalConfig)
     logger: LoggerConfig = MISSING
     paths: PathsConfig = field(default_factory=PathsConfig)
@@ -149,6 +177,8 @@ def register_configs() -> None:
     cs.store(group="schema/indexer", name="indexer", node=IndexerConfig)
     cs.store(group="schema/model", name="xrlinear", node=ModelConfig)
     cs.store(group="schema/model", name="mpc", node=MPCConfig)
+    cs.store(group="schema/model", name="ovr_linear", node=OVRConfig)
+    cs.store(group="schema/model", name="dual_encoder", node=DualEncoderConfig)
     cs.store(group="schema/eval", name="eval", node=EvalConfig)
     cs.store(group="schema/logger", name="logger", node=LoggerConfig)
     cs.store(group="schema/paths", name="paths", node=PathsConfig)

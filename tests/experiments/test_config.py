@@ -24,10 +24,12 @@ GROUPS = ("data", "features", "indexer", "model", "eval", "logger", "paths", "ex
 # group -> its schema (data: one subclass per loader, checked separately)
 SCHEMAS = {"features": (schema.FeaturesConfig, schema.QACFeaturesConfig),
            "indexer": schema.IndexerConfig,
-           "model": (schema.ModelConfig, schema.MPCConfig), "eval": schema.EvalConfig,
+           "model": (schema.ModelConfig, schema.MPCConfig, schema.OVRConfig,
+                     schema.DualEncoderConfig), "eval": schema.EvalConfig,
            "logger": schema.LoggerConfig, "paths": schema.PathsConfig}
 # grid points of the presets (the comments in conf/experiment/*.yaml say so)
 PRESET_POINTS = {"smoke": 8, "demo": 18, "product_search": 4 * 6 * 6, "qac_table2": 13,
+                 "paper1_comparison": 4, "dual_encoder_tuning": 8,
                  "smoke_qac": 5}
 LAUNCHERS = ("joblib", *sorted(p.stem for p in (CONF_DIR / "hydra" / "launcher").glob("*.yaml")))
 
@@ -40,9 +42,13 @@ def build_all(job) -> None:
         if job.model.name != "mpc":
             vectorizer(job)
         return
-    build.train_threshold(job)
-    build.featurizer(job)
-    build.xrlinear(job)
+    from experiments.models import runner
+
+    runner(job)
+    if job.model.name == "xrlinear":
+        build.train_threshold(job)
+        build.featurizer(job)
+        build.xrlinear(job)
 
 
 def options(group: str) -> list[str]:
@@ -115,6 +121,10 @@ def test_every_option_composes_resolves_and_builds(compose_cfg, tmp_path, group,
     if OmegaConf.get_type(job.features) is schema.FeaturesConfig and job.indexer.name == \
             "hkmeans" and job.model.name == "xrlinear":
         build_all(job)
+    if job.task == "xmr" and job.model.name != "mpc":  # mpc is the QAC baseline
+        from experiments.models import runner
+
+        runner(job)  # every product-retrieval model has a runner
 
 
 def test_default_config(compose_cfg):

@@ -272,3 +272,19 @@ def test_bad_params(param, value, match):
     d = tiny()
     with pytest.raises((TypeError, ValueError), match=match):
         DualEncoder(**{**SMALL, param: value}).fit(d.train_texts[:10], d.Y_train[:10])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_fit_predict():
+    d = tiny()
+    m = DualEncoder(**SMALL, epochs=2, device="cuda").fit(d.train_texts, d.Y_train,
+                                                         label_texts=d.label_texts)
+    assert next(m.net_.parameters()).device.type == "cpu"  # kept on CPU between calls
+    assert recall_at_k(d.Y_test, m.predict(d.test_texts), 10) > 8 * 10 / 200
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present")
+def test_cuda_requested_without_a_device():
+    d = tiny()
+    with pytest.raises(ValueError, match="torch sees no CUDA device"):
+        DualEncoder(**SMALL, device="cuda").fit(d.train_texts[:10], d.Y_train[:10])

@@ -126,7 +126,7 @@ def test_smoke_params(smoke):
         assert {k: params.get(k) for k in expected} == expected
         for key in ("model.threshold", "eval.beam_size", "features.name", "data.name"):
             assert key in params
-        assert params["data.name"] == "synthetic_products"
+        assert params["data.name"] == "synthetic_tiny"
         assert params["data.options.size"] == "tiny"
         assert params["version.numpy"] == np.__version__
         card = json.loads((job_dir / "dataset_card.json").read_text())

@@ -6,6 +6,7 @@ files under ../shared/data are checked against the counts data/README.md gives.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -165,8 +166,19 @@ def test_homedepot_real_counts(homedepot_real):
 # ----------------------------------------------------------------------------- esci
 
 
-def test_esci_tsv_fixture_counts_and_skips():
-    d = load_esci(LOADERS)
+@pytest.fixture
+def esci_root(tmp_path):
+    """A data folder laid out like the real one (esci-mini/esci_us_judgments.tsv) holding the
+    hand-made fixture (kept under another name in the repo, so nothing tracked here carries a
+    real dataset's file name)."""
+    folder = tmp_path / "esci-mini"
+    folder.mkdir()
+    shutil.copy(LOADERS / "esci_judgments_fixture.tsv", folder / "esci_us_judgments.tsv")
+    return tmp_path
+
+
+def test_esci_tsv_fixture_counts_and_skips(esci_root):
+    d = load_esci(esci_root)
     assert d.info["format"] == "tsv" and d.label_texts is None
     assert d.skipped.counts == {
         "invalid UTF-8": 1, "wrong column count": 1, "empty query": 1,
@@ -179,16 +191,17 @@ def test_esci_tsv_fixture_counts_and_skips():
     pos = positives_of(d, "train") | positives_of(d, "test")
     assert pos == {"usb cable": {"B1", "B2"}, "usb-c charger": {"B2"}, "phone case": {"B6"},
                    "caf\u00e9 mug": {"B9"}}
-    e = load_esci(LOADERS, ESCIConfig(positives="E"))
+    e = load_esci(esci_root, ESCIConfig(positives="E"))
     assert e.info["n_positive_pairs"] == 3 and e.info["n_queries"] == 3
-    judged = load_esci(LOADERS, ESCIConfig(label_set="judged"))
+    judged = load_esci(esci_root, ESCIConfig(label_set="judged"))
     assert judged.n_labels == 9
 
 
-def test_esci_tsv_split_is_seeded():
-    a, b = load_esci(LOADERS), load_esci(LOADERS)
+def test_esci_tsv_split_is_seeded(esci_root):
+    a, b = load_esci(esci_root), load_esci(esci_root)
     assert queries(a, "test") == queries(b, "test") and len(queries(a, "test")) == 1
-    tests = {tuple(queries(load_esci(LOADERS, ESCIConfig(seed=s)), "test")) for s in range(6)}
+    tests = {tuple(queries(load_esci(esci_root, ESCIConfig(seed=s)), "test"))
+             for s in range(6)}
     assert len(tests) > 1
 
 

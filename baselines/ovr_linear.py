@@ -57,6 +57,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
 from tqdm.auto import tqdm
 
+from xmr._io import read_model_meta
 from xmr._threads import resolve_n_jobs
 from xmr._validation import check_features, check_float, check_int, check_labels
 from xmr.kernels.solver import train_task
@@ -403,23 +404,8 @@ class OVRLinear:
     def load(cls, folder: str | Path) -> OVRLinear:
         """Read a model written by :meth:`save`; a missing, damaged or foreign folder raises
         FileNotFoundError / ValueError saying what is wrong."""
-        folder = Path(folder)
-        meta_file = folder / _META_FILE
-        if not folder.is_dir():
-            raise FileNotFoundError(f"model folder {folder} does not exist")
-        if not meta_file.is_file():
-            raise ValueError(f"{folder} is not a saved OVRLinear model: {_META_FILE} is "
-                             "missing (save one with OVRLinear.save(folder))")
-        try:
-            meta = json.loads(meta_file.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{meta_file} is damaged (not valid JSON): {exc}") from exc
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-            raise ValueError(f"{meta_file} is not an OVRLinear model file "
-                             f"(format {meta.get('format') if isinstance(meta, dict) else '?'})")
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{folder} has model format version {meta.get('format_version')}; "
-                             f"this code reads version {FORMAT_VERSION}")
+        folder, meta = read_model_meta(folder, _META_FILE, FORMAT_NAME, FORMAT_VERSION,
+                                       "OVRLinear")
         try:
             n_features = int(meta["n_features_in_"])
             n_labels = int(meta["n_labels_"])

@@ -15,6 +15,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
 from tqdm.auto import tqdm
 
+from xmr._io import read_model_meta
 from xmr._threads import resolve_n_jobs
 from xmr._validation import (
     check_choice,
@@ -355,23 +356,8 @@ class XRLinear:
 
     @classmethod
     def load(cls, folder: str | Path) -> XRLinear:
-        folder = Path(folder)
-        meta_file = folder / "xrlinear.json"
-        if not folder.is_dir():
-            raise FileNotFoundError(f"model folder {folder} does not exist")
-        if not meta_file.is_file():
-            raise ValueError(f"{folder} is not a saved XRLinear model: {meta_file.name} is "
-                             "missing (save one with XRLinear.save(folder))")
-        try:
-            meta = json.loads(meta_file.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{meta_file} is damaged (not valid JSON): {exc}") from exc
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-            raise ValueError(f"{meta_file} is not an XRLinear model file "
-                             f"(format {meta.get('format') if isinstance(meta, dict) else '?'})")
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{folder} has model format version {meta.get('format_version')}; "
-                             f"this xmr reads version {FORMAT_VERSION}")
+        folder, meta = read_model_meta(folder, "xrlinear.json", FORMAT_NAME, FORMAT_VERSION,
+                                       "XRLinear")
         try:
             depth = int(meta["depth"])
             n_features = int(meta["n_features_in_"])

@@ -100,6 +100,7 @@ from baselines.dual_encoder.train import (
     encode_queries,
     run_training,
 )
+from xmr._io import read_model_meta
 from xmr._validation import check_choice, check_float, check_int, check_labels
 from xmr.features import _check_texts
 
@@ -360,23 +361,8 @@ class DualEncoder:
     def load(cls, folder: str | Path) -> DualEncoder:
         """Read a model written by :meth:`save`; a missing, damaged or foreign folder raises
         FileNotFoundError / ValueError saying what is wrong."""
-        folder = Path(folder)
-        meta_file = folder / _META_FILE
-        if not folder.is_dir():
-            raise FileNotFoundError(f"model folder {folder} does not exist")
-        if not meta_file.is_file():
-            raise ValueError(f"{folder} is not a saved DualEncoder: {_META_FILE} is missing "
-                             "(save one with DualEncoder.save(folder))")
-        try:
-            meta = json.loads(meta_file.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{meta_file} is damaged (not valid JSON): {exc}") from exc
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-            raise ValueError(f"{meta_file} is not a DualEncoder model file "
-                             f"(format {meta.get('format') if isinstance(meta, dict) else '?'})")
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{folder} has model format version {meta.get('format_version')}; "
-                             f"this code reads version {FORMAT_VERSION}")
+        folder, meta = read_model_meta(folder, _META_FILE, FORMAT_NAME, FORMAT_VERSION,
+                                       "DualEncoder")
         try:
             model = cls(**meta["params"])
             model._validate_params()

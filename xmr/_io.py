@@ -1,0 +1,34 @@
+"""The versioned model folder every saved estimator uses: a JSON metadata file naming the
+format and its version, next to the arrays. One reader, so every model's ``load`` reports a
+missing, damaged or foreign folder the same way."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def read_model_meta(folder: str | Path, meta_name: str, format_name: str, version: int,
+                    kind: str) -> tuple[Path, dict]:
+    """(folder, metadata) of a folder written by ``<kind>.save``; raises FileNotFoundError
+    (no folder) or ValueError (metadata missing, not JSON, another format or version), each
+    naming the folder and what to do."""
+    folder = Path(folder)
+    meta_file = folder / meta_name
+    if not folder.is_dir():
+        raise FileNotFoundError(f"model folder {folder} does not exist")
+    if not meta_file.is_file():
+        raise ValueError(f"{folder} is not a saved {kind} model: {meta_name} is missing "
+                         f"(save one with {kind}.save(folder))")
+    try:
+        meta = json.loads(meta_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{meta_file} is damaged (not valid JSON): {exc}") from exc
+    if not isinstance(meta, dict) or meta.get("format") != format_name:
+        found = meta.get("format") if isinstance(meta, dict) else "?"
+        article = "an" if kind[0] in "AEIOU" else "a"
+        raise ValueError(f"{meta_file} is not {article} {kind} model file (format {found})")
+    if meta.get("format_version") != version:
+        raise ValueError(f"{folder} has model format version {meta.get('format_version')}; "
+                         f"this code reads version {version}")
+    return folder, meta

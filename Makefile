@@ -4,6 +4,7 @@ SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
 PEER := .peer-venv
+XMC := .xmc-venv
 VPY := $(VENV)/bin/python
 export MLFLOW_DISABLE_TELEMETRY := true
 export PYTHONPATH := $(CURDIR)
@@ -11,7 +12,7 @@ export PYTHONPATH := $(CURDIR)
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba-cache
 PYTEST_ARGS ?=
 
-.PHONY: venv peer test demo demo-lib ui figures bench lint clean help
+.PHONY: venv peer xmc-venv test demo demo-lib ui figures bench bench-scale lint clean help
 
 help:
 	@echo "make demo   - set up .venv, run a small product_search sweep on synthetic data (MLflow)"
@@ -19,7 +20,9 @@ help:
 	@echo "make figures - the papers' figures and tables from the logged runs (analysis/figures/)"
 	@echo "make test   - set up .venv and .peer-venv, run the whole test suite"
 	@echo "make peer   - build .peer-venv with libpecos 1.2.8 (the reference peer)"
-	@echo "make bench  - side-by-side benchmark against PECOS (bibtex + synthetic)"
+	@echo "make bench  - side-by-side benchmark against PECOS (bibtex + synthetic + dense)"
+	@echo "make bench-scale - ours vs PECOS, Omikuji, napkinXC at 20k..1M labels (hours)"
+	@echo "make xmc-venv - build .xmc-venv with Omikuji and napkinXC (their own venv)"
 	@echo "make lint   - ruff"
 
 venv: $(VENV)/.stamp
@@ -35,6 +38,13 @@ $(PEER)/.stamp: requirements-peer.txt
 	$(PEER)/bin/pip install -q --disable-pip-version-check -r requirements-peer.txt
 	$(PEER)/bin/pip install -q --disable-pip-version-check --no-deps libpecos==1.2.8
 	$(PEER)/bin/python -c "import pecos.xmc.xlinear.model"
+	@touch $@
+
+xmc-venv: $(XMC)/.stamp
+$(XMC)/.stamp: requirements-xmc.txt
+	@test -x $(XMC)/bin/python || $(PY) -m venv $(XMC)
+	$(XMC)/bin/pip install -q --disable-pip-version-check -r requirements-xmc.txt
+	$(XMC)/bin/python -c "import omikuji, napkinxc.models"
 	@touch $@
 
 test: venv peer
@@ -59,6 +69,11 @@ bench: venv peer
 	mkdir -p bench-results
 	$(VPY) -m benchmarks.vs_pecos --dataset bibtex --out bench-results/vs_pecos_bibtex.json
 	$(VPY) -m benchmarks.vs_pecos --dataset synthetic --out bench-results/vs_pecos_synthetic.json
+	$(VPY) -m benchmarks.vs_pecos --dataset dense --out bench-results/vs_pecos_dense.json
+
+bench-scale: venv peer xmc-venv
+	mkdir -p bench-results
+	$(VPY) -m benchmarks.scale --out bench-results/scale.json --figure bench-results/scale.png
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -66,7 +66,8 @@ def build_layout(chain: tuple[sp.csc_matrix, ...], weights: list[sp.csc_matrix],
         child_ids.append(C.indices.astype(np.int64) + base_ch)
         # the bias row (D) is the last entry of a column when present
         ends = W.indptr[1:]
-        has_bias = (ends > W.indptr[:-1]) & (W.indices[np.maximum(ends - 1, 0)] == D)
+        has_bias = ends > W.indptr[:-1]
+        has_bias[has_bias] = W.indices[ends[has_bias] - 1] == D
         cols = np.flatnonzero(has_bias)
         node_bias[base_ch + cols] = W.data[ends[cols] - 1] * bias
         count_entries(C.indptr.astype(np.int64), C.indices.astype(np.int64), W.indptr,

@@ -54,6 +54,7 @@ from pathlib import Path
 import numba as nb
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from tqdm.auto import tqdm
 
@@ -61,6 +62,7 @@ from xmr._io import read_model_meta
 from xmr._threads import resolve_n_jobs
 from xmr._validation import check_features, check_float, check_int, check_labels
 from xmr.kernels.solver import train_task
+from xmr.params import LinearParams, store_params
 
 FORMAT_NAME = "baselines.OVRLinear"
 FORMAT_VERSION = 1
@@ -156,7 +158,10 @@ def _predict_batch(x_ptr, x_idx, x_val, w_ptr, w_lab, w_val, bias_score, bias_or
 
 
 # --------------------------------------------------------------------------- estimator
-class OVRLinear:
+_P = LinearParams  # XR-Linear's solver defaults, defined once
+
+
+class OVRLinear(BaseEstimator):
     """One-vs-rest sparse linear ranker (DiSMEC-style); see the module docstring.
 
     Parameters (all keyword-only; stored as given, validated by :meth:`fit`)
@@ -189,26 +194,12 @@ class OVRLinear:
     model_nnz_, fit_time_s_ (training, seconds).
     """
 
-    def __init__(self, *, threshold: float = 0.1, Cp: float = 1.0, Cn: float = 1.0,
-                 eps: float = 0.1, max_iter: int = 100, bias: float = 1.0, seed: int = 0,
-                 n_jobs: int = -1, chunk_size: int | None = None, allow_empty: bool = False,
+    def __init__(self, *, threshold: float = _P.threshold, Cp: float = _P.Cp,
+                 Cn: float = _P.Cn, eps: float = _P.eps, max_iter: int = _P.max_iter,
+                 bias: float = _P.bias, seed: int = 0, n_jobs: int = _P.n_jobs,
+                 chunk_size: int | None = None, allow_empty: bool = False,
                  verbose: bool = False):
-        self.threshold = threshold  # prune |w| < threshold after each solve (XR-Linear's)
-        self.Cp = Cp  # cost of positives (PECOS default)
-        self.Cn = Cn  # cost of negatives (PECOS default)
-        self.eps = eps  # dual CD stopping tolerance (PECOS default)
-        self.max_iter = max_iter  # passes per binary problem at most (PECOS default)
-        self.bias = bias  # constant feature value; 0 = no bias
-        self.seed = seed  # solver permutation seed (label l uses seed + l)
-        self.n_jobs = n_jobs  # threads; -1 = all cores
-        self.chunk_size = chunk_size  # labels per training task; None = auto
-        self.allow_empty = allow_empty  # accept empty labels / unlabelled rows
-        self.verbose = verbose  # progress bar while training
-
-    def get_params(self) -> dict:
-        return {k: getattr(self, k) for k in (
-            "threshold", "Cp", "Cn", "eps", "max_iter", "bias", "seed", "n_jobs", "chunk_size",
-            "allow_empty", "verbose")}
+        store_params(self, locals())  # get_params/set_params: sklearn's BaseEstimator
 
     def _validate_params(self) -> None:
         check_float("threshold", self.threshold, minimum=0.0)

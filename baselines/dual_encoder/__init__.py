@@ -88,6 +88,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 import torch
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from baselines.dual_encoder.features import HashedNgrams
@@ -103,6 +104,7 @@ from baselines.dual_encoder.train import (
 from xmr._io import read_model_meta
 from xmr._validation import check_choice, check_float, check_int, check_labels
 from xmr.features import _check_texts
+from xmr.params import DualEncoderParams, store_params
 
 __all__ = ["DualEncoder"]
 
@@ -137,7 +139,10 @@ def _torch_settings(n_threads: int | None, *, deterministic: bool):
             torch.use_deterministic_algorithms(old_det, warn_only=old_warn)
 
 
-class DualEncoder:
+_P = DualEncoderParams  # the defaults, defined once
+
+
+class DualEncoder(BaseEstimator):
     """Two-tower neural ranker over hashed n-grams; see the module docstring.
 
     Parameters (all keyword-only; stored as given, validated by :meth:`fit`)
@@ -178,28 +183,13 @@ class DualEncoder:
     best_epoch_.
     """
 
-    def __init__(self, *, dim: int = 256, hidden: int = 256, n_buckets: int = 2 ** 18,
-                 temperature: float = 0.1, lr: float = 1e-3, batch_size: int = 256,
-                 epochs: int = 10, patience: int = 2, hard_negatives: int = 0, seed: int = 0,
-                 device: str = "auto", n_threads: int | None = None, verbose: bool = False):
-        self.dim = dim  # embedding / output size
-        self.hidden = hidden  # MLP hidden width
-        self.n_buckets = n_buckets  # n-gram hash buckets
-        self.temperature = temperature  # InfoNCE temperature
-        self.lr = lr  # Adam / SparseAdam learning rate
-        self.batch_size = batch_size  # pairs per step (in-batch negatives = batch_size - 1)
-        self.epochs = epochs  # passes at most
-        self.patience = patience  # early-stopping patience (epochs)
-        self.hard_negatives = hard_negatives  # mined negatives per pair
-        self.seed = seed  # everything random
-        self.device = device  # "auto" | "cpu" | "cuda"
-        self.n_threads = n_threads  # torch CPU threads; None = leave as is
-        self.verbose = verbose  # progress bars
-
-    def get_params(self) -> dict:
-        return {k: getattr(self, k) for k in (
-            "dim", "hidden", "n_buckets", "temperature", "lr", "batch_size", "epochs",
-            "patience", "hard_negatives", "seed", "device", "n_threads", "verbose")}
+    def __init__(self, *, dim: int = _P.dim, hidden: int = _P.hidden,
+                 n_buckets: int = _P.n_buckets, temperature: float = _P.temperature,
+                 lr: float = _P.lr, batch_size: int = _P.batch_size, epochs: int = _P.epochs,
+                 patience: int = _P.patience, hard_negatives: int = _P.hard_negatives,
+                 seed: int = 0, device: str = _P.device, n_threads: int | None = _P.n_threads,
+                 verbose: bool = False):
+        store_params(self, locals())  # get_params/set_params: sklearn's BaseEstimator
 
     def _validate_params(self) -> None:
         check_int("dim", self.dim, minimum=1)

@@ -11,9 +11,10 @@ embedding, so they all take::
 ``labels[i]`` is the text of label ``i`` (row ``i`` of ``Z`` and of the tree's last cluster
 matrix); the strings must be distinct, any order (they are sorted internally, in Python's
 ``str`` order = code-point order). The trie ignores ``Z`` (pass ``None``); hybrid and must-link
-require it (e.g. ``QACVectorizer.label_embedding(labels)``, rows l2-normalised). Every string
-indexer has the class attribute ``needs_labels = True``, so a caller holding an indexer from
-:data:`xmr.indexers.INDEXERS` knows whether to pass ``labels``.
+require it (e.g. ``QACVectorizer.label_embedding(labels)``, rows l2-normalised).
+:class:`~xmr.indexers.HierarchicalKMeans` takes the same call and ignores ``labels``, so every
+indexer of :data:`xmr.indexers.INDEXERS` is built as ``INDEXERS[name](**params, seed=...,
+n_jobs=...).build(Z, labels=labels)`` (``params``: its ``Params`` dataclass).
 
 The trie
 --------
@@ -44,6 +45,7 @@ import scipy.sparse as sp
 
 from xmr._validation import check_features, check_int
 from xmr.kernels.trie import sorted_lcp
+from xmr.params import TrieParams, store_params
 from xmr.tree import LabelTree
 
 
@@ -150,15 +152,16 @@ class TrieIndexer:
     ``t``-prefix (plus end-of-string and padding nodes). ``Z`` is not used.
     """
 
-    needs_labels = True  # build(Z, *, labels): see the module doc
+    Params = TrieParams
 
-    def __init__(self, *, depth: int = 16):
-        self.depth = depth  # character depth of the leaf clusters (the paper: 16)
+    def __init__(self, *, depth: int = TrieParams.depth, seed: int = 0, n_jobs: int = -1):
+        store_params(self, locals())  # seed, n_jobs: unused (one signature for every indexer)
 
     def validate(self) -> None:
         check_int("depth", self.depth, minimum=1)
 
-    def build(self, Z: sp.csr_matrix | None = None, *, labels: Sequence[str]) -> LabelTree:
+    def build(self, Z: sp.csr_matrix | None = None, *, labels: Sequence[str] | None = None
+              ) -> LabelTree:
         """``labels``: the (distinct) label strings, label ``i`` = ``labels[i]``; ``Z`` is
         ignored apart from a row-count check. Returns the label tree."""
         self.validate()

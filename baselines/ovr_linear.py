@@ -26,21 +26,8 @@ Hyperparameters (the values used, and why)
   (#features used by the pool) × chunk_size entries, so the chunk is sized to keep it near
   2M entries (24 MB) per worker, between 1 and 256 labels.
 
-Cost, measured (``python -m baselines.ovr_linear --preset bench``): on
-``make_product_search_preset("bench")`` (50k train / 5k test queries, 20k labels) with
-TextFeaturizer word (1, 2) TF-IDF (60,260 features), on this 2-core machine shared with other
-jobs (load 4-6 besides this one), two runs, identical models::
-
-    train 848 s and 1,325 s   model_nnz 625,810   P@1 0.880   R@10 0.727   R@100 0.815
-    batch predict 20,000-31,000 qps (2 threads)   predict_one p50 0.024 ms, p99 0.12 ms
-
-One binary problem over the 50k rows costs ~22 ms on one free core (200 random labels timed),
-so ~220 s for the 20k labels on two free cores. XR-Linear (B = 16, max leaf 100, beam 10) in
-the same session: train 4.6 s, model_nnz 1,016,554, P@1 0.880, R@10 0.731, R@100 0.856,
-29,000 qps: its binary problems see only the ~100-label pools of the tree, so training is
-~50-300x cheaper for the same top-10 accuracy (and better recall@100). This is DiSMEC's price
-too: it gets through it by parallelism (batches of labels over hundreds of cores), not by a
-cheaper solve; use this baseline on small label sets or with many cores.
+Its measured cost (one binary problem per label over all rows, against XR-Linear's ~100-label
+pools) is in the README ("OVR linear: cost"), with the command that measured it.
 """
 
 from __future__ import annotations
@@ -419,9 +406,9 @@ def main(argv: list[str] | None = None) -> dict:
     and batch throughput (numba kernels warmed up first, never timed)."""
     import argparse
 
+    from xmr.datasets.synthetic_products import make_product_search_preset
     from xmr.features import TextFeaturizer
     from xmr.metrics import ranking_metrics
-    from xmr.synthetic import make_product_search_preset
     from xmr.warmup import warmup
 
     parser = argparse.ArgumentParser(description=main.__doc__)

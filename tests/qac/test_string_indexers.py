@@ -10,7 +10,9 @@ from sklearn.preprocessing import normalize
 from xmr import XRLinear
 from xmr.indexers import INDEXERS, MustLinkIndexer, TrieHybridIndexer, TrieIndexer
 from xmr.indexers.trie import binary_levels_kept, encode_strings
-from xmr.kernels.trie import argmax_tree, range_topk, sorted_lcp, weighted_split_level
+from xmr.kernels.kmeans import weighted_split_level
+from xmr.kernels.range_topk import argmax_tree, range_topk
+from xmr.kernels.trie import sorted_lcp
 
 PAPER = ["a", "ab", "abc", "abd", "abfgh", "abfgi", "bcde", "bcdf"]
 

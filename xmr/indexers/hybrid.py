@@ -23,11 +23,10 @@ import scipy.sparse as sp
 
 from xmr._threads import resolve_n_jobs
 from xmr._validation import check_int
-from xmr.indexers.hkmeans import check_kmeans_params, random_pairs
+from xmr.indexers.hkmeans import random_pairs
 from xmr.indexers.trie import (
+    ClusteringStringIndexer,
     binary_levels_kept,
-    check_embedding,
-    check_label_strings,
     sorted_order,
     tree_from_flags,
 )
@@ -47,7 +46,7 @@ def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
 _P = HybridParams  # the defaults, defined once
 
 
-class TrieHybridIndexer:
+class TrieHybridIndexer(ClusteringStringIndexer):
     """Trie to ``trie_depth`` characters, then balanced spherical 2-means below each trie node
     (see the module doc)."""
 
@@ -58,16 +57,12 @@ class TrieHybridIndexer:
                  seed: int = 0, n_jobs: int = -1):
         store_params(self, locals())
 
-    def validate(self) -> None:
+    def _validate_own(self) -> None:
         check_int("trie_depth", self.trie_depth, minimum=1)
-        check_kmeans_params(self)
 
     def build(self, Z: sp.csr_matrix, *, labels: Sequence[str] | None = None) -> LabelTree:
-        """``Z``: (n_labels, D) label embedding (CSR float32, rows l2-normalised); ``labels``:
-        the distinct label strings, label ``i`` = ``labels[i]`` = row ``i`` of ``Z``."""
-        self.validate()
-        labels = check_label_strings(labels)
-        Z = check_embedding(Z, len(labels))
+        """The tree of ``labels`` (see `ClusteringStringIndexer._inputs`)."""
+        Z, labels = self._inputs(Z, labels)
         perm, lcp, _ = sorted_order(labels)
         L = len(labels)
         Zs = Z[perm]  # rows in sorted order: positions below index Zs

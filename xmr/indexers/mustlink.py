@@ -8,7 +8,7 @@ l2-normalised mean of its labels' rows of ``Z`` and its weight is its size (numb
 The components are split by recursive spherical 2-means balanced **by weight**: score
 x·(c₁ − c₂), sort, cut where the running weight reaches half of the segment's total (both
 sides non-empty), centres = normalised weighted sums, at most ``max_iter`` rounds
-(`xmr.kernels.trie.weighted_split_level`). As in `HierarchicalKMeans` there are
+(`xmr.kernels.kmeans.weighted_split_level`). As in `HierarchicalKMeans` there are
 ``K = ⌈log₂(L / max_leaf_size)⌉`` (at least 1) rounds; a segment that is a single component
 cannot split and is padded with single-child levels, so a leaf may exceed ``max_leaf_size``
 when one component does. With ``nr_splits = 2^b`` every ``b``-th binary level is kept, counted
@@ -26,15 +26,14 @@ from sklearn.preprocessing import normalize
 
 from xmr._threads import resolve_n_jobs
 from xmr._validation import check_int
-from xmr.indexers.hkmeans import binary_depth, check_kmeans_params, random_pairs
+from xmr.indexers.hkmeans import binary_depth, random_pairs
 from xmr.indexers.trie import (
+    ClusteringStringIndexer,
     binary_levels_kept,
-    check_embedding,
-    check_label_strings,
     sorted_order,
     tree_from_flags,
 )
-from xmr.kernels.trie import weighted_split_level
+from xmr.kernels.kmeans import weighted_split_level
 from xmr.params import MustLinkParams, store_params
 from xmr.tree import LabelTree
 
@@ -56,7 +55,7 @@ def prefix_components(lcp: np.ndarray, lengths: np.ndarray, prefix_len: int) -> 
 _P = MustLinkParams  # the defaults, defined once
 
 
-class MustLinkIndexer:
+class MustLinkIndexer(ClusteringStringIndexer):
     """Balanced hierarchical 2-means over prefix components (see the module doc)."""
 
     Params = MustLinkParams
@@ -66,18 +65,14 @@ class MustLinkIndexer:
                  seed: int = 0, n_jobs: int = -1):
         store_params(self, locals())
 
-    def validate(self) -> None:
+    def _validate_own(self) -> None:
         check_int("prefix_len", self.prefix_len, minimum=0)
         if self.prefix_len > MAX_PREFIX_LEN:
             raise ValueError(f"prefix_len must be <= {MAX_PREFIX_LEN}, got {self.prefix_len}")
-        check_kmeans_params(self)
 
     def build(self, Z: sp.csr_matrix, *, labels: Sequence[str] | None = None) -> LabelTree:
-        """``Z``: (n_labels, D) label embedding (CSR float32, rows l2-normalised); ``labels``:
-        the distinct label strings, label ``i`` = ``labels[i]`` = row ``i`` of ``Z``."""
-        self.validate()
-        labels = check_label_strings(labels)
-        Z = check_embedding(Z, len(labels))
+        """The tree of ``labels`` (see `ClusteringStringIndexer._inputs`)."""
+        Z, labels = self._inputs(Z, labels)
         L = len(labels)
         perm, lcp, lengths = sorted_order(labels)  # also refuses duplicated labels
         if L <= self.max_leaf_size:

@@ -44,6 +44,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from xmr._validation import check_features, check_int
+from xmr.indexers.hkmeans import check_kmeans_params
 from xmr.kernels.trie import sorted_lcp
 from xmr.params import TrieParams, store_params
 from xmr.tree import LabelTree
@@ -170,3 +171,23 @@ class TrieIndexer:
             raise ValueError(f"Z has {Z.shape[0]} rows but there are {len(labels)} labels")
         perm, lcp, _ = sorted_order(labels)
         return tree_from_flags(perm, [lcp < t for t in range(1, self.depth + 1)])
+
+
+class ClusteringStringIndexer:
+    """What the string indexers that also cluster ``Z`` (trie–tree hybrid, must-link) share:
+    the 2-means parameters (:class:`~xmr.params.KMeansParams`, ``seed``, ``n_jobs``) and the
+    checks of ``build``'s inputs. Subclasses check their own parameter in ``_validate_own``."""
+
+    def _validate_own(self) -> None:
+        pass
+
+    def validate(self) -> None:
+        self._validate_own()
+        check_kmeans_params(self)
+
+    def _inputs(self, Z, labels) -> tuple[sp.csr_matrix, list[str]]:
+        """``Z``: (n_labels, D) label embedding (CSR float32, rows l2-normalised); ``labels``:
+        the distinct label strings, label ``i`` = ``labels[i]`` = row ``i`` of ``Z``."""
+        self.validate()
+        labels = check_label_strings(labels)
+        return check_embedding(Z, len(labels)), labels

@@ -52,8 +52,8 @@ def load_csr(path: Path) -> sp.csr_matrix:
 
 
 def prepare(n_labels: int, n_test: int, seed: int, folder: Path) -> dict:
+    from xmr.datasets.synthetic import make_product_search
     from xmr.features import TextFeaturizer
-    from xmr.synthetic import make_product_search
 
     request = {"n_labels": n_labels, "n_train": 2 * n_labels, "n_test": n_test, "seed": seed}
     meta_path = folder / "data.json"
@@ -76,7 +76,7 @@ def prepare(n_labels: int, n_test: int, seed: int, folder: Path) -> dict:
         M.sort_indices()
         sp.save_npz(folder / f"{name}.npz", M, compressed=False)
     meta = {"request": request,
-            "source": f"xmr.synthetic.make_product_search(n_products={n_labels}, "
+            "source": f"xmr.datasets.synthetic.make_product_search(n_products={n_labels}, "
                       f"n_train={2 * n_labels}, n_test={n_test}, seed={seed})",
             "features": "xmr.features.TextFeaturizer(word_ngram_range=(1, 2), "
                         "char_ngram_range=None), fit on the training texts",

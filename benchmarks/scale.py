@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._scale_worker import DATA_FILES, dir_bytes, load_csr
+from benchmarks._scale_worker import dir_bytes, load_csr
 from benchmarks.vs_pecos import MODEL, N_WARMUP, PREDICT, accuracy, machine_info
 
 logger = logging.getLogger(__name__)

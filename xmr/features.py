@@ -54,6 +54,7 @@ from pathlib import Path
 import numba as nb
 import numpy as np
 import scipy.sparse as sp
+from sklearn.exceptions import NotFittedError
 from tqdm.auto import tqdm
 
 from xmr.kernels import ngrams as _k
@@ -290,8 +291,6 @@ class TextFeaturizer:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "_kernel_args"):
-            from sklearn.exceptions import NotFittedError  # lazy: sklearn costs ~140 MB
-
             raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet; "
                                  "call fit(texts) or TextFeaturizer.load(folder) first")
 

@@ -55,6 +55,28 @@ def _hydra_info() -> tuple[int | None, Path | None]:
     return None, None
 
 
+def _job_overrides() -> list[str]:
+    """This job's command-line overrides (sweep values filled in); [] outside Hydra."""
+    try:
+        return list(HydraConfig.get().overrides.task)
+    except ValueError:
+        return []
+
+
+def _show_card_once(card: dict, sweep_dir: Path | None) -> None:
+    """The dataset summary, printed once per sweep (the first job to load the dataset claims
+    a marker in the sweep folder; parallel jobs too), and always in the job's log file."""
+    text = card_summary(card)
+    log.debug("%s", text)
+    if sweep_dir is not None:
+        marker = sweep_dir / f".dataset-shown-{card.get('cache_key', card['name'])}"
+        try:
+            marker.touch(exist_ok=False)
+        except FileExistsError:
+            return
+    print(text, flush=True)
+
+
 def load_data(cfg: DictConfig):
     d = cfg.data
     options = OmegaConf.to_object(d.options)
@@ -86,12 +108,17 @@ def run_job(cfg: DictConfig) -> float:
                  f"threshold={threshold} beam={cfg.eval.beam_size}")
 
     tracker = None
+    monitor = None
     if cfg.logger.name == "mlflow":
-        from experiments import tracking
+        from experiments import mlflow_ui, tracking
 
         uri = tracking.tracking_uri(cfg.logger.tracking_uri, cfg.paths.log_dir)
         client = tracking.MlflowClient(tracking_uri=uri)
-        exp_id = tracking.experiment_id(client, cfg.logger.experiment_name, cfg.paths.log_dir)
+        exp_name = mlflow_ui.experiment_name(cfg)
+        exp_id = mlflow_ui.ensure_experiment(client, exp_name, cfg.paths.log_dir,
+                                             preset=cfg.experiment_name)
+        if sweep_dir is None:  # a sweep's callback writes the view with the swept columns
+            mlflow_ui.ensure_view(client, exp_id, cfg.task, [])
         if cfg.logger.skip_finished:
             done = tracking.find_finished(client, exp_id, cfg_hash)
             if done is not None:
@@ -109,18 +136,26 @@ def run_job(cfg: DictConfig) -> float:
             if cfg.task == "qac" else
             f"{cfg.data.name}-{cfg.model.name}-{cfg.features.name}-t{threshold}"
             f"-b{cfg.eval.beam_size}")
+        sweep_id = sweep_dir.name if sweep_dir is not None else ""
         tags = {"config_hash": cfg_hash, "experiment": str(cfg.experiment_name),
                 "data": cfg.data.name, "model": cfg.model.name, "task": cfg.task,
-                "sweep_id": sweep_dir.name if sweep_dir is not None else "",
-                "output_dir": str(out_dir.resolve())}
-        tracker = tracking.TrackedRun(uri, cfg.logger.experiment_name, cfg.paths.log_dir,
-                                      run_name, tags, parent)
+                "sweep_id": sweep_id, "output_dir": str(out_dir.resolve()),
+                "role": mlflow_ui.GRID_POINT_ROLE,
+                **mlflow_ui.source_tags(tracking.git_commit()),
+                mlflow_ui.mlflow_tags.MLFLOW_RUN_NOTE: mlflow_ui.describe_point(
+                    cfg, _job_overrides(), sweep_id or None)}
+        tracker = tracking.TrackedRun(uri, exp_name, cfg.paths.log_dir, run_name, tags, parent)
+        if cfg.logger.system_metrics:
+            monitor = mlflow_ui.start_system_metrics(tracker.run_id, uri,
+                                                     cfg.logger.system_metrics_interval_s)
 
     error: BaseException | None = None
     try:
         ds, card, cache_folder, hit = load_data(cfg)
-        log.info("%s", card_summary(card))
+        _show_card_once(card, sweep_dir)
         _write_json(out_dir / "dataset_card.json", card)
+        if tracker is not None:
+            tracker.log_inputs(mlflow_ui.dataset_inputs(cfg, card, config_hash(card)))
         if card["task"] != cfg.task:
             raise ValueError(f"data={cfg.data.name} is a {card['task']!r} dataset but "
                              f"task={cfg.task!r}; use task={card['task']} (the presets set it)")
@@ -171,6 +206,8 @@ def run_job(cfg: DictConfig) -> float:
               f"(traceback: {out_dir / 'traceback.txt'})", flush=True)
         return math.nan
     finally:
+        if monitor is not None:
+            monitor.finish()
         if tracker is not None:
             from experiments.tracking import end_status
 

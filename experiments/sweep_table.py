@@ -27,8 +27,10 @@ PRIMARY_METRIC = {"xmr": "recall_at_10", "qac": "mrr_at_10"}  # sort key, higher
 SHORT = {"recall_at_10": "R@10", "recall_at_100": "R@100", "precision_at_1": "P@1",
          "mrr_at_10": "MRR@10", "bleu": "BLEU", "latency_p50_ms": "p50 ms",
          "latency_p99_ms": "p99 ms", "train_time_s": "train s", "model_bytes": "MB"}
-# config groups: a swept `features=all` is the value of `features.name`
-GROUPS = ("data", "features", "indexer", "model", "eval", "logger", "qac")
+# config groups: a swept `features=all` is the value of `features.name`; the global ones
+# (`qac=row7`, `experiment=demo`) set a top-level key
+GROUPS = ("data", "features", "indexer", "model", "eval", "logger")
+GLOBAL_GROUPS = {"qac": "qac_row", "experiment": "experiment_name"}
 BEST = "*"
 
 
@@ -48,7 +50,7 @@ def swept_keys(hydra_cfg: DictConfig) -> list[str]:
 
 def param_key(key: str) -> str:
     """The flat config key (= MLflow param) of a swept key: groups map to their ``.name``."""
-    return f"{key}.name" if key in GROUPS else key
+    return GLOBAL_GROUPS.get(key) or (f"{key}.name" if key in GROUPS else key)
 
 
 def _value(config: dict, dotted: str):

@@ -43,7 +43,8 @@ test: venv peer
 demo: venv
 	$(VPY) -m experiments.run -m experiment=demo
 	$(VPY) -m analysis.figures --experiment demo
-	@echo "runs: logs/mlflow.db (browse with 'make ui'), job outputs under logs/multiruns/"
+	@echo "runs: logs/mlflow.db, job outputs under logs/multiruns/; browse with 'make ui':"
+	@$(VPY) -m experiments.mlflow_ui --log-dir logs --print-only
 
 figures: venv
 	$(VPY) -m analysis.figures

@@ -28,13 +28,14 @@ HERE = Path(__file__).resolve().parent
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"]
-TABLE_SIZE, COMPARE_SIZE = "2300x820", "1920x1900"  # the comparison page is long
+TABLE_SIZE, COMPARE_SIZE = "2300x1080", "1920x1900"  # the comparison page is long
 # on the comparison page: "Show diff only" on (the parameters that differ)
 DIFF_ONLY = "document.querySelectorAll('[role=switch]').forEach(e => e.click())"
 
 
-def best_runs(uri: str, experiment: str, n: int = 2) -> tuple[str, list]:
-    """(experiment id, its ``n`` best grid-point runs by the primary metric)."""
+def best_runs(uri: str, experiment: str) -> tuple[str, list]:
+    """(experiment id, [its best grid-point run by the primary metric, the best one with
+    other features (the paper's feature comparison), else the second best])."""
     client = MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
@@ -47,7 +48,11 @@ def best_runs(uri: str, experiment: str, n: int = 2) -> tuple[str, list]:
     task = runs[0].data.tags.get("task", "xmr") if runs else "xmr"
     key = PRIMARY_METRIC.get(task, "recall_at_10")
     runs = sorted(runs, key=lambda r: r.data.metrics.get(key, float("-inf")), reverse=True)
-    return exp.experiment_id, runs[:n]
+    if not runs:
+        return exp.experiment_id, []
+    features = runs[0].data.params.get("features.name")
+    other = [r for r in runs[1:] if r.data.params.get("features.name") != features]
+    return exp.experiment_id, [runs[0], *(other or runs[1:])[:1]]
 
 
 def chromium_devtools(profile: Path) -> tuple[subprocess.Popen, str]:

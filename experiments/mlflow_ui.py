@@ -57,7 +57,7 @@ ENTRY_POINT = "experiments.run"
 WIDTHS = {"attributes": 190, "params": 125}  # px per column (metrics: 110): all fit in 1920
 DEFAULT_UI = "http://127.0.0.1:5000"
 # generated datasets: loader → the generator (nothing is read from the data folder)
-GENERATORS = {"synthetic_products": "xmr.synthetic.make_product_search",
+GENERATORS = {"synthetic_products": "xmr.datasets.synthetic.make_product_search",
               "synthetic_qac": "xmr.datasets.synthetic_qac.make_qac_sessions"}
 
 

@@ -23,7 +23,9 @@ HEADLINE_METRICS: dict[str, tuple[str, ...]] = {
     "qac": ("mrr_at_10", "bleu", "latency_p50_ms", "latency_p99_ms", "train_time_s",
             "model_bytes"),
 }
-PRIMARY_METRIC = {"xmr": "recall_at_10", "qac": "mrr_at_10"}  # sort key, higher is better
+# the metric a sweep optimises (the Hydra return value, experiments/tasks.py), the table's
+# and the UI view's sort key; higher is better
+PRIMARY_METRIC = {"xmr": "recall_at_10", "qac": "mrr_at_10"}
 SHORT = {"recall_at_10": "R@10", "recall_at_100": "R@100", "precision_at_1": "P@1",
          "mrr_at_10": "MRR@10", "bleu": "BLEU", "latency_p50_ms": "p50 ms",
          "latency_p99_ms": "p99 ms", "train_time_s": "train s", "model_bytes": "MB"}

@@ -41,7 +41,8 @@ def test_generated_data_names_its_generator_and_seed(compose_cfg):
     [train, _] = mlflow_ui.dataset_inputs(cfg, card, "d")
     assert train.dataset.name == "synthetic_products-demo-train"
     source = json.loads(train.dataset.source)["tags"]
-    assert source["generator"] == "xmr.synthetic.make_product_search" and source["seed"] == "7"
+    assert source["generator"] == "xmr.datasets.synthetic.make_product_search"
+    assert source["seed"] == "7"
     assert json.loads(source["options"]) == {"seed": 7, "size": "demo"}  # the rest is unused
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _toy import random_problem
 
 import xmr
-from _toy import random_problem
 from xmr.label_embedding import normalize
 from xmr.layout import build_layout
 

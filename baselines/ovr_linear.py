@@ -57,9 +57,9 @@ import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
 from tqdm.auto import tqdm
 
-from xmr._io import read_model_meta
+from xmr._io import DAMAGED_FILE_ERRORS, read_model_meta
 from xmr._threads import resolve_n_jobs
-from xmr._validation import check_features, check_float, check_int, check_labels
+from xmr._validation import check_features, check_float, check_int, check_labels, check_query
 from xmr.kernels.solver import train_task
 
 FORMAT_NAME = "baselines.OVRLinear"
@@ -366,14 +366,7 @@ class OVRLinear:
         scores float32), best first."""
         self._check_fitted()
         k = min(check_int("topk", topk, minimum=1), self.n_labels_)
-        indices = np.asarray(indices)
-        data = np.asarray(data)
-        if indices.ndim != 1 or data.ndim != 1 or indices.shape != data.shape:
-            raise ValueError(f"indices and data must be 1-D of the same length, got shapes "
-                             f"{indices.shape} and {data.shape}")
-        if indices.size and (indices.min() < 0 or indices.max() >= self.n_features_in_):
-            raise ValueError(f"indices must be in [0, {self.n_features_in_}), got "
-                             f"[{indices.min()}, {indices.max()}]")
+        indices, data = check_query(indices, data, self.n_features_in_)
         local = self._local
         if not hasattr(local, "acc"):
             L = self.n_labels_
@@ -410,9 +403,11 @@ class OVRLinear:
             n_features = int(meta["n_features_in_"])
             n_labels = int(meta["n_labels_"])
             model = cls(**meta["params"])
+            model._validate_params()
             W = sp.csc_matrix(sp.load_npz(folder / _WEIGHTS_FILE), dtype=np.float32)
-        except (KeyError, TypeError, OSError, ValueError) as exc:
-            raise ValueError(f"{folder} is a damaged OVRLinear model: {exc}") from exc
+        except DAMAGED_FILE_ERRORS as exc:
+            raise ValueError(f"{folder} is a damaged OVRLinear model ({type(exc).__name__}: "
+                             f"{exc}); save it again or retrain") from exc
         if W.shape != (n_features + 1, n_labels):
             raise ValueError(f"{folder} is a damaged OVRLinear model: {_WEIGHTS_FILE} has shape "
                              f"{W.shape}, expected {(n_features + 1, n_labels)}")

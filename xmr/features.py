@@ -346,6 +346,13 @@ class TextFeaturizer:
                 f"no vocabulary: none of the {len(texts)} texts has an n-gram in at least "
                 f"min_df={params['min_df']} texts (are they all empty or punctuation?)")
         self._set_state(params, len(texts), word, char)
+        if not (self.word_idf_.any() or self.char_idf_.any()):
+            # PECOS's idf is max(ln(N / (df + 1)), 0): an n-gram in >= N - 1 of the N texts
+            # gets 0, so with N <= 2 (or texts sharing every n-gram) every row would be empty
+            raise ValueError(
+                f"every idf is 0: each of the {self.n_word_features_ + self.n_char_features_} "
+                f"n-grams occurs in at least N - 1 of the N = {len(texts)} fitted texts, so "
+                f"every transformed row would be empty; fit on more (and more varied) texts")
         logger.debug("fitted %d texts: %d word + %d char features", self.n_docs_,
                      self.n_word_features_, self.n_char_features_)
         return self

@@ -100,7 +100,7 @@ from baselines.dual_encoder.train import (
     encode_queries,
     run_training,
 )
-from xmr._io import read_model_meta
+from xmr._io import DAMAGED_FILE_ERRORS, read_model_meta
 from xmr._validation import check_choice, check_float, check_int, check_labels
 from xmr.features import _check_texts
 
@@ -372,8 +372,9 @@ class DualEncoder:
             net.load_state_dict(torch.load(folder / _WEIGHTS_FILE, map_location="cpu",
                                            weights_only=True))
             vectors = torch.from_numpy(np.load(folder / _LABELS_FILE, allow_pickle=False))
-        except (KeyError, TypeError, OSError, ValueError, RuntimeError) as exc:
-            raise ValueError(f"{folder} is a damaged DualEncoder model: {exc}") from exc
+        except (*DAMAGED_FILE_ERRORS, RuntimeError) as exc:
+            raise ValueError(f"{folder} is a damaged DualEncoder model ({type(exc).__name__}: "
+                             f"{exc}); save it again or retrain") from exc
         if tuple(vectors.shape) != (n_labels, model.dim) or vectors.dtype != torch.float32:
             raise ValueError(f"{folder} is a damaged DualEncoder model: {_LABELS_FILE} has "
                              f"shape {tuple(vectors.shape)} ({vectors.dtype}), expected "

@@ -1,5 +1,6 @@
 """Hydra callback that groups a multirun under one MLflow parent run and prints its summary:
-runs, failures, skipped grid points and how many trainings actually happened."""
+runs, failures (with each traceback file), skipped grid points and how many trainings
+actually happened; the entry point turns it into the exit code (:mod:`experiments.outcome`)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ class SweepCallback(Callback):
         from experiments import tracking
 
         uri = tracking.tracking_uri(config.logger.tracking_uri, config.paths.log_dir)
+        client, exp_id = tracking.open_store(uri, config.logger.experiment_name,
+                                             config.paths.log_dir)
+        tracking.end_stale_runs(client, exp_id)  # runs of SIGKILLed sweeps left RUNNING
         name = f"sweep-{config.get('experiment_name') or 'adhoc'}-{self.sweep_dir.name}"
         self.parent = tracking.TrackedRun(
             uri, config.logger.experiment_name, config.paths.log_dir, name,
@@ -43,23 +47,29 @@ class SweepCallback(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         if self.sweep_dir is None:
             return
-        statuses = {"FINISHED": 0, "FAILED": 0, "SKIPPED": 0}
-        trainings = 0
-        for f in sorted(self.sweep_dir.glob("*/metrics.json")):
-            m = json.loads(f.read_text())
-            status = m.get("status", "FINISHED")
-            statuses[status] = statuses.get(status, 0) + 1
-            trainings += int(m.get("trained", 0) or 0) if status == "FINISHED" else 0
-        n = sum(statuses.values())
-        summary = {"n_jobs": n, "n_finished": statuses["FINISHED"],
-                   "n_failed": statuses["FAILED"], "n_skipped": statuses["SKIPPED"],
-                   "n_trainings": trainings}
-        (self.sweep_dir / "sweep_summary.json").write_text(json.dumps(summary, indent=2))
+        from experiments import outcome
+
+        result = outcome.sweep_outcome(self.sweep_dir)
+        outcome.record_sweep(result)
+        summary = {"n_jobs": result.n_jobs, "n_finished": len(result.finished),
+                   "n_failed": len(result.failed) + len(result.missing),
+                   "n_skipped": len(result.skipped), "n_trainings": result.trainings}
+        (self.sweep_dir / "sweep_summary.json").write_text(json.dumps(
+            summary | {"failed": [{"job_dir": str(d), "error": e,
+                                   "traceback": str(d / "traceback.txt")}
+                                  for d, e in result.failed],
+                       "no_result": [str(d) for d in result.missing]}, indent=2))
         if self.parent is not None:
             self.parent.log_metrics({k: float(v) for k, v in summary.items()})
-            self.parent.end("FAILED" if statuses["FAILED"] else "FINISHED")
-        print(f"sweep done: {n} jobs, {statuses['FINISHED']} finished, {statuses['FAILED']} "
-              f"failed, {statuses['SKIPPED']} skipped (already finished), {trainings} "
-              f"trainings — outputs in {self.sweep_dir}", flush=True)
+            self.parent.end("FAILED" if summary["n_failed"] else "FINISHED")
+        print(f"sweep done: {result.n_jobs} jobs, {summary['n_finished']} finished, "
+              f"{summary['n_failed']} failed, {summary['n_skipped']} skipped (already "
+              f"finished), {result.trainings} trainings — outputs in {self.sweep_dir}",
+              flush=True)
+        if summary["n_failed"]:
+            print("\n".join(result.failure_lines()), flush=True)
+            print(f"exit code {result.exit_code()}: {summary['n_failed']} of {result.n_jobs} "
+                  f"jobs did not finish; rerun the same command to retry only those",
+                  flush=True)
         if self.parent is not None:
             print("browse the runs: make ui  (MLflow UI on http://127.0.0.1:5000)", flush=True)

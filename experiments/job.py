@@ -14,6 +14,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from experiments.datacache import card_summary, config_hash, prepare_dataset
+from experiments.validate import check_config
 
 log = logging.getLogger(__name__)
 
@@ -86,35 +87,44 @@ def run_job(cfg: DictConfig) -> float:
                  f"threshold={threshold} beam={cfg.eval.beam_size}")
 
     tracker = None
-    if cfg.logger.name == "mlflow":
-        from experiments import tracking
+    try:
+        check_config(cfg)  # the ranges the library checks, before any data is loaded
+        if cfg.logger.name == "mlflow":
+            from experiments import tracking
 
-        uri = tracking.tracking_uri(cfg.logger.tracking_uri, cfg.paths.log_dir)
-        client = tracking.MlflowClient(tracking_uri=uri)
-        exp_id = tracking.experiment_id(client, cfg.logger.experiment_name, cfg.paths.log_dir)
-        if cfg.logger.skip_finished:
-            done = tracking.find_finished(client, exp_id, cfg_hash)
-            if done is not None:
-                metrics = dict(done.data.metrics)
-                _write_json(out_dir / "metrics.json",
-                            {**metrics, "status": "SKIPPED", "finished_run_id": done.info.run_id})
-                print(f"{label} skipped, already FINISHED as run {done.info.run_id}: {point}",
-                      flush=True)
-                return headline(metrics, cfg.task)
-        parent = None
-        if sweep_dir is not None and (sweep_dir / tracking.PARENT_FILE).is_file():
-            parent = json.loads((sweep_dir / tracking.PARENT_FILE).read_text())["run_id"]
-        run_name = cfg.logger.run_name or (
-            f"{cfg.data.name}-qac{cfg.qac_row}-{cfg.model.name}-{cfg.indexer.name}"
-            if cfg.task == "qac" else
-            f"{cfg.data.name}-{cfg.model.name}-{cfg.features.name}-t{threshold}"
-            f"-b{cfg.eval.beam_size}")
-        tags = {"config_hash": cfg_hash, "experiment": str(cfg.experiment_name),
-                "data": cfg.data.name, "model": cfg.model.name, "task": cfg.task,
-                "sweep_id": sweep_dir.name if sweep_dir is not None else "",
-                "output_dir": str(out_dir.resolve())}
-        tracker = tracking.TrackedRun(uri, cfg.logger.experiment_name, cfg.paths.log_dir,
-                                      run_name, tags, parent)
+            uri = tracking.tracking_uri(cfg.logger.tracking_uri, cfg.paths.log_dir)
+            client, exp_id = tracking.open_store(uri, cfg.logger.experiment_name,
+                                                 cfg.paths.log_dir)
+            if sweep_dir is None:  # a sweep's callback does this once for all its jobs
+                tracking.end_stale_runs(client, exp_id)
+            if cfg.logger.skip_finished:
+                done = tracking.find_finished(client, exp_id, cfg_hash)
+                if done is not None:
+                    metrics = dict(done.data.metrics)
+                    _write_json(out_dir / "metrics.json", {**metrics, "status": "SKIPPED",
+                                                           "finished_run_id": done.info.run_id})
+                    print(f"{label} skipped, already FINISHED as run {done.info.run_id}: "
+                          f"{point}", flush=True)
+                    _record(out_dir, sweep_dir)
+                    return headline(metrics, cfg.task)
+            parent = None
+            if sweep_dir is not None and (sweep_dir / tracking.PARENT_FILE).is_file():
+                parent = json.loads((sweep_dir / tracking.PARENT_FILE).read_text())["run_id"]
+            run_name = cfg.logger.run_name or (
+                f"{cfg.data.name}-qac{cfg.qac_row}-{cfg.model.name}-{cfg.indexer.name}"
+                if cfg.task == "qac" else
+                f"{cfg.data.name}-{cfg.model.name}-{cfg.features.name}-t{threshold}"
+                f"-b{cfg.eval.beam_size}")
+            tags = {"config_hash": cfg_hash, "experiment": str(cfg.experiment_name),
+                    "data": cfg.data.name, "model": cfg.model.name, "task": cfg.task,
+                    "sweep_id": sweep_dir.name if sweep_dir is not None else "",
+                    "output_dir": str(out_dir.resolve())}
+            tracker = tracking.TrackedRun(uri, cfg.logger.experiment_name, cfg.paths.log_dir,
+                                          run_name, tags, parent)
+    except Exception as exc:  # a bad config or store: this job FAILED, the sweep goes on
+        _fail(exc, out_dir, label, point, None, cfg)
+        _record(out_dir, sweep_dir)
+        return math.nan
 
     error: BaseException | None = None
     try:
@@ -129,7 +139,7 @@ def run_job(cfg: DictConfig) -> float:
 
             result = run_qac(cfg, ds)
         else:
-            result = run_xmr(cfg, ds, card["cache_key"])
+            result = run_xmr(cfg, ds, card.get("data_key", card["cache_key"]))
         metrics = result.metrics
         _write_json(out_dir / "metrics.json", metrics)
         for name, obj in result.artifacts.items():
@@ -158,20 +168,41 @@ def run_job(cfg: DictConfig) -> float:
         raise
     except Exception as exc:  # one failing job never takes the sweep down
         error = exc
-        tb = traceback.format_exc()
-        (out_dir / "traceback.txt").write_text(tb)
-        _write_json(out_dir / "metrics.json", {"status": "FAILED", "error": repr(exc)})
-        if tracker is not None:
-            try:
-                tracker.log_text(tb, "traceback.txt")
-                tracker.log_params(flat_params(cfg))
-            except Exception:  # noqa: BLE001 - the FAILED status below matters more
-                log.exception("could not log the failure details to MLflow")
-        print(f"{label} FAILED: {type(exc).__name__}: {exc}  | {point} "
-              f"(traceback: {out_dir / 'traceback.txt'})", flush=True)
+        _fail(exc, out_dir, label, point, tracker, cfg)
         return math.nan
     finally:
         if tracker is not None:
             from experiments.tracking import end_status
 
-            tracker.end(end_status(error))
+            try:
+                tracker.end(end_status(error))
+            except Exception:  # noqa: BLE001 - the next sweep marks a run left RUNNING
+                log.exception("could not end the MLflow run")
+        if not isinstance(error, KeyboardInterrupt):
+            _record(out_dir, sweep_dir)
+
+
+def _record(out_dir: Path, sweep_dir: Path | None) -> None:
+    """A single run reports its status to the entry point (a sweep reads its job folders)."""
+    if sweep_dir is None:
+        from experiments import outcome
+
+        outcome.record_job(out_dir)
+
+
+def _fail(exc: Exception, out_dir: Path, label: str, point: str, tracker,
+          cfg: DictConfig) -> None:
+    """A job failed: traceback.txt and metrics.json (status FAILED) in its folder, the
+    traceback and config in MLflow, one line on stdout naming the error and the file."""
+    tb = traceback.format_exc()
+    (out_dir / "traceback.txt").write_text(tb)
+    _write_json(out_dir / "metrics.json", {"status": "FAILED",
+                                           "error": f"{type(exc).__name__}: {exc}"})
+    if tracker is not None:
+        try:
+            tracker.log_text(tb, "traceback.txt")
+            tracker.log_params(flat_params(cfg))
+        except Exception:  # noqa: BLE001 - the FAILED status matters more
+            log.exception("could not log the failure details to MLflow")
+    print(f"{label} FAILED: {type(exc).__name__}: {exc}  | {point} "
+          f"(traceback: {out_dir / 'traceback.txt'})", flush=True)

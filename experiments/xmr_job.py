@@ -7,6 +7,7 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -72,9 +73,13 @@ def _train(cfg: DictConfig, ds: XMRDataset, key: dict, cache_dir: Path
             return run, False
         warmup()  # JIT load outside the timed region
         run.fit(ds.splits["train"], ds.label_texts)
-        run.save(folder)
-        meta_file.write_text(json.dumps({"train_time_s": run.fit_time_s, "key": key},
-                                        indent=2, default=str))
+        try:  # the meta file last: a folder without it is never read as a trained model
+            run.save(folder)
+            meta_file.write_text(json.dumps({"train_time_s": run.fit_time_s, "key": key},
+                                            indent=2, default=str))
+        except BaseException:  # a full disk: no half-written model left in the cache
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
     _MEMORY[key_hash] = run
     return run, True
 

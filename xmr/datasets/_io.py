@@ -5,7 +5,22 @@ from __future__ import annotations
 import gzip
 import zlib
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+
+_RECORDERS: list[list[Path]] = []  # open recording_inputs() contexts, innermost last
+
+
+@contextmanager
+def recording_inputs() -> Iterator[list[Path]]:
+    """Collects every file the loaders locate (through :func:`find_files`) while the context
+    is open: what a prepared-dataset cache must watch."""
+    files: list[Path] = []
+    _RECORDERS.append(files)
+    try:
+        yield files
+    finally:
+        _RECORDERS.pop()
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -27,6 +42,8 @@ def find_files(data_dir: str | Path, dataset: str, patterns: Sequence[str],
     for pattern in patterns:
         hits = sorted(p for p in folder.glob(pattern) if p.is_file())
         if hits:
+            for recorder in _RECORDERS:
+                recorder.extend(h for h in hits if h not in recorder)
             return hits
     raise DataNotFoundError(dataset, " or ".join(patterns), folder.resolve(), how_to_obtain)
 

@@ -126,7 +126,7 @@ def warn_if_not_unit_norm(X: sp.csr_matrix, name: str = "X") -> None:
 
 # --------------------------------------------------------------- one query (fast path)
 @nb.njit(cache=True, nogil=True)
-def _query_problem(indices, data, n_features):
+def query_problem(indices, data, n_features):
     """(code, position) of the first problem of a sparse query, (0, -1) if none. One pass,
     no allocation: cheap next to the beam search it guards."""
     n = indices.size
@@ -145,10 +145,9 @@ def _query_problem(indices, data, n_features):
     return 0, -1
 
 
-def check_query(indices, data, n_features: int) -> tuple[np.ndarray, np.ndarray]:
-    """(indices, data) of one sparse query as 1-D numeric arrays: equal lengths, strictly
-    increasing feature ids in [0, n_features), finite values. Lists are converted; the
-    common case (two arrays) costs one small compiled pass."""
+def query_arrays(indices, data) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, data) of one sparse query as 1-D numeric arrays (lists converted); the
+    values are checked by :func:`query_problem` (compiled, inside the caller's kernel)."""
     if type(indices) is not np.ndarray or indices.dtype.kind not in "iu":
         indices = _as_1d(indices, "indices", "iu", np.int64)
     if type(data) is not np.ndarray or data.dtype.kind != "f":
@@ -156,9 +155,22 @@ def check_query(indices, data, n_features: int) -> tuple[np.ndarray, np.ndarray]
     if indices.ndim != 1 or data.ndim != 1:
         raise ValueError(f"indices and data must be 1-D, got shapes {indices.shape} and "
                          f"{data.shape}")
-    code, i = _query_problem(indices, data, n_features)
+    return indices, data
+
+
+def raise_query_problem(code: int, i: int, indices, data, n_features: int) -> None:
+    """The ValueError of a :func:`query_problem` code, naming the position and the fix."""
+    raise ValueError(_QUERY_PROBLEMS[code](indices, data, i, n_features))
+
+
+def check_query(indices, data, n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, data) of one sparse query as 1-D numeric arrays: equal lengths, strictly
+    increasing feature ids in [0, n_features), finite values. Lists are converted; the
+    common case (two arrays) costs one small compiled pass."""
+    indices, data = query_arrays(indices, data)
+    code, i = query_problem(indices, data, n_features)
     if code:
-        raise ValueError(_QUERY_PROBLEMS[code](indices, data, i, n_features))
+        raise_query_problem(code, i, indices, data, n_features)
     return indices, data
 
 

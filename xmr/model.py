@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,12 +26,13 @@ from xmr._validation import (
     check_int,
     check_labels,
     check_power_of_two,
-    check_query,
     check_seed,
+    query_arrays,
+    raise_query_problem,
     warn_if_not_unit_norm,
 )
 from xmr.indexers.hkmeans import HierarchicalKMeans
-from xmr.kernels.beam import POST_PROCESSORS, beam_search_batch, predict_one
+from xmr.kernels.beam import POST_PROCESSORS, beam_search_batch, predict_one_checked
 from xmr.kernels.solver import train_task
 from xmr.label_embedding import pifa
 from xmr.layout import InferenceLayout, build_layout
@@ -60,9 +62,12 @@ def validate_params(est) -> None:
 
 
 def _check_not_all_pruned(nnz: int, threshold: float) -> None:
+    """A model without a weight ranks every query alike (ties by label id): legal, and
+    useful in tests of the tie rule, but never what a user wants, so it warns."""
     if nnz == 0:
-        raise ValueError(f"threshold={threshold} pruned every weight (model_nnz_ = 0): the "
-                         f"model would score every query alike; use a smaller threshold")
+        warnings.warn(f"threshold={threshold} pruned every weight (model_nnz_ = 0): every "
+                      f"query gets the same ranking; use a smaller threshold",
+                      UserWarning, stacklevel=3)
 
 
 @contextmanager
@@ -333,10 +338,14 @@ class XRLinear:
         scores float32), best first."""
         self._check_fitted()
         beam_size, topk, pp = self._check_predict_args(beam_size, topk, post_processor)
-        indices, data = check_query(indices, data, self.n_features_in_)
+        indices, data = query_arrays(indices, data)
         lay = self._layout
-        return predict_one(indices, data, *lay.kernel_args(), beam_size, topk, pp,
-                           lay.max_children, lay.label_base)
+        code, pos, labels, scores = predict_one_checked(
+            indices, data, self.n_features_in_, *lay.kernel_args(), beam_size, topk, pp,
+            lay.max_children, lay.label_base)
+        if code:
+            raise_query_problem(code, pos, indices, data, self.n_features_in_)
+        return labels, scores
 
     # ------------------------------------------------------------------- prune
     def prune(self, threshold: float) -> XRLinear:

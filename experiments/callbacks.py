@@ -25,17 +25,20 @@ class SweepCallback(Callback):
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
         if config.logger.name != "mlflow":
             return
-        from experiments import tracking
+        from experiments import outcome, tracking
 
         uri = tracking.tracking_uri(config.logger.tracking_uri, config.paths.log_dir)
-        client, exp_id = tracking.open_store(uri, config.logger.experiment_name,
-                                             config.paths.log_dir)
-        tracking.end_stale_runs(client, exp_id)  # runs of SIGKILLed sweeps left RUNNING
         name = f"sweep-{config.get('experiment_name') or 'adhoc'}-{self.sweep_dir.name}"
-        self.parent = tracking.TrackedRun(
-            uri, config.logger.experiment_name, config.paths.log_dir, name,
-            {"sweep_id": self.sweep_dir.name, "experiment": str(config.get("experiment_name")),
-             "role": "sweep"})
+        try:
+            client, exp_id = tracking.open_store(uri, config.logger.experiment_name,
+                                                 config.paths.log_dir)
+            tracking.end_stale_runs(client, exp_id)  # runs of SIGKILLed sweeps left RUNNING
+            self.parent = tracking.TrackedRun(
+                uri, config.logger.experiment_name, config.paths.log_dir, name,
+                {"sweep_id": self.sweep_dir.name,
+                 "experiment": str(config.get("experiment_name")), "role": "sweep"})
+        except outcome.HarnessError as exc:  # nothing ran yet: say why, exit 2
+            outcome.fail(str(exc))
         (self.sweep_dir / tracking.PARENT_FILE).write_text(
             json.dumps({"run_id": self.parent.run_id, "tracking_uri": uri}))
         atexit.register(self._kill_if_open)  # Ctrl-C: no parent left RUNNING

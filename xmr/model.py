@@ -57,8 +57,6 @@ def validate_params(est) -> None:
     check_choice("negative_sampling", est.negative_sampling, NEGATIVE_SAMPLING)
     check_seed("seed", est.seed)
     check_int("n_jobs", est.n_jobs, minimum=-1)
-    check_bool("allow_empty", est.allow_empty)
-    check_bool("verbose", est.verbose)
 
 
 def _check_not_all_pruned(nnz: int, threshold: float) -> None:
@@ -147,6 +145,8 @@ class XRLinear:
 
     def _validate_params(self) -> None:
         validate_params(self)
+        check_bool("allow_empty", self.allow_empty)
+        check_bool("verbose", self.verbose)
 
     # --------------------------------------------------------------------- fit
     def fit(self, X, Y, *, tree: LabelTree | list | None = None) -> XRLinear:
@@ -395,7 +395,7 @@ class XRLinear:
             n_features = int(meta["n_features_in_"])
             threshold = float(meta["threshold_"])
             model = cls(**meta["params"])
-            validate_params(model)
+            model._validate_params()
             tree = LabelTree.load(folder, depth)
             weights = [sp.csc_matrix(sp.load_npz(folder / f"W{t}.npz"), dtype=np.float32)
                        for t in range(depth)]

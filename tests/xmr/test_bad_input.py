@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import warnings
 from functools import cache
 
@@ -128,9 +129,13 @@ def test_numpy_bool_and_big_valid_seed_accepted():
 # ---------------------------------------------------------- models that cannot work
 def test_rows_not_unit_norm_warn():
     X, Y = data()
-    with pytest.warns(UserWarning, match=r"X: 40 of 40 non-empty rows are not l2-normalised "
-                                         r".*sklearn\.preprocessing\.normalize"):
+    with pytest.warns(UserWarning) as caught:
         XRLinear(**FAST).fit(X * 1000.0, Y)
+    messages = [str(w.message) for w in caught]
+    assert any(re.search(r"X: 40 of 40 non-empty rows are not l2-normalised .*sklearn\."
+                         r"preprocessing\.normalize", m) for m in messages), messages
+    # what such rows do to the model: weights ~1/1000, all below the default threshold
+    assert any("pruned every weight" in m for m in messages), messages
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # unit rows (and empty ones): no warning
         Xe = sp.vstack([X, sp.csr_matrix((1, X.shape[1]), dtype=np.float32)]).tocsr()

@@ -59,7 +59,14 @@ from tqdm.auto import tqdm
 
 from xmr._io import DAMAGED_FILE_ERRORS, read_model_meta
 from xmr._threads import resolve_n_jobs
-from xmr._validation import check_features, check_float, check_int, check_labels, check_query
+from xmr._validation import (
+    check_features,
+    check_float,
+    check_int,
+    check_labels,
+    check_query,
+    check_seed,
+)
 from xmr.kernels.solver import train_task
 
 FORMAT_NAME = "baselines.OVRLinear"
@@ -217,7 +224,7 @@ class OVRLinear:
         check_float("eps", self.eps, minimum=0.0, strict=True)
         check_int("max_iter", self.max_iter, minimum=1)
         check_float("bias", self.bias, minimum=0.0)
-        check_int("seed", self.seed, minimum=0)
+        check_seed("seed", self.seed)
         check_int("n_jobs", self.n_jobs, minimum=-1)
         if self.chunk_size is not None:
             check_int("chunk_size", self.chunk_size, minimum=1)

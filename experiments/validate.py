@@ -91,15 +91,19 @@ def _eval_check(cfg: DictConfig) -> None:
 
 
 def _indexer_check(cfg: DictConfig) -> None:
-    from xmr._validation import check_power_of_two
+    """The chosen indexer's own ``validate()`` on the config's values (those its
+    constructor takes)."""
+    import inspect
+
+    import xmr
 
     ix = cfg.indexer
-    check_power_of_two("nr_splits", ix.nr_splits)
-    check_int("max_leaf_size", ix.max_leaf_size, minimum=2)
-    check_int("max_iter", ix.max_iter, minimum=1)
-    check_int("depth", ix.depth, minimum=1)
-    check_int("trie_depth", ix.trie_depth, minimum=1)
-    check_int("prefix_len", ix.prefix_len, minimum=1)
+    if ix.name not in xmr.INDEXERS:
+        raise ValueError(f"unknown indexer {ix.name!r}; known: {sorted(xmr.INDEXERS)}")
+    cls = xmr.INDEXERS[ix.name]
+    accepted = inspect.signature(cls).parameters
+    kwargs = {k: ix[k] for k in ix if k in accepted and k not in ("seed", "n_jobs")}
+    cls(**kwargs).validate()
 
 
 def config_problems(cfg: DictConfig) -> list[str]:

@@ -101,7 +101,7 @@ from baselines.dual_encoder.train import (
     run_training,
 )
 from xmr._io import DAMAGED_FILE_ERRORS, read_model_meta
-from xmr._validation import check_choice, check_float, check_int, check_labels
+from xmr._validation import check_choice, check_float, check_int, check_labels, check_seed
 from xmr.features import _check_texts
 
 __all__ = ["DualEncoder"]
@@ -211,7 +211,7 @@ class DualEncoder:
         check_int("epochs", self.epochs, minimum=1)
         check_int("patience", self.patience, minimum=1)
         check_int("hard_negatives", self.hard_negatives, minimum=0)
-        check_int("seed", self.seed, minimum=0)
+        check_seed("seed", self.seed)
         check_choice("device", self.device, DEVICES)
         if self.n_threads is not None:
             check_int("n_threads", self.n_threads, minimum=1)

@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from xmr._threads import resolve_n_jobs
-from xmr._validation import check_int, check_power_of_two
+from xmr._validation import check_int, check_power_of_two, check_seed
 from xmr.kernels.kmeans import split_level
 from xmr.tree import LabelTree
 
@@ -39,7 +39,7 @@ class HierarchicalKMeans:
         check_power_of_two("nr_splits", self.nr_splits)
         check_int("max_leaf_size", self.max_leaf_size, minimum=2)
         check_int("max_iter", self.max_iter, minimum=1)
-        check_int("seed", self.seed, minimum=0)
+        check_seed("seed", self.seed)
 
     def build(self, Z: sp.csr_matrix) -> LabelTree:
         self.validate()

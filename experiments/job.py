@@ -167,6 +167,11 @@ def run_job(cfg: DictConfig) -> float:
         error = exc
         raise
     except Exception as exc:  # one failing job never takes the sweep down
+        from experiments.outcome import interrupted
+
+        if interrupted():  # Ctrl-C inside a numba call surfaces as a SystemError
+            error = KeyboardInterrupt()
+            raise error from exc
         error = exc
         _fail(exc, out_dir, label, point, tracker, cfg)
         return math.nan

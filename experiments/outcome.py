@@ -17,6 +17,7 @@ is right for any launcher (in-process, joblib, SLURM).
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +86,25 @@ def sweep_outcome(sweep_dir: Path, n_expected: int | None = None) -> Outcome:
 
 # the outcome of this process, filled by the job (single run) or the sweep callback
 _CURRENT = Outcome()
+_INTERRUPTED: list[int] = []  # signals received (SIGINT, SIGTERM)
+
+
+def _on_signal(signum, frame):
+    _INTERRUPTED.append(signum)
+    raise KeyboardInterrupt
+
+
+def install_signal_handlers() -> None:
+    """SIGINT and SIGTERM (kill, SLURM preemption) end the running job as KILLED. The
+    signal is remembered: raised inside a compiled (numba) call the KeyboardInterrupt comes
+    back as a SystemError, which :func:`interrupted` lets the job recognise."""
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+
+
+def interrupted() -> bool:
+    """Whether this process received SIGINT/SIGTERM."""
+    return bool(_INTERRUPTED)
 
 
 def record_job(job_dir: Path) -> None:

@@ -11,7 +11,6 @@ values, unusable tracking store), 130 interrupted (runs KILLED; rerun to complet
 
 from __future__ import annotations
 
-import signal
 import sys
 
 import hydra
@@ -45,14 +44,10 @@ def check_tracking_or_exit(argv: list[str]) -> None:
         outcome.fail(str(exc))
 
 
-def _terminate(signum, frame):  # SIGTERM (kill, SLURM preemption) ends runs like Ctrl-C
-    raise KeyboardInterrupt
-
-
 def cli() -> None:
     check_overrides_or_exit()
     check_tracking_or_exit(sys.argv[1:])
-    signal.signal(signal.SIGTERM, _terminate)
+    outcome.install_signal_handlers()
     try:
         main()
     except KeyboardInterrupt:

@@ -321,6 +321,27 @@ def test_ctrl_c_ends_the_run_as_killed(job_cfg, tmp_path, monkeypatch, mlflow_st
     assert not (tmp_path / "out" / "traceback.txt").exists()  # not a failure of the job
 
 
+def test_ctrl_c_inside_a_compiled_call_is_still_a_kill(job_cfg, tmp_path, monkeypatch,
+                                                       mlflow_store):
+    # a SIGINT that lands inside a numba call comes back as a SystemError with the interrupt
+    # set; the signal handler remembered the signal, so the job ends KILLED, not FAILED
+    import experiments.xmr_job
+    from experiments import outcome
+    from experiments.job import run_job
+
+    def interrupted_in_numba(*args, **kwargs):
+        outcome._INTERRUPTED.append(2)
+        raise SystemError("CPUDispatcher(...) returned a result with an exception set")
+
+    monkeypatch.setattr(outcome, "_INTERRUPTED", [])
+    monkeypatch.setattr(experiments.xmr_job, "run_xmr", interrupted_in_numba)
+    with pytest.raises(KeyboardInterrupt):
+        run_job(job_cfg("mlflow"))
+    _, _, runs = store(tmp_path, mlflow_store)
+    assert [r.info.status for r in runs] == ["KILLED"]
+    assert not (tmp_path / "out" / "traceback.txt").exists()
+
+
 def test_main_returns_the_headline_metric(job_cfg, tmp_path):
     from experiments.run import main
 

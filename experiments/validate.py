@@ -7,13 +7,15 @@ with the config key in the message, instead of failing deep inside a job.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from types import SimpleNamespace
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from xmr._validation import check_choice, check_int, check_seed
 
+log = logging.getLogger(__name__)
 TASKS = ("xmr", "qac")
 EMPTY_PREV = ("none", "prefix")
 
@@ -22,49 +24,34 @@ class ConfigValueError(ValueError):
     """Config values outside the ranges the library accepts; lists every problem."""
 
 
-def _model_checks(cfg: DictConfig) -> Callable[[], None] | None:
-    m = cfg.model
-    name = m.name
+def _model_check(cfg: DictConfig) -> None:
+    """The model's own validator on its config values (``build.model_params``)."""
+    from experiments import build
+
+    name = cfg.model.name
+    params = build.model_params(cfg)
     if name in ("xrlinear", "pecos"):
-        from experiments.build import train_threshold
         from xmr.model import validate_params
 
-        def check():
-            validate_params(_xrlinear_params(cfg))
-            if m.train_threshold is not None:
-                validate_params(SimpleNamespace(**{**vars(_xrlinear_params(cfg)),
-                                                   "threshold": m.train_threshold}))
-            train_threshold(cfg)
-        return check
-    if name == "ovr_linear":
-        def check():
-            from baselines.ovr_linear import OVRLinear
+        validate_params(SimpleNamespace(**{**XR_PLACEHOLDERS, **params}))
+        train_threshold = OmegaConf.select(cfg, "model.train_threshold", default=None)
+        if train_threshold is not None:
+            validate_params(SimpleNamespace(**{**XR_PLACEHOLDERS, **params,
+                                               "threshold": train_threshold}))
+            build.train_threshold(cfg)
+    elif name == "ovr_linear":
+        from baselines.ovr_linear import OVRLinear
 
-            OVRLinear(threshold=m.threshold, Cp=m.Cp, Cn=m.Cn, eps=m.eps, max_iter=m.max_iter,
-                      bias=m.bias, seed=0, n_jobs=m.n_jobs)._validate_params()
-        return check
-    if name == "dual_encoder":
-        def check():
-            from baselines.dual_encoder import DualEncoder
+        OVRLinear(**params, seed=0)._validate_params()
+    elif name == "dual_encoder":
+        from baselines.dual_encoder import DualEncoder
 
-            DualEncoder(dim=m.dim, hidden=m.hidden, n_buckets=m.n_buckets,
-                        temperature=m.temperature, lr=m.lr, batch_size=m.batch_size,
-                        epochs=m.epochs, patience=m.patience, hard_negatives=m.hard_negatives,
-                        seed=0, device=m.device, n_threads=m.n_threads
-                        )._validate_params()
-        return check
-    return None
+        DualEncoder(**params, seed=0)._validate_params()
 
 
-def _xrlinear_params(cfg: DictConfig) -> SimpleNamespace:
-    """XR-Linear's hyperparameters as its ``validate_params`` reads them; the tree shape
-    and the seed are checked by the indexer and seed groups (valid placeholders here, so one
-    bad value there does not hide a bad model value)."""
-    m = cfg.model
-    return SimpleNamespace(
-        nr_splits=2, max_leaf_size=2, threshold=m.threshold, Cp=m.Cp, Cn=m.Cn, eps=m.eps,
-        max_iter=m.max_iter, bias=m.bias, negative_sampling=m.negative_sampling, seed=0,
-        n_jobs=m.n_jobs, allow_empty=True, verbose=True)
+# XR-Linear's tree shape and seed are checked by the indexer and seed groups: valid
+# placeholders here, so one bad value there does not hide a bad model value
+XR_PLACEHOLDERS = {"nr_splits": 2, "max_leaf_size": 2, "seed": 0}
 
 
 def _features_check(cfg: DictConfig) -> Callable[[], None] | None:
@@ -113,7 +100,7 @@ def config_problems(cfg: DictConfig) -> list[str]:
         ("task", lambda: check_choice("task", cfg.task, TASKS)),
         ("eval", lambda: _eval_check(cfg)),
         ("indexer", lambda: _indexer_check(cfg)),
-        ("model", _model_checks(cfg)),
+        ("model", lambda: _model_check(cfg)),
         ("features", _features_check(cfg)),
     ]
     problems = []
@@ -125,6 +112,8 @@ def config_problems(cfg: DictConfig) -> list[str]:
         except (TypeError, ValueError) as exc:  # the model re-checks seed and tree shape
             if not any(p.endswith(f": {exc}") for p in problems):
                 problems.append(f"{group}: {exc}")
+        except Exception:  # noqa: BLE001 - a config shape this checker does not know:
+            log.debug("config check of %s skipped", group, exc_info=True)  # the job decides
     return problems
 
 

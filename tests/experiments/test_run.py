@@ -325,7 +325,7 @@ def test_ctrl_c_inside_a_compiled_call_is_still_a_kill(job_cfg, tmp_path, monkey
                                                        mlflow_store):
     # a SIGINT that lands inside a numba call comes back as a SystemError with the interrupt
     # set; the signal handler remembered the signal, so the job ends KILLED, not FAILED
-    import experiments.xmr_job
+    import experiments.training
     from experiments import outcome
     from experiments.job import run_job
 
@@ -334,7 +334,7 @@ def test_ctrl_c_inside_a_compiled_call_is_still_a_kill(job_cfg, tmp_path, monkey
         raise SystemError("CPUDispatcher(...) returned a result with an exception set")
 
     monkeypatch.setattr(outcome, "_INTERRUPTED", [])
-    monkeypatch.setattr(experiments.xmr_job, "run_xmr", interrupted_in_numba)
+    monkeypatch.setattr(experiments.training, "train", interrupted_in_numba)
     with pytest.raises(KeyboardInterrupt):
         run_job(job_cfg("mlflow"))
     _, _, runs = store(tmp_path, mlflow_store)

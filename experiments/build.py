@@ -53,7 +53,8 @@ def training_key(cfg: DictConfig, dataset_key: str) -> dict:
     if cfg.model.name == "xrlinear":
         model.pop("threshold")
         model["train_threshold"] = train_threshold(cfg)
-    for volatile in ("n_jobs", "n_threads", "device"):  # results do not depend on them
+    # results do not depend on them (sharded training gives the same weights)
+    for volatile in ("n_jobs", "n_threads", "device", "shards", "shard_workers"):
         model.pop(volatile, None)
     return {"dataset": dataset_key, "features": OmegaConf.to_container(cfg.features),
             "indexer": OmegaConf.to_container(cfg.indexer), "model": model, "seed": cfg.seed}

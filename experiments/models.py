@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from omegaconf import DictConfig
 
 import xmr
-from experiments import build
+from experiments import build, shards
 from xmr.datasets.tasks import XMRSplit
 from xmr.features import TextFeaturizer
 from xmr.timing import measure_latency
@@ -93,7 +93,11 @@ class XRLinearRunner(Runner):
     def fit(self, split: XMRSplit, label_texts) -> None:
         t0 = time.perf_counter()
         X = self._fit_features(split)
-        self.model = build.xrlinear(self.cfg).fit(X, split.Y)
+        if self.cfg.model.shards > 1:
+            self.model, self.shard_tags = shards.fit(self.cfg, build.xrlinear(self.cfg), X,
+                                                     split.Y)
+        else:
+            self.model = build.xrlinear(self.cfg).fit(X, split.Y)
         self.fit_time_s = time.perf_counter() - t0  # featurisation + indexing + training
 
     def with_threshold(self, threshold: float) -> Runner:
@@ -119,7 +123,8 @@ class XRLinearRunner(Runner):
                 "model_bytes": float(_weights_bytes(self.model.weights_))}
 
     def tags(self) -> dict[str, str]:
-        return {"tree_levels": str(self.model.tree_.level_sizes)}
+        return {"tree_levels": str(self.model.tree_.level_sizes),
+                **getattr(self, "shard_tags", {})}
 
 
 class OVRRunner(Runner):

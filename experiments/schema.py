@@ -82,6 +82,9 @@ class ModelConfig:
     bias: float = 1.0  # constant feature value (0 = no bias)
     negative_sampling: str = "tfn"  # "tfn" or "man"
     n_jobs: int = -1  # training/batch threads (-1 = all cores)
+    shards: int = 1  # > 1: train by this many subtree tasks (xmr.sharded), the launcher as
+    # the engine (SLURM jobs under hydra/launcher=slurm, else local processes); same model
+    shard_workers: int = 2  # local worker processes for the shard tasks (not on SLURM)
 
 
 @dataclass

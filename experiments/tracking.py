@@ -13,6 +13,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -46,7 +47,10 @@ def experiment_id(client: MlflowClient, name: str, log_dir: str) -> str:
     exp = client.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
-    artifacts = (Path(log_dir).resolve() / "mlruns").as_uri()
+    # a local store keeps artifacts beside it; a tracking server stores (and serves) them
+    # itself: a local path would leave them on whichever node the job ran on
+    remote = urlparse(client.tracking_uri).scheme in ("http", "https")
+    artifacts = None if remote else (Path(log_dir).resolve() / "mlruns").as_uri()
     try:
         return client.create_experiment(name, artifact_location=artifacts)
     except mlflow.exceptions.MlflowException:  # created meanwhile by a parallel job

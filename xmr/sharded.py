@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -130,7 +131,9 @@ def train_task(workdir: str, task: int) -> dict:
         sp.save_npz(folder / f"W{t}.npz", W, compressed=False)
     return {"task": task, "rows": int(X.shape[0]), "train_s": t2 - t1,
             "total_s": time.perf_counter() - t0, "host": os.uname().nodename,
-            "slurm_job_id": os.environ.get("SLURM_JOB_ID")}
+            "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+            # the worker's peak resident memory so far (KiB on Linux)
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def fit_sharded(model: XRLinear, X, Y, *, n_shards: int, engine: Engine | None = None,

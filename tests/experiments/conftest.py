@@ -62,11 +62,13 @@ def _harness_env() -> dict[str, str]:
     return env
 
 
-def _run_app(module: str, *args: str, cwd: Path, timeout: float = 240
-             ) -> subprocess.CompletedProcess:
-    """`python -m <module> <args>` from ``cwd`` (a tmp folder: relative paths land there)."""
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=_harness_env(),
-                          capture_output=True, text=True, timeout=timeout)
+def _run_app(module: str, *args: str, cwd: Path, timeout: float = 240,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`python -m <module> <args>` from ``cwd`` (a tmp folder: relative paths land there);
+    ``env``: variables set on top of the harness environment."""
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd,
+                          env={**_harness_env(), **(env or {})}, capture_output=True,
+                          text=True, timeout=timeout)
 
 
 def _tmp_paths(root: Path) -> list[str]:

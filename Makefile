@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba-cache
 PYTEST_ARGS ?=
 
-.PHONY: venv peer test demo demo-lib ui figures bench lint clean help
+.PHONY: venv peer test demo demo-lib ui figures bench lint clean help slurm-up slurm-down
 
 help:
 	@echo "make demo   - set up .venv, run a small product_search sweep on synthetic data (MLflow)"
@@ -21,6 +21,7 @@ help:
 	@echo "make peer   - build .peer-venv with libpecos 1.2.8 (the reference peer)"
 	@echo "make bench  - side-by-side benchmark against PECOS (bibtex + synthetic)"
 	@echo "make lint   - ruff"
+	@echo "make slurm-up / slurm-down - a single-node SLURM cluster on localhost (.slurm/)"
 
 venv: $(VENV)/.stamp
 $(VENV)/.stamp: requirements.txt constraints.txt pyproject.toml
@@ -59,6 +60,14 @@ bench: venv peer
 	mkdir -p bench-results
 	$(VPY) -m benchmarks.vs_pecos --dataset bibtex --out bench-results/vs_pecos_bibtex.json
 	$(VPY) -m benchmarks.vs_pecos --dataset synthetic --out bench-results/vs_pecos_synthetic.json
+
+# A single-node SLURM cluster on this machine (Debian: apt-get install -y slurm-wlm munge;
+# root), in .slurm/: then SLURM_CONF=$(CURDIR)/.slurm/slurm.conf for sinfo/sbatch/sweeps.
+slurm-up: venv
+	$(VPY) -m experiments.slurm_local up --dir .slurm
+
+slurm-down: venv
+	$(VPY) -m experiments.slurm_local down --dir .slurm
 
 lint: venv
 	$(VENV)/bin/ruff check .

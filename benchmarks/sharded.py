@@ -28,8 +28,6 @@ import resource
 import time
 from pathlib import Path
 
-import numpy as np
-
 from xmr import XRLinear
 from xmr.features import TextFeaturizer
 from xmr.sharded import JoblibEngine, fit_sharded
@@ -57,7 +55,9 @@ def run(args: argparse.Namespace) -> dict:
     warmup()
     params = dict(nr_splits=16, max_leaf_size=100, threshold=0.1, allow_empty=True)
     # the tree once (indexing is the driver's in both), then both trainings on it
+    t0 = time.perf_counter()
     tree = XRLinear(**params, n_jobs=args.workers)._index(X, data.Y_train, None)[2]
+    index_s = time.perf_counter() - t0
     single = XRLinear(**params, n_jobs=args.workers).fit(X, data.Y_train, tree=tree)
     sharded = fit_sharded(XRLinear(**params, n_jobs=args.workers), X, data.Y_train,
                           n_shards=args.shards or args.workers, tree=tree,
@@ -74,8 +74,8 @@ def run(args: argparse.Namespace) -> dict:
         "train_nnz": int(X.nnz), "tree_level_sizes": tree.level_sizes,
         "workers": args.workers, "cpus": os.cpu_count(), "platform": platform.platform(),
         "generate_s": gen_s, "featurize_s": feat_s,
-        "single": {"train_s": single.fit_time_s_ - single.index_time_s_,
-                   "index_s": single.index_time_s_},
+        "index_s": index_s,
+        "single": {"train_s": single.fit_time_s_ - single.index_time_s_},
         "sharded": {"wall_s": sharded.fit_time_s_ - sharded.index_time_s_,
                     "prepare_s": rep["prepare_s"], "longest_task_s": tasks_s,
                     "assemble_s": rep["assemble_s"], "split_depth": rep["split_depth"],

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import traceback
 from pathlib import Path
 
@@ -113,6 +114,9 @@ def run_job(cfg: DictConfig) -> float:
                 "data": cfg.data.name, "model": cfg.model.name, "task": cfg.task,
                 "sweep_id": sweep_dir.name if sweep_dir is not None else "",
                 "output_dir": str(out_dir.resolve())}
+        if os.environ.get("SLURM_JOB_ID"):  # where the run ran, on a SLURM cluster
+            tags |= {"slurm_job_id": os.environ["SLURM_JOB_ID"],
+                     "slurm_node": os.environ.get("SLURMD_NODENAME", "")}
         tracker = tracking.TrackedRun(uri, cfg.logger.experiment_name, cfg.paths.log_dir,
                                       run_name, tags, parent)
 

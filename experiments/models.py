@@ -93,7 +93,7 @@ class XRLinearRunner(Runner):
     def fit(self, split: XMRSplit, label_texts) -> None:
         t0 = time.perf_counter()
         X = self._fit_features(split)
-        if self.cfg.model.shards > 1:
+        if self.cfg.model.shards != 1:  # 0 or less: refused by fit_sharded
             self.model, self.shard_tags = shards.fit(self.cfg, build.xrlinear(self.cfg), X,
                                                      split.Y)
         else:

@@ -83,6 +83,8 @@ SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 ReturnToService=2
+# finished jobs stay visible to scontrol (no accounting database here)
+MinJobAge=3600
 # the node may advertise more CPUs than it has (jobs here are small; a sweep's job may
 # itself submit shard jobs, which needs free slots while it waits)
 SlurmdParameters=config_overrides
@@ -116,7 +118,7 @@ def node_idle(conf: Path) -> bool:
                                                                        "allocated")
 
 
-def up(folder: str | Path, *, cpus: int = 8, timeout: float = 60.0) -> Path:
+def up(folder: str | Path, *, cpus: int = 32, timeout: float = 60.0) -> Path:
     """Start munged, slurmctld and slurmd with their files in ``folder``; return slurm.conf.
 
     Raises RuntimeError (with the daemon's log tail) when a daemon does not come up, after
@@ -192,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=("up", "down"))
     parser.add_argument("--dir", default=".slurm", help="folder for config, state and logs")
-    parser.add_argument("--cpus", type=int, default=8, help="CPUs the node advertises")
+    parser.add_argument("--cpus", type=int, default=32, help="CPUs the node advertises")
     args = parser.parse_args(argv)
     try:
         if args.action == "up":

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -132,8 +131,19 @@ def train_task(workdir: str, task: int) -> dict:
     return {"task": task, "rows": int(X.shape[0]), "train_s": t2 - t1,
             "total_s": time.perf_counter() - t0, "host": os.uname().nodename,
             "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
-            # the worker's peak resident memory so far (KiB on Linux)
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mb": _peak_rss_mb()}
+
+
+def _peak_rss_mb() -> float | None:
+    """This process's peak resident memory (Linux VmHWM; ru_maxrss would carry over a
+    forking parent's peak), None where unknown."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
 
 def fit_sharded(model: XRLinear, X, Y, *, n_shards: int, engine: Engine | None = None,

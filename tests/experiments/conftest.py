@@ -57,6 +57,8 @@ def _harness_env() -> dict[str, str]:
     env.pop("MLFLOW_EXPERIMENT_NAME", None)
     env.pop("HYDRA_FULL_ERROR", None)
     env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    if env.get("NUMBA_CACHE_DIR"):  # the apps run from tmp folders: keep the one JIT cache
+        env["NUMBA_CACHE_DIR"] = os.path.abspath(env["NUMBA_CACHE_DIR"])
     env["PYTHONPATH"] = os.pathsep.join(
         [str(REPO), *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])])
     return env

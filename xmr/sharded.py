@@ -87,11 +87,11 @@ def _descendants(tree: LabelTree, nodes: np.ndarray, depth: int) -> list[np.ndar
     return levels
 
 
-def plan_shards(tree: LabelTree, X: sp.csr_matrix, Y: sp.csr_matrix, *, n_shards: int,
-                split_depth: int) -> list[np.ndarray]:
-    """The depth-``split_depth`` nodes of each shard: longest-processing-time-first over a
-    subtree's cost (the feature non-zeros of the instances with a label under it)."""
-    targets = tree.level_targets(Y)[split_depth - 1]  # instances × depth-d nodes
+def plan_shards(X: sp.csr_matrix, targets: sp.spmatrix, *, n_shards: int
+                ) -> list[np.ndarray]:
+    """The subtree roots of each shard, given ``targets`` (instances × depth-d nodes, 0/1):
+    longest-processing-time-first over a subtree's cost (the feature non-zeros of the
+    instances with a label under it)."""
     row_nnz = np.diff(X.indptr).astype(np.float64) + 1.0
     cost = np.asarray(targets.T @ row_nnz).ravel()
     load = np.zeros(n_shards)
@@ -198,8 +198,8 @@ def fit_sharded(model: XRLinear, X, Y, *, n_shards: int, engine: Engine | None =
     every = [np.arange(n) for n in tree.level_sizes[:-1]]
     none = np.zeros(0, dtype=np.int64)
     _write_task(workdir / "task0", X, Y, every[:d] + [none] * (tree.depth - d))
-    shards = plan_shards(tree, X, Y, n_shards=n_shards, split_depth=d)
-    under = sp.csc_matrix(tree.level_targets(Y)[d - 1])
+    under = sp.csc_matrix(tree.level_targets(Y)[d - 1])  # instances × depth-d nodes
+    shards = plan_shards(X, under, n_shards=n_shards)
     for i, nodes in enumerate(shards, start=1):
         rows = np.unique(np.concatenate([under.indices[under.indptr[n]:under.indptr[n + 1]]
                                          for n in nodes]))

@@ -1,6 +1,6 @@
 """What sharded XR-Linear training costs: one process vs ``--workers`` local worker processes.
 
-One synthetic product-search problem (``xmr.synthetic``; ``--size xl`` is the 1M-label set,
+One synthetic product-search problem (``xmr.datasets.synthetic``; ``--size xl`` is the 1M-label set,
 or give ``--n-products/--n-train``), featurised once (word unigrams + char trigrams, as the
 harness's ``features=all``). Then, in one run, side by side:
 
@@ -29,9 +29,9 @@ import time
 from pathlib import Path
 
 from xmr import XRLinear
+from xmr.datasets.synthetic import SIZES, make_product_search
 from xmr.features import TextFeaturizer
 from xmr.sharded import JoblibEngine, fit_sharded
-from xmr.synthetic import SIZES, make_product_search
 from xmr.warmup import warmup
 
 

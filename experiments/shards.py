@@ -10,13 +10,28 @@ as the engine.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from xmr import XRLinear
+from xmr.params import XRLinearParams
 from xmr.sharded import JoblibEngine, fit_sharded
+
+
+@dataclass
+class ShardedXRLinearParams(XRLinearParams):
+    """:class:`~xmr.XRLinear` in the harness: its parameters, and how its training is split
+    (the model does not depend on it)."""
+
+    shards: int = 1  # != 1: train by this many subtree tasks (xmr.sharded), the launcher as
+    # the engine (SLURM jobs under hydra/launcher=slurm, else local processes); same model
+    shard_workers: int = 2  # local worker processes for the shard tasks (not on SLURM)
+
+
+SHARDING = ("shards", "shard_workers")  # the fields above that XRLinear does not take
 
 
 class SubmititEngine:
@@ -32,41 +47,48 @@ class SubmititEngine:
                   "cpus_per_task": self.threads_per_task,
                   "mem_gb": launcher.get("mem_gb"), "name": "xmr-shard"}
         self.executor.update_parameters(**{k: v for k, v in params.items() if v is not None})
-        self.job_ids: list[str] = []
 
     def map(self, fn: Callable, arglists: Sequence[tuple]) -> list:
         jobs = self.executor.map_array(fn, *zip(*arglists, strict=True))
-        self.job_ids = [j.job_id for j in jobs]
         return [j.result() for j in jobs]
 
 
-def _launcher() -> DictConfig | None:
-    return HydraConfig.get().launcher if HydraConfig.initialized() else None
+def _hydra() -> tuple[DictConfig | None, Path | None]:
+    """(the launcher's config, this job's output folder), or Nones outside a Hydra job."""
+    if not HydraConfig.initialized():
+        return None, None
+    hc = HydraConfig.get()
+    return hc.launcher, Path(hc.runtime.output_dir)
 
 
-def engine_for(cfg: DictConfig):
+def engine_for(n_workers: int):
     """The engine of this job's launcher (see the module docstring)."""
-    launcher = _launcher()
+    launcher, out = _hydra()
     if launcher is not None and str(launcher.get("_target_", "")).endswith("SlurmLauncher"):
-        return SubmititEngine(Path(cfg.paths.output_dir) / "shards" / "submitit", launcher)
-    return JoblibEngine(n_workers=cfg.model.shard_workers)
+        return SubmititEngine(out / "shards" / "submitit", launcher)
+    return JoblibEngine(n_workers=n_workers)
 
 
-def engine_name(engine) -> str:
-    return "slurm" if isinstance(engine, SubmititEngine) else "joblib"
+def fit(model: XRLinear, X, Y, *, tree, n_shards: int, n_workers: int) -> XRLinear:
+    """``model`` trained by ``n_shards`` shards on ``tree`` with this job's engine."""
+    engine = engine_for(n_workers)
+    _, out = _hydra()
+    fit_sharded(model, X, Y, n_shards=n_shards, engine=engine, tree=tree,
+                workdir=None if out is None else out / "shards")
+    model.shard_engine_ = "slurm" if isinstance(engine, SubmititEngine) else "joblib"
+    return model
 
 
-def fit(cfg: DictConfig, model: XRLinear, X, Y) -> tuple[XRLinear, dict[str, str]]:
-    """``model`` trained by ``cfg.model.shards`` shards with this job's engine; the tags
-    that say how (engine, split depth, tasks, their SLURM job ids)."""
-    engine = engine_for(cfg)
-    fit_sharded(model, X, Y, n_shards=int(cfg.model.shards), engine=engine,
-                workdir=Path(cfg.paths.output_dir) / "shards")
-    rep = model.shard_report_
-    tags = {"shard_engine": engine_name(engine), "shard_split_depth": str(rep["split_depth"]),
-            "shard_tasks": str(len(rep["tasks"])),
-            "shard_task_hosts": ",".join(sorted({t["host"] for t in rep["tasks"]}))}
+def tags(model: XRLinear) -> dict[str, str]:
+    """How a model trained in this process was sharded (nothing for one-process training
+    or a model loaded from the cache): engine, split depth, tasks, their SLURM job ids."""
+    rep = getattr(model, "shard_report_", None)
+    if rep is None:
+        return {}
+    out = {"shard_engine": model.shard_engine_, "shard_split_depth": str(rep["split_depth"]),
+           "shard_tasks": str(len(rep["tasks"])),
+           "shard_task_hosts": ",".join(sorted({t["host"] for t in rep["tasks"]}))}
     ids = [t["slurm_job_id"] for t in rep["tasks"] if t["slurm_job_id"]]
     if ids:
-        tags["shard_slurm_job_ids"] = ",".join(ids)
-    return model, tags
+        out["shard_slurm_job_ids"] = ",".join(ids)
+    return out

@@ -150,7 +150,7 @@ class _XRLinear:
             return self
         pruned = type(self)(self.parts)
         pruned.feat, pruned.fit_time_s = self.feat, self.fit_time_s
-        pruned.model = self.model.prune(threshold)
+        pruned.model = shards.keep_report(self.model, self.model.prune(threshold))
         return pruned
 
     def size(self) -> dict[str, float]:

@@ -79,6 +79,15 @@ def fit(model: XRLinear, X, Y, *, tree, n_shards: int, n_workers: int) -> XRLine
     return model
 
 
+def keep_report(trained: XRLinear, pruned: XRLinear) -> XRLinear:
+    """``pruned`` (re-pruned from ``trained``) with the record of how ``trained`` was
+    sharded, so the run that trained it still says how."""
+    for attr in ("shard_report_", "shard_engine_"):
+        if hasattr(trained, attr):
+            setattr(pruned, attr, getattr(trained, attr))
+    return pruned
+
+
 def tags(model: XRLinear) -> dict[str, str]:
     """How a model trained in this process was sharded (nothing for one-process training
     or a model loaded from the cache): engine, split depth, tasks, their SLURM job ids."""

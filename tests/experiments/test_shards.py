@@ -11,7 +11,8 @@ from tests.experiments.test_run import assert_ok, store
 pytestmark = [pytest.mark.slow,
               pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy")]
 
-POINT = ("experiment=smoke", "features=word1", "model.threshold=0.05", "eval.beam_size=10")
+# threshold 0.2 > the preset's train_threshold 0.05: the run trains, then re-prunes
+POINT = ("experiment=smoke", "features=word1", "model.threshold=0.2", "eval.beam_size=10")
 SAME = ("precision_at_1", "precision_at_5", "recall_at_10", "recall_at_100", "ndcg_at_10",
         "mrr_at_10", "model_nnz", "model_bytes")
 

@@ -47,3 +47,14 @@ def test_bad_shards_value_is_refused(tmp_path, run_app, tmp_paths):
                    cwd=tmp_path)
     # the harness records a failing job as a FAILED run, with the library's message
     assert "FAILED: ValueError: n_shards must be >= 1, got 0" in proc.stdout, proc.stdout
+
+
+def test_shards_do_not_enter_the_training_key(compose_cfg):
+    from experiments import build
+
+    def key(*overrides):
+        return build.training_key(compose_cfg(["experiment=smoke", *overrides]), "dataset")
+
+    # a sharded training is the same model: one cache entry for both
+    assert key() == key("model.shards=4", "model.shard_workers=3")
+    assert compose_cfg(["model.shards=4"]).model.shards == 4

@@ -102,7 +102,7 @@ def test_parallel_sweep_logs_everything_to_the_server(mlflow_server, tmp_path, r
     assert not (root / "logs" / "mlruns").exists()
 
     client = MlflowClient(tracking_uri=url)
-    exp = client.get_experiment_by_name("xmr-harness")
+    exp = client.get_experiment_by_name("smoke")  # one experiment per preset
     assert exp.artifact_location.startswith("mlflow-artifacts:")  # served by the server
     runs = client.search_runs([exp.experiment_id], max_results=1000)
     [parent] = parents(runs)

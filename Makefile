@@ -12,7 +12,7 @@ export PYTHONPATH := $(CURDIR)
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba-cache
 PYTEST_ARGS ?=
 
-.PHONY: venv peer xmc-venv test demo demo-lib ui screenshots figures bench bench-scale lint clean help
+.PHONY: venv peer xmc-venv test demo demo-lib ui screenshots figures bench bench-scale lint clean help slurm-up slurm-down
 
 help:
 	@echo "make demo   - set up .venv, run a small product_search sweep on synthetic data (MLflow)"
@@ -24,6 +24,7 @@ help:
 	@echo "make bench-scale - ours vs PECOS, Omikuji, napkinXC at 20k..1M labels (hours)"
 	@echo "make xmc-venv - build .xmc-venv with Omikuji and napkinXC (their own venv)"
 	@echo "make lint   - ruff"
+	@echo "make slurm-up / slurm-down - a single-node SLURM cluster on localhost (.slurm/)"
 
 venv: $(VENV)/.stamp
 $(VENV)/.stamp: requirements.txt constraints.txt pyproject.toml
@@ -79,6 +80,14 @@ bench: venv peer
 bench-scale: venv peer xmc-venv
 	mkdir -p bench-results
 	$(VPY) -m benchmarks.scale --out bench-results/scale.json --figure bench-results/scale.png
+
+# A single-node SLURM cluster on this machine (Debian: apt-get install -y slurm-wlm munge;
+# root), in .slurm/: then SLURM_CONF=$(CURDIR)/.slurm/slurm.conf for sinfo/sbatch/sweeps.
+slurm-up: venv
+	$(VPY) -m experiments.slurm_local up --dir .slurm
+
+slurm-down: venv
+	$(VPY) -m experiments.slurm_local down --dir .slurm
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -13,8 +13,9 @@ from experiments.models import runner_class as _runner_class
 from xmr.features import TextFeaturizer
 from xmr.qac import QACVectorizer
 
-# hyperparameters that change how fast a model trains, never what it learns
-VOLATILE = ("n_jobs", "n_threads", "device")
+# hyperparameters that change how fast (or where) a model trains, never what it learns
+# (sharded training gives the same weights)
+VOLATILE = ("n_jobs", "n_threads", "device", "shards", "shard_workers")
 
 
 def _range(value) -> tuple[int, int] | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -142,6 +143,9 @@ def run_job(cfg: DictConfig) -> float:
                     **mlflow_ui.source_tags(tracking.git_commit()),
                     mlflow_ui.mlflow_tags.MLFLOW_RUN_NOTE: mlflow_ui.describe_point(
                         cfg, _job_overrides(), sweep_id or None)}
+            if os.environ.get("SLURM_JOB_ID"):  # where the run ran, on a SLURM cluster
+                tags |= {"slurm_job_id": os.environ["SLURM_JOB_ID"],
+                         "slurm_node": os.environ.get("SLURMD_NODENAME", "")}
             tracker = tracking.TrackedRun(uri, exp_name, cfg.paths.log_dir, run_name, tags,
                                           parent)
             if cfg.logger.system_metrics:

@@ -19,6 +19,7 @@ from typing import Any
 import scipy.sparse as sp
 
 import xmr
+from experiments import shards
 from experiments.results import LATENCY_KEYS, time_requests
 from xmr.datasets.tasks import QACDataset, XMRDataset, XMRSplit
 from xmr.params import DualEncoderParams, LinearParams, XRLinearParams
@@ -120,17 +121,22 @@ def fit_xrlinear(parts: Parts, X, Y, Z, labels=None) -> xmr.XRLinear:
     """XR-Linear on the tree the runner's indexer builds over ``Z`` (and the label strings)."""
     tree = parts.indexer.build(Z, labels=labels)
     ix = parts.indexer
-    p = {k: v for k, v in parts.params.items() if k != "threshold"}
+    p = {k: v for k, v in parts.params.items() if k not in ("threshold", *shards.SHARDING)}
     shape = {k: getattr(ix, k) for k in ("nr_splits", "max_leaf_size") if hasattr(ix, k)}
-    return xmr.XRLinear(**shape, threshold=parts.train_threshold, **p, seed=parts.seed,
-                        allow_empty=True, verbose=True).fit(X, Y, tree=tree)
+    model = xmr.XRLinear(**shape, threshold=parts.train_threshold, **p, seed=parts.seed,
+                         allow_empty=True, verbose=True)
+    n_shards = parts.params.get("shards", 1)
+    if n_shards != 1:  # 0 or less: refused by xmr.sharded
+        return shards.fit(model, X, Y, tree=tree, n_shards=n_shards,
+                          n_workers=parts.params["shard_workers"])
+    return model.fit(X, Y, tree=tree)
 
 
 class _XRLinear:
     """What the XR-Linear runners of both tasks share (mixed in before the task's base)."""
 
     name = "xrlinear"
-    params = XRLinearParams
+    params = shards.ShardedXRLinearParams
     inputs = ("features", "indexer")
     prunable = True
 
@@ -144,7 +150,7 @@ class _XRLinear:
             return self
         pruned = type(self)(self.parts)
         pruned.feat, pruned.fit_time_s = self.feat, self.fit_time_s
-        pruned.model = self.model.prune(threshold)
+        pruned.model = shards.keep_report(self.model, self.model.prune(threshold))
         return pruned
 
     def size(self) -> dict[str, float]:
@@ -216,7 +222,7 @@ class XRLinearRunner(_XRLinear, XMRRunner):
                                       post_processor=inf.post_processor)
 
     def tags(self) -> dict[str, str]:
-        return {"tree_levels": str(self.model.tree_.level_sizes)}
+        return {"tree_levels": str(self.model.tree_.level_sizes), **shards.tags(self.model)}
 
 
 @register
@@ -377,7 +383,8 @@ class QACXRLinearRunner(_XRLinear, QACRunner):
 
     def tags(self) -> dict[str, str]:
         levels = self.model.tree_.level_sizes
-        return {"tree_levels": str(levels[:4] + ["…"] + [levels[-1]])}
+        return {"tree_levels": str(levels[:4] + ["…"] + [levels[-1]]),
+                **shards.tags(self.model)}
 
 
 class _MPCSuggester:

@@ -28,7 +28,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import unquote, urlparse
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 # a server that goes away mid-sweep: a few quick retries (~15 s), not MLflow's ~4 minutes
@@ -219,7 +219,10 @@ def experiment_id(client: MlflowClient, name: str, log_dir: str) -> str:
     exp = _retry(client.get_experiment_by_name, name)
     if exp is not None:
         return exp.experiment_id
-    artifacts = (Path(log_dir).resolve() / "mlruns").as_uri()
+    # a local store keeps artifacts beside it; a tracking server stores (and serves) them
+    # itself: a local path would leave them on whichever node the job ran on
+    remote = urlparse(client.tracking_uri).scheme in ("http", "https")
+    artifacts = None if remote else (Path(log_dir).resolve() / "mlruns").as_uri()
     try:
         return _retry(client.create_experiment, name, artifact_location=artifacts)
     except mlflow.exceptions.MlflowException:  # created meanwhile by a parallel job

@@ -143,6 +143,17 @@ class XRLinear(BaseEstimator):
         ``tree``: train on a given label tree (a :class:`LabelTree` or a PECOS-layout list of
         cluster matrices) instead of building one by hierarchical k-means over PIFA.
         """
+        X, Y, tree, n_threads = self._index(X, Y, tree)
+        t0 = time.perf_counter()
+        weights = self._train_levels(X, Y, tree, n_threads)
+        self.fit_time_s_ = self.index_time_s_ + time.perf_counter() - t0
+        self._set_model(tree, weights, float(self.threshold), X.shape[1])
+        _check_not_all_pruned(self.model_nnz_, self.threshold_)
+        return self
+
+    def _index(self, X, Y, tree) -> tuple[sp.csr_matrix, sp.csr_matrix, LabelTree, int]:
+        """Checked X and Y, the label tree (built or given) and the thread count: everything
+        :meth:`fit` (and :func:`xmr.sharded.fit_sharded`) does before training."""
         self._validate_params()
         X = check_features(X)
         Y = check_labels(Y, X.shape[0])
@@ -178,13 +189,12 @@ class XRLinear(BaseEstimator):
             if tree.n_labels != Y.shape[1]:
                 raise ValueError(f"tree has {tree.n_labels} labels but Y has {Y.shape[1]}")
         self.index_time_s_ = time.perf_counter() - t0
-        weights = self._train_levels(X, Y, tree, n_threads)
-        self.fit_time_s_ = time.perf_counter() - t0
-        self._set_model(tree, weights, float(self.threshold), X.shape[1])
-        _check_not_all_pruned(self.model_nnz_, self.threshold_)
-        return self
+        return X, Y, tree, n_threads
 
-    def _train_levels(self, X, Y, tree: LabelTree, n_threads: int) -> list[sp.csc_matrix]:
+    def _train_levels(self, X, Y, tree: LabelTree, n_threads: int, *,
+                      parents: list[np.ndarray] | None = None) -> list[sp.csc_matrix]:
+        """One CSC weight matrix per level. ``parents[t]``: train only the children of these
+        level-t nodes (the others' columns stay empty; see :mod:`xmr.sharded`)."""
         targets = tree.level_targets(Y)
         N, D = X.shape
         X_indptr = X.indptr.astype(np.int64)
@@ -205,8 +215,9 @@ class XRLinear(BaseEstimator):
             tasks = []
             # one task = one parent's pool gathered once + a group of its children; a level
             # with few parents splits their children into groups so every core gets work
-            groups_per_parent = -(-4 * n_threads // C.shape[1])
-            for p in range(C.shape[1]):
+            trained = range(C.shape[1]) if parents is None else parents[t]
+            groups_per_parent = -(-4 * n_threads // max(1, len(trained)))
+            for p in trained:
                 pool = pools.indices[pools.indptr[p]:pools.indptr[p + 1]].astype(np.int64)
                 children = C.indices[C.indptr[p]:C.indptr[p + 1]].astype(np.int64)
                 cost = float(X_indptr[pool + 1].sum() - X_indptr[pool].sum()) + pool.size

@@ -57,16 +57,20 @@ def _harness_env() -> dict[str, str]:
     env.pop("MLFLOW_EXPERIMENT_NAME", None)
     env.pop("HYDRA_FULL_ERROR", None)
     env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    if env.get("NUMBA_CACHE_DIR"):  # the apps run from tmp folders: keep the one JIT cache
+        env["NUMBA_CACHE_DIR"] = os.path.abspath(env["NUMBA_CACHE_DIR"])
     env["PYTHONPATH"] = os.pathsep.join(
         [str(REPO), *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])])
     return env
 
 
-def _run_app(module: str, *args: str, cwd: Path, timeout: float = 240
-             ) -> subprocess.CompletedProcess:
-    """`python -m <module> <args>` from ``cwd`` (a tmp folder: relative paths land there)."""
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=_harness_env(),
-                          capture_output=True, text=True, timeout=timeout)
+def _run_app(module: str, *args: str, cwd: Path, timeout: float = 240,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`python -m <module> <args>` from ``cwd`` (a tmp folder: relative paths land there);
+    ``env``: variables set on top of the harness environment."""
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd,
+                          env={**_harness_env(), **(env or {})}, capture_output=True,
+                          text=True, timeout=timeout)
 
 
 def _tmp_paths(root: Path) -> list[str]:

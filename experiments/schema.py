@@ -65,7 +65,7 @@ class IndexerConfig:
     # the features group applied to the label strings)
     depth: int = 16  # trie: character depth of the leaf clusters
     trie_depth: int = 1  # hybrid: character depth of the trie part
-    prefix_len: int = 5  # mustlink: labels sharing this many first characters stay together
+    prefix_len: int = 5  # mustlink: constrained levels (level l: same first l + 1 characters)
 
 
 # --------------------------------------------------------------------------- model

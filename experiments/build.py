@@ -20,9 +20,13 @@ def featurizer(cfg: DictConfig) -> TextFeaturizer:
 
 
 def train_threshold(cfg: DictConfig) -> float:
-    """The level the model is trained at: the sweep's shared ``train_threshold`` if set."""
+    """The level the model is trained at: the sweep's shared ``train_threshold`` if set,
+    except with matcher-aware negatives (``negative_sampling=man``): their pools come from a
+    beam search over the already pruned upper levels, so a re-pruned ``man`` model is not the
+    model trained at that threshold; it trains at the run's own ``threshold`` (and the
+    training cache keys on it)."""
     m = cfg.model
-    if m.train_threshold is None:
+    if m.train_threshold is None or m.get("negative_sampling") == "man":
         return float(m.threshold)
     if m.train_threshold > m.threshold:
         raise ValueError(f"model.train_threshold ({m.train_threshold}) must be <= "

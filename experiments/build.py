@@ -5,18 +5,24 @@ from __future__ import annotations
 from omegaconf import DictConfig, OmegaConf
 
 import xmr
-from xmr.features import TextFeaturizer
+from xmr.features import PerOrderFeaturizer, TextFeaturizer
+
+FEATURE_BLOCKS = {"type": TextFeaturizer, "order": PerOrderFeaturizer}
 
 
 def _range(value) -> tuple[int, int] | None:
     return None if value is None else (int(value[0]), int(value[1]))
 
 
-def featurizer(cfg: DictConfig) -> TextFeaturizer:
+def featurizer(cfg: DictConfig) -> TextFeaturizer | PerOrderFeaturizer:
     f = cfg.features
-    return TextFeaturizer(word_ngram_range=_range(f.word_ngram_range),
-                          char_ngram_range=_range(f.char_ngram_range), min_df=f.min_df,
-                          max_features=f.max_features, sublinear_tf=f.sublinear_tf)
+    if f.blocks not in FEATURE_BLOCKS:
+        raise ValueError(f"features.blocks must be one of {sorted(FEATURE_BLOCKS)}, got "
+                         f"{f.blocks!r}")
+    return FEATURE_BLOCKS[f.blocks](word_ngram_range=_range(f.word_ngram_range),
+                                    char_ngram_range=_range(f.char_ngram_range),
+                                    min_df=f.min_df, max_features=f.max_features,
+                                    sublinear_tf=f.sublinear_tf)
 
 
 def train_threshold(cfg: DictConfig) -> float:

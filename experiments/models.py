@@ -8,6 +8,7 @@ single query is answered end to end (text in, featurisation included).
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from omegaconf import DictConfig
 import xmr
 from experiments import build
 from xmr.datasets.tasks import XMRSplit
-from xmr.features import TextFeaturizer
+from xmr.features import PerOrderFeaturizer, TextFeaturizer, load_featurizer
 from xmr.timing import measure_latency
 
 PRUNABLE = {"xrlinear"}  # models whose weights can be re-pruned without retraining
@@ -32,7 +33,7 @@ class Runner:
 
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
-        self.feat: TextFeaturizer | None = None
+        self.feat: TextFeaturizer | PerOrderFeaturizer | None = None
         self.model = None
         self.fit_time_s = float("nan")
 
@@ -65,7 +66,7 @@ class Runner:
 
     def load(self, folder: Path) -> Runner:
         if (folder / "featurizer").is_dir():
-            self.feat = TextFeaturizer.load(folder / "featurizer")
+            self.feat = load_featurizer(folder / "featurizer")
         self.model = self.model_class().load(folder / "model")
         return self
 
@@ -80,6 +81,10 @@ class Runner:
                                min_timed=n)
 
     def size(self) -> dict[str, float]:
+        return {}
+
+    def extra_metrics(self) -> dict[str, float]:
+        """Run metrics beyond the fixed names (e.g. how a hyperparameter was chosen)."""
         return {}
 
 
@@ -123,7 +128,19 @@ class XRLinearRunner(Runner):
 
 
 class OVRRunner(Runner):
+    """One-vs-rest at its own best pruning threshold: with ``model.threshold = null`` (the
+    default) it is chosen on held-out training rows among ``model.threshold_candidates``
+    (`baselines.ovr_linear.select_threshold`), then the model is trained on all training
+    rows at that threshold. The choice and every candidate's validation recall@10 are logged
+    (``ovr_threshold``, ``valid_recall_at_10_t<threshold>``); ``train_time_s`` is the final
+    training (featurisation included), ``threshold_selection_s`` the search."""
+
     name = "ovr_linear"
+    _SELECTION_FILE = "threshold_selection.json"
+
+    def __init__(self, cfg: DictConfig):
+        super().__init__(cfg)
+        self.selection: dict = {}
 
     @staticmethod
     def model_class():
@@ -132,15 +149,39 @@ class OVRRunner(Runner):
         return OVRLinear
 
     def fit(self, split: XMRSplit, label_texts) -> None:
-        from baselines.ovr_linear import OVRLinear
+        from baselines.ovr_linear import OVRLinear, select_threshold
 
         m = self.cfg.model
+        params = {"Cp": m.Cp, "Cn": m.Cn, "eps": m.eps, "max_iter": m.max_iter,
+                  "bias": m.bias, "n_jobs": m.n_jobs}
         t0 = time.perf_counter()
         X = self._fit_features(split)
-        self.model = OVRLinear(threshold=m.threshold, Cp=m.Cp, Cn=m.Cn, eps=m.eps,
-                               max_iter=m.max_iter, bias=m.bias, seed=self.cfg.seed,
-                               n_jobs=m.n_jobs, allow_empty=True).fit(X, split.Y)
-        self.fit_time_s = time.perf_counter() - t0
+        featurize_s = time.perf_counter() - t0
+        threshold = m.threshold
+        if threshold is None:
+            t1 = time.perf_counter()
+            threshold, scores = select_threshold(
+                X, split.Y, candidates=list(m.threshold_candidates),
+                valid_fraction=m.valid_fraction, seed=self.cfg.seed, **params)
+            self.selection = {"threshold": threshold, "valid_recall_at_10": scores,
+                              "seconds": time.perf_counter() - t1}
+        t2 = time.perf_counter()
+        self.model = OVRLinear(threshold=threshold, seed=self.cfg.seed, allow_empty=True,
+                               **params).fit(X, split.Y)
+        self.fit_time_s = featurize_s + time.perf_counter() - t2
+
+    def save(self, folder: Path) -> None:
+        super().save(folder)
+        (folder / self._SELECTION_FILE).write_text(json.dumps(self.selection))
+
+    def load(self, folder: Path) -> Runner:
+        super().load(folder)
+        if (folder / self._SELECTION_FILE).is_file():
+            sel = json.loads((folder / self._SELECTION_FILE).read_text())
+            sel["valid_recall_at_10"] = {float(k): v for k, v in
+                                         sel.get("valid_recall_at_10", {}).items()}
+            self.selection = sel
+        return self
 
     def predict(self, X, ev, topk: int) -> sp.csr_matrix:
         return self.model.predict(X, topk=topk)
@@ -153,8 +194,16 @@ class OVRRunner(Runner):
         return {"model_nnz": float(self.model.model_nnz_),
                 "model_bytes": float(_weights_bytes([self.model.weights_]))}
 
+    def extra_metrics(self) -> dict[str, float]:
+        out = {"ovr_threshold": float(self.model.threshold)}
+        if self.selection:
+            out["threshold_selection_s"] = float(self.selection["seconds"])
+            out |= {f"valid_recall_at_10_t{c:g}": float(r)
+                    for c, r in self.selection["valid_recall_at_10"].items()}
+        return out
+
     def tags(self) -> dict[str, str]:
-        return {}
+        return {"threshold_chosen_on": "validation" if self.selection else "config"}
 
 
 class DualEncoderRunner(Runner):
@@ -233,10 +282,13 @@ class PecosRunner(Runner):
         out = self.model.measure_latency(rows, beam_size=ev.beam_size, topk=10,
                                          post_processor=ev.post_processor,
                                          n_warmup=ev.latency_warmup)
-        return {k: out[k] for k in ("latency_p50_ms", "latency_p99_ms", "latency_mean_ms")}
+        # the peer times PECOS's predict with threads=1 (its single-query protocol)
+        return {k: out[k] for k in ("latency_p50_ms", "latency_p99_ms", "latency_mean_ms")} \
+            | {"latency_threads": 1}
 
     def size(self) -> dict[str, float]:
-        return {"model_nnz": float(self.model.model_nnz_)}
+        return {"model_nnz": float(self.model.model_nnz_),
+                "model_bytes": float(self.model.model_bytes_)}
 
     def tags(self) -> dict[str, str]:
         return {"latency_includes_featurization": "false"}

@@ -7,13 +7,14 @@ import logging
 import time
 from collections import Counter
 
+import numpy as np
 from omegaconf import DictConfig
 
 import xmr
 from baselines.mpc import MostPopularCompletion
 from experiments.xmr_job import JobResult
 from xmr.datasets.tasks import QACDataset
-from xmr.qac import QACSuggester, QACVectorizer
+from xmr.qac import QACSuggester, QACVectorizer, count_unmatched_prefix
 from xmr.qac.metrics import qac_metrics, qac_slices
 from xmr.timing import measure_latency
 from xmr.warmup import warmup
@@ -29,7 +30,7 @@ def vectorizer(cfg: DictConfig) -> QACVectorizer:
     return QACVectorizer(prefix_weighting=f.prefix_weighting,
                          char_ngram_range=(int(f.char_ngram_range[0]),
                                            int(f.char_ngram_range[1])),
-                         min_df=f.min_df, use_prefix=f.use_prefix)
+                         min_df=f.min_df, use_prefix=f.use_prefix, idf=f.idf)
 
 
 def label_tree(cfg: DictConfig, vec: QACVectorizer, X, Y, labels: list[str]) -> xmr.LabelTree:
@@ -75,9 +76,10 @@ def run_qac(cfg: DictConfig, ds: QACDataset) -> JobResult:
         extra = {}
     else:
         t0 = time.perf_counter()
-        vec = vectorizer(cfg).fit(train.prev_queries, train.prefixes)
-        X = vec.transform(train.prev_queries, train.prefixes)
-        Y = ds.label_matrix("train")
+        # qp2q's training matrix: one row per distinct (previous query, prefix), Y multi-label
+        prevs, prefixes, Y = ds.training_matrix("train")
+        vec = vectorizer(cfg).fit(prevs, prefixes)
+        X = vec.transform(prevs, prefixes)
         tree = label_tree(cfg, vec, X, Y, labels)
         m = cfg.model
         model = xmr.XRLinear(nr_splits=max(2, cfg.indexer.nr_splits),
@@ -88,7 +90,8 @@ def run_qac(cfg: DictConfig, ds: QACDataset) -> JobResult:
                              ).fit(X, Y, tree=tree)
         train_time = time.perf_counter() - t0
         suggester = QACSuggester(vec, model, labels, k=k, beam_size=ev.beam_size,
-                                 empty_prev=ev.empty_prev, post_processor=ev.post_processor)
+                                 empty_prev=ev.empty_prev, post_processor=ev.post_processor,
+                                 skip_unmatched_prefix=ev.skip_unmatched_prefix)
         t0 = time.perf_counter()
         suggestions = suggester.suggest_batch(test.prev_queries, test.prefixes)
         batch_s = time.perf_counter() - t0
@@ -98,7 +101,9 @@ def run_qac(cfg: DictConfig, ds: QACDataset) -> JobResult:
         tags["tree_levels"] = str(model.tree_.level_sizes[:4] + ["…"] + [len(labels)])
         extra = {"model_nnz": float(model.model_nnz_),
                  "model_bytes": float(sum(W.data.nbytes + W.indices.nbytes + W.indptr.nbytes
-                                          for W in model.weights_))}
+                                          for W in model.weights_)),
+                 "n_train_inputs": float(Y.shape[0]),
+                 "n_train_multilabel_inputs": float((np.diff(Y.indptr) > 1).sum())}
 
     metrics = qac_metrics(suggestions, test.next_queries, k=10)
     counts = Counter(train.next_queries)
@@ -112,10 +117,15 @@ def run_qac(cfg: DictConfig, ds: QACDataset) -> JobResult:
            "latency_p99_ms": latency["latency_p99_ms"],
            "latency_mean_ms": latency["latency_mean_ms"],
            "throughput_qps": len(requests) / batch_s if batch_s > 0 else float("nan"),
-           "trained": 1.0, **extra}
+           "trained": 1.0,
+           # requests no label starts with: predicted like every other (the paper's
+           # protocol) unless eval.skip_unmatched_prefix
+           "n_unmatched_prefix": float(count_unmatched_prefix(labels, test.prefixes)),
+           **extra}
     sample = [{"prev_query": test.prev_queries[i], "prefix": test.prefixes[i],
                "next_query": test.next_queries[i], "suggestions": suggestions[i]}
               for i in range(min(ev.n_prediction_samples, test.n))]
     return JobResult(metrics=out, tags=tags,
-                     artifacts={"slices.json": slices, "predictions_sample.json": sample})
+                     artifacts={"slices.json": slices, "predictions_sample.json": sample},
+                     params={"latency_threads": latency["latency_threads"]})
 

@@ -14,6 +14,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from baselines.ovr_linear import THRESHOLD_CANDIDATES
 from xmr.datasets.registry import DATASETS
 
 
@@ -43,6 +44,8 @@ class FeaturesConfig:
     min_df: int = 1  # drop n-grams seen in fewer training texts
     max_features: int | None = None  # keep only the most frequent n-grams per block
     sublinear_tf: bool = False  # 1 + ln(tf) instead of tf
+    blocks: str = "type"  # "type": one l2 block per type (word n-grams, char n-grams);
+    # "order": PECOS's one vectorizer per n-gram order, each normalised (PerOrderFeaturizer)
 
 
 @dataclass
@@ -52,6 +55,7 @@ class QACFeaturesConfig:
     prefix_weighting: str = "position"  # "position" (1/(p+1)) or "plain" char TF-IDF
     char_ngram_range: list[int] = field(default_factory=lambda: [1, 3])  # prefix n-grams
     min_df: int = 1  # drop n-grams seen in fewer training examples
+    idf: str = "pecos"  # "pecos" max(ln(N/(df+1)), 0) or "sklearn" ln((1+N)/(1+df)) + 1 (qp2q)
 
 
 # ------------------------------------------------------------------------- indexer
@@ -87,7 +91,11 @@ class ModelConfig:
 @dataclass
 class OVRConfig:
     name: str = "ovr_linear"  # sparse one-vs-rest linear (DiSMEC-style) baseline
-    threshold: float = 0.1  # weight pruning after each per-label solve
+    threshold: float | None = None  # weight pruning after each per-label solve; None =
+    # chosen on held-out training rows among threshold_candidates (its own best)
+    threshold_candidates: list[float] = field(
+        default_factory=lambda: list(THRESHOLD_CANDIDATES))  # tried when threshold is None
+    valid_fraction: float = 0.1  # training rows held out to choose the threshold
     Cp: float = 1.0  # SVM cost of positives
     Cn: float = 1.0  # SVM cost of negatives
     eps: float = 0.1  # dual CD tolerance
@@ -129,6 +137,8 @@ class EvalConfig:
     n_prediction_samples: int = 20  # test rows written to predictions_sample.json
     n_suggestions: int = 10  # QAC: suggestions per request
     empty_prev: str = "none"  # QAC: an empty previous query gets "none" (paper) or "prefix"
+    skip_unmatched_prefix: bool = False  # QAC: answer [] without predicting when no label
+    # starts with the prefix (off: every request is vectorised and predicted, as qp2q)
 
 
 # -------------------------------------------------------------------------- logger

@@ -35,6 +35,7 @@ class JobResult:
     metrics: dict[str, float]
     tags: dict[str, str] = field(default_factory=dict)
     artifacts: dict[str, object] = field(default_factory=dict)  # name → JSON-able
+    params: dict[str, object] = field(default_factory=dict)  # logged next to the config
 
 
 @contextmanager
@@ -121,12 +122,13 @@ def run_xmr(cfg: DictConfig, ds: XMRDataset, dataset_key: str) -> JobResult:
                 "latency_p99_ms": latency["latency_p99_ms"],
                 "latency_mean_ms": latency["latency_mean_ms"],
                 "throughput_qps": test.n / batch_s if batch_s > 0 else float("nan"),
-                **run.size(), "trained": 1.0 if trained else 0.0}
+                **run.size(), **run.extra_metrics(), "trained": 1.0 if trained else 0.0}
     tags = {"train_key": config_hash(key), "train_cache_hit": str(not trained).lower(),
             **run.tags()}
     artifacts = {"predictions_sample.json": _samples(ds, test, scores,
                                                      ev.n_prediction_samples)}
-    return JobResult(metrics=metrics, tags=tags, artifacts=artifacts)
+    return JobResult(metrics=metrics, tags=tags, artifacts=artifacts,
+                     params={"latency_threads": latency.get("latency_threads", 1)})
 
 
 def headline(metrics: dict[str, float], task: str) -> float:

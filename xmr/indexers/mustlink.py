@@ -2,7 +2,7 @@
 must-link"), as qp2q builds it (``examples/qp2q/models/indices.py``: ``build_prefix_mlc_mat``,
 ``hierarchical_kmeans_w_mlc``).
 
-Protocol: ``build(Z, *, labels) -> LabelTree`` (see :mod:`xmr.indexers.trie`).
+Built as every indexer: ``build(Z, *, labels) -> LabelTree`` (see :mod:`xmr.indexers.trie`).
 
 The tree is grown one binary level at a time. At binary level ``l`` (0-based, the root's split
 is level 0) and ``l < prefix_len``, the labels sharing their first ``l + 1`` characters (their
@@ -13,7 +13,7 @@ paper: 5); from level ``prefix_len`` on every label is its own component (plain 
 rows of ``Z`` and its weight is its size; a segment is split by spherical 2-means balanced
 **by weight** (score x·(c₁ − c₂), sort, cut where the running weight reaches half of the
 segment's total, both sides non-empty; at most ``max_iter`` rounds;
-`xmr.kernels.trie.weighted_split_level`).
+`xmr.kernels.kmeans.weighted_split_level`).
 
 As in qp2q only segments of more than ``max_leaf_size`` labels are split; smaller ones are
 carried down unchanged (single-child levels), and growth stops when no segment is larger than
@@ -37,16 +37,17 @@ import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
 from xmr._threads import resolve_n_jobs
-from xmr._validation import check_int, check_power_of_two
-from xmr.indexers.hybrid import _ranges, random_pairs
+from xmr._validation import check_int
+from xmr.indexers.hkmeans import random_pairs
+from xmr.indexers.hybrid import _ranges
 from xmr.indexers.trie import (
+    ClusteringStringIndexer,
     binary_levels_kept,
-    check_embedding,
-    check_label_strings,
     sorted_order,
     tree_from_flags,
 )
-from xmr.kernels.trie import weighted_split_level
+from xmr.kernels.kmeans import weighted_split_level
+from xmr.params import MustLinkParams, store_params
 from xmr.tree import LabelTree
 
 MAX_PREFIX_LEN = 5  # the paper's must-link prefixes are at most 5 characters
@@ -64,36 +65,27 @@ def prefix_components(lcp: np.ndarray, lengths: np.ndarray, prefix_len: int) -> 
     return start
 
 
-class MustLinkIndexer:
+_P = MustLinkParams  # the defaults, defined once
+
+
+class MustLinkIndexer(ClusteringStringIndexer):
     """Balanced hierarchical 2-means over prefix components (see the module doc)."""
 
-    needs_labels = True  # build(Z, *, labels): see xmr.indexers.trie
+    Params = MustLinkParams
 
-    def __init__(self, *, prefix_len: int = 5, nr_splits: int = 16, max_leaf_size: int = 100,
-                 max_iter: int = 20, seed: int = 0, n_jobs: int = -1):
-        self.prefix_len = prefix_len  # constrained binary levels: level l keeps labels sharing
-        # their first l + 1 characters together (the paper: 5; 0 = plain 2-means)
-        self.nr_splits = nr_splits  # out-degree B of the tree (power of two >= 2)
-        self.max_leaf_size = max_leaf_size  # labels per leaf cluster at most (about)
-        self.max_iter = max_iter  # 2-means rounds per split (PECOS: 20)
-        self.seed = seed  # seeds the initial centres
-        self.n_jobs = n_jobs  # threads; -1 = all cores
+    def __init__(self, *, prefix_len: int = _P.prefix_len, nr_splits: int = _P.nr_splits,
+                 max_leaf_size: int = _P.max_leaf_size, max_iter: int = _P.max_iter,
+                 seed: int = 0, n_jobs: int = -1):
+        store_params(self, locals())
 
-    def validate(self) -> None:
+    def _validate_own(self) -> None:
         check_int("prefix_len", self.prefix_len, minimum=0)
         if self.prefix_len > MAX_PREFIX_LEN:
             raise ValueError(f"prefix_len must be <= {MAX_PREFIX_LEN}, got {self.prefix_len}")
-        check_power_of_two("nr_splits", self.nr_splits)
-        check_int("max_leaf_size", self.max_leaf_size, minimum=2)
-        check_int("max_iter", self.max_iter, minimum=1)
-        check_int("seed", self.seed, minimum=0)
 
-    def build(self, Z: sp.csr_matrix, *, labels: Sequence[str]) -> LabelTree:
-        """``Z``: (n_labels, D) label embedding (CSR float32, rows l2-normalised); ``labels``:
-        the distinct label strings, label ``i`` = ``labels[i]`` = row ``i`` of ``Z``."""
-        self.validate()
-        labels = check_label_strings(labels)
-        Z = check_embedding(Z, len(labels))
+    def build(self, Z: sp.csr_matrix, *, labels: Sequence[str] | None = None) -> LabelTree:
+        """The tree of ``labels`` (see `ClusteringStringIndexer._inputs`)."""
+        Z, labels = self._inputs(Z, labels)
         L = len(labels)
         perm, lcp, lengths = sorted_order(labels)  # also refuses duplicated labels
         if L <= self.max_leaf_size:

@@ -11,11 +11,11 @@ export PYTHONPATH := $(CURDIR)
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba-cache
 PYTEST_ARGS ?=
 
-.PHONY: venv peer test demo demo-lib ui figures bench lint clean help
+.PHONY: venv peer test demo demo-lib ui screenshots figures bench lint clean help
 
 help:
 	@echo "make demo   - set up .venv, run a small product_search sweep on synthetic data (MLflow)"
-	@echo "make ui     - MLflow UI on http://127.0.0.1:5000 over the runs in logs/"
+	@echo "make ui     - MLflow UI on http://127.0.0.1:5000 over logs/, printing each comparison's link"
 	@echo "make figures - the papers' figures and tables from the logged runs (analysis/figures/)"
 	@echo "make test   - set up .venv and .peer-venv, run the whole test suite"
 	@echo "make peer   - build .peer-venv with libpecos 1.2.8 (the reference peer)"
@@ -43,7 +43,8 @@ test: venv peer
 demo: venv
 	$(VPY) -m experiments.run -m experiment=demo
 	$(VPY) -m analysis.figures --experiment demo
-	@echo "runs: logs/mlflow.db (browse with 'make ui'), job outputs under logs/multiruns/"
+	@echo "runs: logs/mlflow.db, job outputs under logs/multiruns/; browse with 'make ui':"
+	@$(VPY) -m experiments.mlflow_ui --log-dir logs --print-only
 
 figures: venv
 	$(VPY) -m analysis.figures
@@ -52,8 +53,12 @@ demo-lib: venv
 	$(VPY) -m experiments.demo
 
 ui: venv
-	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/logs/mlflow.db \
-		--host 127.0.0.1 --port 5000 --workers 1
+	$(VPY) -m experiments.mlflow_ui --log-dir logs --host 127.0.0.1 --port 5000
+
+# The README's MLflow screenshots, in a real headless Chromium (Debian packages chromium and
+# nodejs), from the demo sweep's runs (make demo first).
+screenshots: venv
+	$(VPY) docs/screenshots.py --log-dir logs --experiment demo --out docs
 
 bench: venv peer
 	mkdir -p bench-results

@@ -17,6 +17,7 @@ import pandas as pd
 from analysis import (
     feature_ablation,
     model_comparison,
+    model_size,
     pruning_threshold,
     qac_prefix_slices,
     qac_table2,
@@ -26,7 +27,8 @@ from analysis.common import Result, run_builders
 from analysis.style import footnote_text
 
 BUILDERS = [recall_vs_latency.build, pruning_threshold.build, feature_ablation.build,
-            model_comparison.build, qac_table2.build, qac_prefix_slices.build]
+            model_comparison.build, model_size.build, qac_table2.build,
+            qac_prefix_slices.build]
 INDEX = "index.md"
 
 

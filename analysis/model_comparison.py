@@ -69,7 +69,8 @@ def build(runs: pd.DataFrame, out: Path) -> Result:
     absent = [m for m in MODELS if m not in set(table["model"])]
     if absent:
         notes.append(f"models not in the runs: {', '.join(absent)}")
-    title = ("Paper 1 comparison: recall, training time and per-query latency per model"
+    title = ("Paper 1 comparison: recall, training time and per-query latency (one thread, "
+             "text in, every request) per model"
              + (f" ({', '.join(title_bits)})" if title_bits else "")
              + "; per model the run closest to features all / threshold 0.1 / beam 10")
     files = write_table(table, out, NAME, title=title,

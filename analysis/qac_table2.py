@@ -39,7 +39,8 @@ def build(runs: pd.DataFrame, out: Path) -> Result:
     used = runs[runs["run_id"].isin(table["run_id"])]
     same = [c for c in ("dataset",) if c not in panel_keys(table, [c])]
     title = ("Paper 2, Table 2: session-aware QAC — MRR@10, BLEU (rank-weighted sentence "
-             "BLEU) and per-request latency per configuration, with the MPC baseline"
+             "BLEU) and per-request latency (one thread, text in, every request) per "
+             "configuration, with the MPC baseline"
              + (f" (dataset {table['dataset'].iloc[0]})" if same else ""))
     files = write_table(table.drop(columns=same), out, NAME, title=title,
                         footnote=style.footnote_text(used, "; ".join(notes)),

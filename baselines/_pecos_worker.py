@@ -20,6 +20,12 @@ import numpy as np
 import scipy.sparse as sp
 
 
+def _csr_bytes(W) -> int:
+    """Bytes of a sparse weight matrix's three arrays (as the harness counts its own)."""
+    W = sp.csc_matrix(W) if not sp.issparse(W) else W
+    return int(W.data.nbytes + W.indices.nbytes + W.indptr.nbytes)
+
+
 def _versions() -> dict:
     import pecos
     import scipy
@@ -83,6 +89,7 @@ def _fit(req: dict, workdir: Path) -> dict:
         "index_time_s": 0.0 if given else t1 - t0,
         "train_time_s": t2 - t0,
         "model_nnz": int(sum(level.W.nnz for level in chain)),
+        "model_bytes": int(sum(_csr_bytes(level.W) for level in chain)),
         "tree_depth": len(chain),
         "n_labels": int(Y.shape[1]),
         "versions": _versions(),

@@ -35,7 +35,7 @@ _STDERR_TAIL_CHARS = 4000
 # Our names (as in xmr.XRLinear) -> PECOS's negative-sampling schemes.
 NEGATIVE_SAMPLING = {"tfn": "tfn", "man": "tfn+man"}
 _FITTED = ("tree_", "train_time_s_", "fit_time_s_", "index_time_s_", "model_nnz_",
-           "n_features_in_", "n_labels_", "peer_versions_", "predict_time_s_",
+           "model_bytes_", "n_features_in_", "n_labels_", "peer_versions_", "predict_time_s_",
            "fit_peak_rss_mib_", "peak_rss_mib_")
 # PostProcessor.valid_list() of libpecos 1.2.8.
 POST_PROCESSORS = ("noop", "sigmoid", "log-sigmoid", "l1-hinge", "log-l1-hinge", "l2-hinge",
@@ -139,6 +139,8 @@ class PecosXRLinear:
         The indexing part of it (PIFA + hierarchical k-means); 0 when a tree was given.
     model_nnz_ : int
         Total number of stored weights over all levels.
+    model_bytes_ : int
+        Bytes of the weight matrices' data, indices and indptr arrays over all levels.
     n_features_in_, n_labels_ : int
         Training shapes.
     peer_versions_ : dict
@@ -268,6 +270,7 @@ class PecosXRLinear:
         self.train_time_s_ = self.fit_time_s_ = float(res["train_time_s"])
         self.index_time_s_ = float(res["index_time_s"])
         self.model_nnz_ = int(res["model_nnz"])
+        self.model_bytes_ = int(res.get("model_bytes", 0))  # its weight matrices' arrays
         self.n_features_in_ = int(X.shape[1])
         self.n_labels_ = int(Y.shape[1])
         self.peer_versions_ = res["versions"]

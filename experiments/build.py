@@ -10,9 +10,10 @@ from omegaconf import DictConfig, OmegaConf
 import xmr
 from experiments.models import Inference, Parts, Runner
 from experiments.models import runner_class as _runner_class
-from xmr.features import TextFeaturizer
+from xmr.features import PerOrderFeaturizer, TextFeaturizer
 from xmr.qac import QACVectorizer
 
+FEATURE_BLOCKS = {"type": TextFeaturizer, "order": PerOrderFeaturizer}  # features.blocks
 # hyperparameters that change how fast (or where) a model trains, never what it learns
 # (sharded training gives the same weights)
 VOLATILE = ("n_jobs", "n_threads", "device", "shards", "shard_workers")
@@ -22,14 +23,18 @@ def _range(value) -> tuple[int, int] | None:
     return None if value is None else (int(value[0]), int(value[1]))
 
 
-def featurizer(cfg: DictConfig) -> TextFeaturizer:
+def featurizer(cfg: DictConfig) -> TextFeaturizer | PerOrderFeaturizer:
     f = cfg.features
     if "use_prefix" in f:
-        raise ValueError(f"task=xmr needs a text feature set (features=all, word1, word123 or "
-                         f"char3), got features={f.name}")
-    return TextFeaturizer(word_ngram_range=_range(f.word_ngram_range),
-                          char_ngram_range=_range(f.char_ngram_range), min_df=f.min_df,
-                          max_features=f.max_features, sublinear_tf=f.sublinear_tf)
+        raise ValueError(f"task=xmr needs a text feature set (features=all, all_orders, word1, "
+                         f"word123 or char3), got features={f.name}")
+    if f.blocks not in FEATURE_BLOCKS:
+        raise ValueError(f"features.blocks must be one of {sorted(FEATURE_BLOCKS)}, got "
+                         f"{f.blocks!r}")
+    return FEATURE_BLOCKS[f.blocks](word_ngram_range=_range(f.word_ngram_range),
+                                    char_ngram_range=_range(f.char_ngram_range),
+                                    min_df=f.min_df, max_features=f.max_features,
+                                    sublinear_tf=f.sublinear_tf)
 
 
 def qac_vectorizer(cfg: DictConfig) -> QACVectorizer:
@@ -39,7 +44,7 @@ def qac_vectorizer(cfg: DictConfig) -> QACVectorizer:
                          f"qac_prev_only), got features={f.name}")
     return QACVectorizer(prefix_weighting=f.prefix_weighting,
                          char_ngram_range=_range(f.char_ngram_range), min_df=f.min_df,
-                         use_prefix=f.use_prefix)
+                         use_prefix=f.use_prefix, idf=f.idf)
 
 
 def indexer_params(cfg: DictConfig) -> dict[str, object]:
@@ -77,9 +82,13 @@ def model_params(cfg: DictConfig) -> dict[str, object]:
 
 
 def train_threshold(cfg: DictConfig) -> float:
-    """The level the model is trained at: the sweep's shared ``train_threshold`` if set."""
+    """The level the model is trained at: the sweep's shared ``train_threshold`` if set,
+    except with matcher-aware negatives (``negative_sampling=man``): their pools come from a
+    beam search over the already pruned upper levels, so a re-pruned ``man`` model is not the
+    model trained at that threshold; it trains at the run's own ``threshold`` (and the
+    training cache keys on it)."""
     m = cfg.model
-    if m.train_threshold is None:
+    if m.train_threshold is None or m.get("negative_sampling") == "man":
         return float(m.threshold)
     if m.train_threshold > m.threshold:
         raise ValueError(f"model.train_threshold ({m.train_threshold}) must be <= "
@@ -141,4 +150,5 @@ def inference(cfg: DictConfig) -> Inference:
     return Inference(beam_size=int(ev.beam_size), post_processor=ev.post_processor,
                      n_suggestions=int(ev.n_suggestions),
                      candidates=int(ev.beam_size) * int(cfg.indexer.max_leaf_size),
-                     empty_prev=ev.empty_prev)
+                     empty_prev=ev.empty_prev,
+                     skip_unmatched_prefix=bool(ev.skip_unmatched_prefix))

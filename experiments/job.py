@@ -174,7 +174,7 @@ def run_job(cfg: DictConfig) -> float:
 
             tracker.log_params(flat_params(cfg) | {"git_commit": tracking.git_commit()}
                                | tracking.package_versions()
-                               | {"dataset_card_hash": config_hash(card)})
+                               | {"dataset_card_hash": config_hash(card)} | result.params)
             tracker.log_metrics(metrics)
             tracker.set_tags(result.tags | {"dataset_cache_hit": str(hit).lower()})
             for name in ("config.yaml", "metrics.json", "dataset_card.json",

@@ -11,6 +11,7 @@ model: a runner class with ``@register``, its params dataclass, one YAML file (R
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ import xmr
 from experiments import shards
 from experiments.results import LATENCY_KEYS, time_requests
 from xmr.datasets.tasks import QACDataset, XMRDataset, XMRSplit
-from xmr.params import DualEncoderParams, LinearParams, XRLinearParams
+from xmr.params import DualEncoderParams, OVRParams, XRLinearParams
 from xmr.qac import QACSuggester
 
 SINGLE_TOPK = 10  # labels per single product-retrieval request (the latency protocol)
@@ -49,6 +50,7 @@ class Inference:
     n_suggestions: int = 10  # QAC: suggestions per request
     candidates: int | None = None  # QAC: labels asked of the beam search (None: the model's)
     empty_prev: str = "none"  # QAC: an empty previous query gets "none" or "prefix"
+    skip_unmatched_prefix: bool = False  # QAC: [] without predicting when no label matches
 
 
 class Runner:
@@ -98,6 +100,10 @@ class Runner:
         return {}
 
     def tags(self) -> dict[str, str]:
+        return {}
+
+    def extra_metrics(self) -> dict[str, float]:
+        """Run metrics beyond the fixed names (e.g. how a hyperparameter was chosen)."""
         return {}
 
 
@@ -227,9 +233,21 @@ class XRLinearRunner(_XRLinear, XMRRunner):
 
 @register
 class OVRRunner(XMRRunner):
+    """One-vs-rest at its own best pruning threshold: with ``model.threshold = null`` (the
+    default) it is chosen on held-out training rows among ``model.threshold_candidates``
+    (`baselines.ovr_linear.select_threshold`), then the model is trained on all training
+    rows at that threshold. The choice and every candidate's validation recall@10 are logged
+    (``ovr_threshold``, ``valid_recall_at_10_t<threshold>``); ``train_time_s`` is the final
+    training (featurisation included), ``threshold_selection_s`` the search."""
+
     name = "ovr_linear"
-    params = LinearParams
+    params = OVRParams
     inputs = ("features",)
+    _SELECTION_FILE = "threshold_selection.json"
+
+    def __init__(self, parts: Parts):
+        super().__init__(parts)
+        self.selection: dict = {}
 
     @staticmethod
     def model_class():
@@ -238,12 +256,40 @@ class OVRRunner(XMRRunner):
         return OVRLinear
 
     def fit(self, ds: XMRDataset) -> None:
+        from baselines.ovr_linear import select_threshold
+
         split = ds.splits["train"]
+        p = dict(self.parts.params)
+        threshold = p.pop("threshold")
+        candidates = list(p.pop("threshold_candidates"))
+        valid_fraction = p.pop("valid_fraction")
         t0 = time.perf_counter()
         X = self._fit_features(split)
-        self.model = self.model_class()(**self.parts.params, seed=self.parts.seed,
+        featurize_s = time.perf_counter() - t0
+        if threshold is None:
+            t1 = time.perf_counter()
+            threshold, scores = select_threshold(X, split.Y, candidates=candidates,
+                                                 valid_fraction=valid_fraction,
+                                                 seed=self.parts.seed, **p)
+            self.selection = {"threshold": threshold, "valid_recall_at_10": scores,
+                              "seconds": time.perf_counter() - t1}
+        t2 = time.perf_counter()
+        self.model = self.model_class()(**p, threshold=threshold, seed=self.parts.seed,
                                         allow_empty=True).fit(X, split.Y)
-        self.fit_time_s = time.perf_counter() - t0
+        self.fit_time_s = featurize_s + time.perf_counter() - t2
+
+    def save(self, folder: Path) -> None:
+        super().save(folder)
+        (folder / self._SELECTION_FILE).write_text(json.dumps(self.selection))
+
+    def load(self, folder: Path) -> Runner:
+        super().load(folder)
+        if (folder / self._SELECTION_FILE).is_file():
+            sel = json.loads((folder / self._SELECTION_FILE).read_text())
+            sel["valid_recall_at_10"] = {float(k): v for k, v in
+                                         sel.get("valid_recall_at_10", {}).items()}
+            self.selection = sel
+        return self
 
     def predict(self, X, inf: Inference, topk: int) -> sp.csr_matrix:
         return self.model.predict(X, topk=topk)
@@ -254,6 +300,17 @@ class OVRRunner(XMRRunner):
 
     def size(self) -> dict[str, float]:
         return weights_size(self.model, [self.model.weights_])
+
+    def extra_metrics(self) -> dict[str, float]:
+        out = {"ovr_threshold": float(self.model.threshold)}
+        if self.selection:
+            out["threshold_selection_s"] = float(self.selection["seconds"])
+            out |= {f"valid_recall_at_10_t{c:g}": float(r)
+                    for c, r in self.selection["valid_recall_at_10"].items()}
+        return out
+
+    def tags(self) -> dict[str, str]:
+        return {"threshold_chosen_on": "validation" if self.selection else "config"}
 
 
 @register
@@ -334,10 +391,12 @@ class PecosRunner(XMRRunner):
         out = self.model.measure_latency(rows, beam_size=inf.beam_size, topk=SINGLE_TOPK,
                                          post_processor=inf.post_processor,
                                          n_warmup=n_warmup)
-        return {k: out[k] for k in LATENCY_KEYS}
+        # the peer times PECOS's predict with threads=1 (its single-query protocol)
+        return {k: out[k] for k in LATENCY_KEYS} | {"latency_threads": 1}
 
     def size(self) -> dict[str, float]:
-        return {"model_nnz": float(self.model.model_nnz_)}
+        return {"model_nnz": float(self.model.model_nnz_),
+                "model_bytes": float(self.model.model_bytes_)}
 
     def tags(self) -> dict[str, str]:
         return {"latency_includes_featurization": "false"}
@@ -360,11 +419,11 @@ class QACXRLinearRunner(_XRLinear, QACRunner):
     """XR-Linear over (previous query ⊕ prefix) features, on any indexer (Table 2 rows)."""
 
     def fit(self, ds: QACDataset) -> None:
-        train = ds.splits["train"]
         t0 = time.perf_counter()
-        self.feat = self.parts.featurizer.fit(train.prev_queries, train.prefixes)
-        X = self.feat.transform(train.prev_queries, train.prefixes)
-        Y = ds.label_matrix("train")
+        # qp2q's training matrix: one row per distinct (previous query, prefix), Y multi-label
+        prevs, prefixes, Y = ds.training_matrix("train")
+        self.feat = self.parts.featurizer.fit(prevs, prefixes)
+        X = self.feat.transform(prevs, prefixes)
         emb = self.parts.label_embedding
         if emb == "pifa":
             Z = xmr.pifa(X, Y)
@@ -379,7 +438,8 @@ class QACXRLinearRunner(_XRLinear, QACRunner):
         return QACSuggester(self.feat, self.model, labels, k=inf.n_suggestions,
                             beam_size=inf.beam_size, topk=inf.candidates,
                             empty_prev=inf.empty_prev,
-                            post_processor=inf.post_processor)
+                            post_processor=inf.post_processor,
+                            skip_unmatched_prefix=inf.skip_unmatched_prefix)
 
     def tags(self) -> dict[str, str]:
         levels = self.model.tree_.level_sizes

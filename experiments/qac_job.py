@@ -7,9 +7,12 @@ from __future__ import annotations
 import time
 from collections import Counter
 
+import numpy as np
+
 from experiments.models import Inference, QACRunner
 from experiments.results import JobResult, latency_sample_size, time_requests, timing_metrics
 from xmr.datasets.tasks import QACDataset
+from xmr.qac import count_unmatched_prefix
 from xmr.qac.metrics import qac_metrics, qac_slices
 
 
@@ -31,9 +34,17 @@ def evaluate_qac(run: QACRunner, ds: QACDataset, inf: Inference, ev, *, trained:
     out = {k: metrics[k] for k in ("mrr_at_10", "bleu", "sacrebleu_top1", "coverage")}
     out |= timing_metrics(train_time_s=run.fit_time_s, latency=latency,
                           n_requests=len(requests), batch_s=batch_s, trained=trained)
-    out |= run.size()
+    out |= run.size() | run.extra_metrics()
+    # requests no label starts with: predicted like every other (the paper's protocol) unless
+    # eval.skip_unmatched_prefix
+    out["n_unmatched_prefix"] = float(count_unmatched_prefix(ds.labels, test.prefixes))
+    if run.name != "mpc":  # the training matrix's rows: distinct (prev query, prefix) inputs
+        Y = ds.training_matrix("train")[2]
+        out["n_train_inputs"] = float(Y.shape[0])
+        out["n_train_multilabel_inputs"] = float((np.diff(Y.indptr) > 1).sum())
     sample = [{"prev_query": test.prev_queries[i], "prefix": test.prefixes[i],
                "next_query": test.next_queries[i], "suggestions": suggestions[i]}
               for i in range(min(int(ev.n_prediction_samples), test.n))]
     return JobResult(metrics=out, tags=run.tags(),
-                     artifacts={"slices.json": slices, "predictions_sample.json": sample})
+                     artifacts={"slices.json": slices, "predictions_sample.json": sample},
+                     params={"latency_threads": latency["latency_threads"]})

@@ -16,6 +16,7 @@ class JobResult:
     metrics: dict[str, float]
     tags: dict[str, str] = field(default_factory=dict)
     artifacts: dict[str, object] = field(default_factory=dict)  # name → JSON-able
+    params: dict[str, object] = field(default_factory=dict)  # logged next to the config
 
 
 def latency_sample_size(ev, n_requests: int) -> int:
@@ -26,10 +27,11 @@ def latency_sample_size(ev, n_requests: int) -> int:
 
 def time_requests(one: Callable[[object], object], requests: Sequence, *, n_timed: int,
                   n_warmup: int) -> dict[str, float]:
-    """The latency protocol: one request at a time, one thread, ``n_warmup`` untimed
-    requests first, then ``n_timed`` (cycling) or every request if there are more."""
+    """The latency protocol: one request at a time, every backend on one thread
+    (``latency_threads``), ``n_warmup`` untimed requests first, then ``n_timed`` (cycling) or
+    every request if there are more."""
     out = measure_latency(one, requests, n_warmup=n_warmup, min_timed=n_timed)
-    return {k: out[k] for k in LATENCY_KEYS}
+    return {k: out[k] for k in (*LATENCY_KEYS, "latency_threads")}
 
 
 def throughput(n_requests: int, seconds: float) -> float:

@@ -51,6 +51,8 @@ class FeaturesConfig:
     min_df: int = 1  # drop n-grams seen in fewer training texts
     max_features: int | None = None  # keep only the most frequent n-grams per block
     sublinear_tf: bool = False  # 1 + ln(tf) instead of tf
+    blocks: str = "type"  # "type": one l2 block per type (word n-grams, char n-grams);
+    # "order": PECOS's one vectorizer per n-gram order, each normalised (PerOrderFeaturizer)
 
 
 @dataclass
@@ -60,6 +62,7 @@ class QACFeaturesConfig:
     prefix_weighting: str = "position"  # "position" (1/(p+1)) or "plain" char TF-IDF
     char_ngram_range: list[int] = field(default_factory=lambda: [1, 3])  # prefix n-grams
     min_df: int = 1  # drop n-grams seen in fewer training examples
+    idf: str = "pecos"  # "pecos" max(ln(N/(df+1)), 0) or "sklearn" ln((1+N)/(1+df)) + 1 (qp2q)
 
 
 # ---------------------------------------------------- indexers and models: xmr.params
@@ -127,6 +130,8 @@ class EvalConfig:
     n_prediction_samples: int = 20  # test rows written to predictions_sample.json
     n_suggestions: int = 10  # QAC: suggestions per request
     empty_prev: str = "none"  # QAC: an empty previous query gets "none" (paper) or "prefix"
+    skip_unmatched_prefix: bool = False  # QAC: answer [] without predicting when no label
+    # starts with the prefix (off: every request is vectorised and predicted, as qp2q)
 
 
 # -------------------------------------------------------------------------- logger

@@ -50,6 +50,8 @@ def evaluate_xmr(run: XMRRunner, ds: XMRDataset, inf: Inference, ev, *, trained:
                           n_warmup=int(ev.latency_warmup))
     metrics |= timing_metrics(train_time_s=run.fit_time_s, latency=latency, n_requests=test.n,
                               batch_s=batch_s, trained=trained) | run.size()
+    metrics |= run.extra_metrics()
     artifacts = {"predictions_sample.json": _samples(ds, test, scores,
                                                      int(ev.n_prediction_samples))}
-    return JobResult(metrics=metrics, tags=run.tags(), artifacts=artifacts)
+    return JobResult(metrics=metrics, tags=run.tags(), artifacts=artifacts,
+                     params={"latency_threads": latency.get("latency_threads", 1)})

@@ -24,8 +24,9 @@ Blocks are concatenated (word columns first) and every row is l2-normalised agai
 (PECOS's ``Vectorizer::normalize_csr`` after ``hstack_csr``). As in PECOS, a row whose squared
 norm is below float32 epsilon is left as it is instead of being divided (so a text with no
 known n-gram is an all-zero row, never NaN), and n-grams present in at least N - 1 texts get
-idf 0. Note this idf is not sklearn's ``ln((1 + N) / (1 + df)) + 1``. The tests check the
-values against PECOS itself (peer tests).
+idf 0. Note this idf is not sklearn's ``ln((1 + N) / (1 + df)) + 1``; ``idf="sklearn"`` selects
+that one instead (what qp2q's ``TfidfVectorizer`` uses). The tests check the values against
+PECOS itself (peer tests).
 
 Differences from PECOS, all deliberate: zero-valued entries are not stored (PECOS keeps them
 as explicit zeros); tokens are runs of ``\\w`` after lowercasing (PECOS splits on spaces and
@@ -194,6 +195,9 @@ class TextFeaturizer:
         Lowercase texts with ``str.lower()`` before tokenising.
     dtype : np.float32 or np.float64
         Dtype of the output values.
+    idf : {"pecos", "sklearn"}
+        ``max(ln(N / (df + 1)), 0)`` (PECOS, the default) or sklearn's smoothed
+        ``ln((1 + N) / (1 + df)) + 1``.
 
     Attributes
     ----------
@@ -213,7 +217,7 @@ class TextFeaturizer:
                  char_ngram_range: tuple[int, int] | None = (3, 3),
                  min_df: int = 1, max_features: int | None = None,
                  sublinear_tf: bool = False, lowercase: bool = True,
-                 dtype=np.float32) -> None:
+                 dtype=np.float32, idf: str = "pecos") -> None:
         self.word_ngram_range = word_ngram_range  # word n-gram orders, None = no word block
         self.char_ngram_range = char_ngram_range  # char n-gram orders, None = no char block
         self.min_df = min_df  # per block: minimum document frequency
@@ -221,12 +225,13 @@ class TextFeaturizer:
         self.sublinear_tf = sublinear_tf  # tf -> 1 + ln(tf)
         self.lowercase = lowercase  # str.lower() before tokenising
         self.dtype = dtype  # output value dtype
+        self.idf = idf  # "pecos" or "sklearn" (smoothed, + 1)
 
     def get_params(self) -> dict:
         return {"word_ngram_range": self.word_ngram_range,
                 "char_ngram_range": self.char_ngram_range, "min_df": self.min_df,
                 "max_features": self.max_features, "sublinear_tf": self.sublinear_tf,
-                "lowercase": self.lowercase, "dtype": self.dtype}
+                "lowercase": self.lowercase, "dtype": self.dtype, "idf": self.idf}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -252,7 +257,8 @@ class TextFeaturizer:
                 "min_df": _check_int("min_df", self.min_df, minimum=1),
                 "max_features": max_features,
                 "sublinear_tf": _check_bool("sublinear_tf", self.sublinear_tf),
-                "lowercase": _check_bool("lowercase", self.lowercase), "dtype": dtype}
+                "lowercase": _check_bool("lowercase", self.lowercase), "dtype": dtype,
+                "idf": check_idf(self.idf)}
 
     def _set_state(self, params: dict, n_docs: int, word: tuple, char: tuple) -> None:
         """Set the fitted attributes from the validated params and (hashes, df) per block."""
@@ -260,8 +266,8 @@ class TextFeaturizer:
         self.n_docs_ = int(n_docs)
         self.word_vocab_, self.word_df_ = word
         self.char_vocab_, self.char_df_ = char
-        self.word_idf_ = _idf(self.word_df_, n_docs)
-        self.char_idf_ = _idf(self.char_df_, n_docs)
+        self.word_idf_ = _idf(self.word_df_, n_docs, params["idf"])
+        self.char_idf_ = _idf(self.char_df_, n_docs, params["idf"])
         self.n_word_features_ = int(self.word_vocab_.size)
         self.n_char_features_ = int(self.char_vocab_.size)
         self.n_features_ = self.n_word_features_ + self.n_char_features_
@@ -422,7 +428,7 @@ class TextFeaturizer:
                 "char_ngram_range": params["char_ngram_range"],
                 "min_df": params["min_df"], "max_features": params["max_features"],
                 "sublinear_tf": params["sublinear_tf"], "lowercase": params["lowercase"],
-                "dtype": params["dtype"].name,
+                "dtype": params["dtype"].name, "idf": params["idf"],
             },
             "n_docs": self.n_docs_,
             "n_word_features": self.n_word_features_,
@@ -467,7 +473,7 @@ class TextFeaturizer:
                        char_ngram_range=_tuple_or_none(p["char_ngram_range"]),
                        min_df=p["min_df"], max_features=p["max_features"],
                        sublinear_tf=p["sublinear_tf"], lowercase=p["lowercase"],
-                       dtype=np.dtype(p["dtype"]))
+                       dtype=np.dtype(p["dtype"]), idf=p.get("idf", "pecos"))
             params = self._validated_params()
             n_docs = _check_int("n_docs", config["n_docs"], minimum=1)
             n_word, n_char = config["n_word_features"], config["n_char_features"]
@@ -499,9 +505,22 @@ def _tuple_or_none(value):
     return None if value is None else tuple(value)
 
 
-def _idf(df: np.ndarray, n_docs: int) -> np.ndarray:
-    """PECOS's smoothed idf: ``max(ln(N / (df + 1)), 0)``, stored as float32."""
-    return np.maximum(np.log(n_docs / (df.astype(np.float64) + 1.0)), 0.0).astype(np.float32)
+IDF = ("pecos", "sklearn")
+
+
+def check_idf(idf) -> str:
+    if idf not in IDF:
+        raise ValueError(f"idf must be one of {list(IDF)}, got {idf!r}")
+    return str(idf)
+
+
+def _idf(df: np.ndarray, n_docs: int, kind: str = "pecos") -> np.ndarray:
+    """Inverse document frequency, stored as float32: PECOS's ``max(ln(N / (df + 1)), 0)``
+    (``kind="pecos"``) or sklearn's smoothed ``ln((1 + N) / (1 + df)) + 1`` ("sklearn")."""
+    df = df.astype(np.float64)
+    if kind == "sklearn":
+        return (np.log((1.0 + n_docs) / (1.0 + df)) + 1.0).astype(np.float32)
+    return np.maximum(np.log(n_docs / (df + 1.0)), 0.0).astype(np.float32)
 
 
 def _build_vocab(parts: list[tuple[np.ndarray, np.ndarray]], min_df: int,
@@ -526,3 +545,169 @@ def _build_vocab(parts: list[tuple[np.ndarray, np.ndarray]], min_df: int,
         top.sort()  # hashes are sorted, so sorted positions keep them sorted
         hashes, df = hashes[top], df[top]
     return hashes.astype(np.uint64), df
+
+
+# ---------------------------------------------------------------- PECOS's block layout
+
+_BLOCKS_KIND = "xmr.features.PerOrderFeaturizer"
+_BLOCKS_FILE = "blocks.json"
+
+
+class PerOrderFeaturizer:
+    """One `TextFeaturizer` per n-gram order, PECOS's documented combination of vectorizers.
+
+    PECOS's ``Vectorizer`` with a list of vectorizer configs (``"type": "tfidf"`` per
+    ``ngram_range``, e.g. word (1, 1), (2, 2), (3, 3) and char_wb (3, 3)) fits one TF-IDF per
+    config, l2-normalises each block, concatenates them and l2-normalises every row again.
+    Here: one block per word order in ``word_ngram_range`` then one per char order in
+    ``char_ngram_range`` (chars within words, ends marked ``#``, as `TextFeaturizer`), each
+    with PECOS's idf and its own l2 norm; blocks concatenated in that order; rows
+    renormalised (an all-zero row stays zero). `TextFeaturizer` instead puts all word orders
+    in one block and all char orders in another, so within a block frequent low orders
+    outweigh the others; here every non-empty order weighs the same.
+
+    Parameters are those of `TextFeaturizer` (the same meaning, applied per block).
+    """
+
+    def __init__(self, *, word_ngram_range: tuple[int, int] | None = (1, 3),
+                 char_ngram_range: tuple[int, int] | None = (3, 3),
+                 min_df: int = 1, max_features: int | None = None,
+                 sublinear_tf: bool = False, lowercase: bool = True,
+                 dtype=np.float32, idf: str = "pecos") -> None:
+        self.word_ngram_range = word_ngram_range  # word orders, one block each; None = none
+        self.char_ngram_range = char_ngram_range  # char orders, one block each; None = none
+        self.min_df = min_df  # per block: minimum document frequency
+        self.max_features = max_features  # per block: keep the most frequent, None = all
+        self.sublinear_tf = sublinear_tf  # tf -> 1 + ln(tf)
+        self.lowercase = lowercase  # str.lower() before tokenising
+        self.dtype = dtype  # output value dtype
+        self.idf = idf  # "pecos" or "sklearn"
+
+    def get_params(self) -> dict:
+        return {"word_ngram_range": self.word_ngram_range,
+                "char_ngram_range": self.char_ngram_range, "min_df": self.min_df,
+                "max_features": self.max_features, "sublinear_tf": self.sublinear_tf,
+                "lowercase": self.lowercase, "dtype": self.dtype, "idf": self.idf}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    def _make_blocks(self) -> list[TextFeaturizer]:
+        # validates every parameter with TextFeaturizer's own messages
+        TextFeaturizer(**self.get_params())._validated_params()
+        common = {k: v for k, v in self.get_params().items()
+                  if k not in ("word_ngram_range", "char_ngram_range")}
+        word = _check_range("word_ngram_range", self.word_ngram_range, _WORD_MAX_N)
+        char = _check_range("char_ngram_range", self.char_ngram_range, _CHAR_MAX_N)
+        blocks = [TextFeaturizer(word_ngram_range=(n, n), char_ngram_range=None, **common)
+                  for n in (range(word[0], word[1] + 1) if word else ())]
+        blocks += [TextFeaturizer(word_ngram_range=None, char_ngram_range=(n, n), **common)
+                   for n in (range(char[0], char[1] + 1) if char else ())]
+        return blocks
+
+    def _set_blocks(self, blocks: list[TextFeaturizer]) -> None:
+        self.blocks_ = blocks
+        sizes = [b.n_features_ for b in blocks]
+        self.offsets_ = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.n_features_ = int(self.offsets_[-1])
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "blocks_"):
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet; "
+                                 "call fit(texts) or PerOrderFeaturizer.load(folder) first")
+
+    def fit(self, texts: Sequence[str]) -> PerOrderFeaturizer:
+        """Fit every block on ``texts`` (n,). A block whose order has no n-gram in ``texts``
+        (e.g. word 3-grams of one-word texts) is kept with no column."""
+        texts = _check_texts(texts)
+        if not texts:
+            raise ValueError("texts is empty: fit needs at least one text")
+        fitted = []
+        for block in self._make_blocks():
+            try:
+                fitted.append(block.fit(texts))
+            except ValueError as exc:
+                if not str(exc).startswith("no vocabulary"):
+                    raise
+                fitted.append(None)
+        if all(b is None for b in fitted):
+            raise ValueError(f"no vocabulary: none of the {len(texts)} texts has an n-gram in "
+                             f"at least min_df={self.min_df} texts")
+        self._set_blocks([b for b in fitted if b is not None])
+        return self
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """CSR (n, n_features_): the blocks side by side, rows of unit l2 norm (or zero)."""
+        self._check_fitted()
+        texts = _check_texts(texts)
+        X = sp.hstack([b.transform(texts) for b in self.blocks_], format="csr")
+        X = sp.csr_matrix(X, dtype=np.dtype(self.blocks_[0]._params["dtype"]))
+        sq = np.asarray(X.multiply(X).sum(axis=1)).ravel()
+        scale = np.ones_like(sq)
+        ok = sq >= np.finfo(np.float32).eps  # PECOS leaves near-zero rows as they are
+        scale[ok] = 1.0 / np.sqrt(sq[ok])
+        X.data *= np.repeat(scale, np.diff(X.indptr)).astype(X.dtype)
+        X.sort_indices()
+        return X
+
+    def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        return self.fit(texts).transform(texts)
+
+    def transform_one(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The single-query path: ``(indices int32 ascending, values)`` of ``transform([text])``'s
+        row (no scipy)."""
+        self._check_fitted()
+        parts = [b.transform_one(text) for b in self.blocks_]
+        idx = np.concatenate([i.astype(np.int32) + np.int32(o)
+                              for (i, _), o in zip(parts, self.offsets_[:-1], strict=True)])
+        val = np.concatenate([v for _, v in parts])
+        sq = float(np.dot(val, val))
+        if sq >= np.finfo(np.float32).eps:
+            val = val / val.dtype.type(np.sqrt(sq))
+        return idx, val
+
+    def save(self, folder: str | Path) -> None:
+        """Write ``blocks.json`` and one `TextFeaturizer` folder per block (``block0``, ...)."""
+        self._check_fitted()
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, block in enumerate(self.blocks_):
+            block.save(folder / f"block{i}")
+        params = self.get_params() | {"dtype": np.dtype(self.dtype).name}
+        (folder / _BLOCKS_FILE).write_text(json.dumps(
+            {"kind": _BLOCKS_KIND, "format_version": FORMAT_VERSION, "params": params,
+             "n_blocks": len(self.blocks_)}, indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: str | Path) -> PerOrderFeaturizer:
+        """Read a featurizer written by `save` (errors name the folder and what is wrong)."""
+        folder = Path(folder)
+        path = folder / _BLOCKS_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"{folder} is not a saved PerOrderFeaturizer: "
+                                    f"{_BLOCKS_FILE} is missing")
+        try:
+            config = json.loads(path.read_text(encoding="utf-8"))
+            if config.get("kind") != _BLOCKS_KIND:
+                raise ValueError(f"{folder} holds a {config.get('kind')!r}, not a "
+                                 f"{_BLOCKS_KIND!r}")
+            p = config["params"]
+            self = cls(word_ngram_range=_tuple_or_none(p["word_ngram_range"]),
+                       char_ngram_range=_tuple_or_none(p["char_ngram_range"]),
+                       min_df=p["min_df"], max_features=p["max_features"],
+                       sublinear_tf=p["sublinear_tf"], lowercase=p["lowercase"],
+                       dtype=np.dtype(p["dtype"]), idf=p.get("idf", "pecos"))
+            n_blocks = int(config["n_blocks"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path} is damaged: {exc}") from exc
+        self._set_blocks([TextFeaturizer.load(folder / f"block{i}") for i in range(n_blocks)])
+        return self
+
+
+def load_featurizer(folder: str | Path) -> TextFeaturizer | PerOrderFeaturizer:
+    """`TextFeaturizer.load` or `PerOrderFeaturizer.load`, whichever wrote ``folder``."""
+    folder = Path(folder)
+    if (folder / _BLOCKS_FILE).is_file():
+        return PerOrderFeaturizer.load(folder)
+    return TextFeaturizer.load(folder)

@@ -44,7 +44,8 @@ from xmr.tree import LabelTree
 FORMAT_NAME = "xmr.XRLinear"
 FORMAT_VERSION = 1
 NEGATIVE_SAMPLING = ("tfn", "man")
-MAN_BEAM_SIZE = 10  # beam used to find matcher-aware negatives (PECOS's default beam)
+MAN_BEAM_SIZE = 20  # beam width and top-k of the matcher-aware negatives search: PECOS mines
+# them with each layer's predict (its pred_params.only_topk, default 20), not the beam of 10
 
 
 def validate_params(est) -> None:

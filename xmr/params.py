@@ -39,7 +39,8 @@ class HybridParams(KMeansParams):
 class MustLinkParams(KMeansParams):
     """:class:`~xmr.indexers.MustLinkIndexer`: 2-means over prefix components."""
 
-    prefix_len: int = 5  # labels sharing this many first characters stay together (0-5)
+    prefix_len: int = 5  # constrained levels: level l keeps labels sharing their first l + 1
+    # characters together (0-5; the paper: 5; 0 = plain 2-means)
 
 
 # ---------------------------------------------------------------------- estimators
@@ -55,6 +56,17 @@ class LinearParams:
     max_iter: int = 100  # dual CD passes per binary problem at most
     bias: float = 1.0  # value of the constant feature (0 = no bias term)
     n_jobs: int = -1  # threads (-1 = all cores); results do not depend on it
+
+
+@dataclass
+class OVRParams(LinearParams):
+    """:class:`baselines.ovr_linear.OVRLinear` at its own best pruning threshold: XR-Linear's
+    0.1 removes far more of its smaller per-label weights (DiSMEC prunes at 0.01)."""
+
+    threshold: float | None = None  # None = chosen on held-out training rows by recall@10
+    # among threshold_candidates (baselines.ovr_linear.select_threshold)
+    threshold_candidates: tuple[float, ...] = (0.0, 0.01, 0.05, 0.1)  # tried when None
+    valid_fraction: float = 0.1  # training rows held out to choose the threshold
 
 
 @dataclass

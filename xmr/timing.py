@@ -1,27 +1,75 @@
-"""Per-query latency the way the papers measure it: one request at a time, one thread,
-warm-up first, percentiles over the timed requests."""
+"""Per-query latency the way the papers measure it: one request at a time, one thread for
+every backend, warm-up first, percentiles over the timed requests."""
 
 from __future__ import annotations
 
+import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import numba as nb
 import numpy as np
+
+LATENCY_THREADS = 1  # every single-query latency runs on one thread (the papers' protocol)
+
+
+def thread_counts() -> dict[str, int]:
+    """Threads each backend would use now: ``numba``, ``torch`` (when imported) and each
+    BLAS/OpenMP pool threadpoolctl sees (``openmp``, ``openblas``, ...; the largest per API)."""
+    out = {"numba": int(nb.get_num_threads())}
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        out["torch"] = int(torch.get_num_threads())
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:  # optional: without it BLAS/OpenMP pools are neither read nor pinned
+        return out
+    for pool in threadpool_info():
+        api = str(pool.get("internal_api", pool.get("user_api", "?")))
+        out[api] = max(out.get(api, 0), int(pool["num_threads"]))
+    return out
+
+
+@contextmanager
+def pinned_threads(n: int = LATENCY_THREADS) -> Iterator[None]:
+    """Run the block with numba, torch (if imported) and every BLAS/OpenMP pool
+    (threadpoolctl, if installed) limited to ``n`` threads; restore the previous counts after,
+    also on error."""
+    old_nb = nb.get_num_threads()
+    torch = sys.modules.get("torch")
+    old_torch = torch.get_num_threads() if torch is not None else None
+    limiter = None
+    try:
+        nb.set_num_threads(min(n, nb.config.NUMBA_NUM_THREADS))
+        if torch is not None:
+            torch.set_num_threads(n)
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            threadpool_limits = None
+        if threadpool_limits is not None:
+            limiter = threadpool_limits(limits=n)
+        yield
+    finally:
+        if limiter is not None:
+            limiter.restore_original_limits()
+        if torch is not None:
+            torch.set_num_threads(old_torch)
+        nb.set_num_threads(old_nb)
 
 
 def measure_latency(predict_one: Callable[[object], object], queries: Sequence,
                     *, n_warmup: int = 100, min_timed: int = 1000) -> dict[str, float]:
     """Calls ``predict_one(q)`` for each query (cycling through ``queries`` until at least
     ``min_timed`` calls, or once over all of them if there are more) after ``n_warmup``
-    untimed calls, with numba limited to one thread. Returns milliseconds:
-    ``latency_p50_ms``, ``latency_p99_ms``, ``latency_mean_ms`` and ``n_timed``."""
+    untimed calls, with every backend pinned to one thread (`pinned_threads`). Returns
+    milliseconds: ``latency_p50_ms``, ``latency_p99_ms``, ``latency_mean_ms``, plus
+    ``n_timed`` and ``latency_threads`` (1)."""
     if len(queries) == 0:
         raise ValueError("queries is empty: nothing to time")
     n = max(min_timed, len(queries))
-    old = nb.get_num_threads()
-    nb.set_num_threads(1)
-    try:
+    with pinned_threads(LATENCY_THREADS):
         for i in range(n_warmup):
             predict_one(queries[i % len(queries)])
         times = np.empty(n)
@@ -31,9 +79,8 @@ def measure_latency(predict_one: Callable[[object], object], queries: Sequence,
             t0 = clock()
             predict_one(q)
             times[i] = clock() - t0
-    finally:
-        nb.set_num_threads(old)
     times *= 1e3
     return {"latency_p50_ms": float(np.percentile(times, 50)),
             "latency_p99_ms": float(np.percentile(times, 99)),
-            "latency_mean_ms": float(times.mean()), "n_timed": int(n)}
+            "latency_mean_ms": float(times.mean()), "n_timed": int(n),
+            "latency_threads": LATENCY_THREADS}

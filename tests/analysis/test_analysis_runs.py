@@ -124,6 +124,15 @@ def test_every_output_on_a_full_set_of_runs(full):
     assert len(pd.read_csv(out / "pruning_threshold.csv")) == 2 * 3  # features x thresholds
     models = pd.read_csv(out / "model_comparison.csv")
     assert list(models["model"]) == ["xrlinear", "pecos", "ovr_linear", "dual_encoder"]
+    # size-matched view: every model of the comparison, recall@10 against model_bytes
+    sizes = pd.read_csv(out / "model_size.csv")
+    assert {"xrlinear", "pecos", "ovr_linear", "dual_encoder"} == set(sizes["model"])
+    assert (out / "model_size.png").stat().st_size > 5000
+    xr = sizes[sizes["model"] == "xrlinear"]
+    for _, r in sizes.iterrows():  # the best XR-Linear recall among runs no larger
+        small = xr[xr["model_mb"] <= r["model_mb"]]["recall_at_10"]
+        assert (np.isnan(r["xrlinear_at_most_this_size"]) if small.empty
+                else r["xrlinear_at_most_this_size"] == small.max())
     ablation = pd.read_csv(out / "feature_ablation.csv")
     assert (ablation["setting"] == "default").all()
     assert (ablation["beam_size"] == 10).all() and np.allclose(ablation["threshold"], 0.1)
@@ -166,6 +175,7 @@ def test_partial_runs_each_output_says_what_to_run(template, tmp_path, capsys):
     assert f"pruning_threshold: no runs with several pruning thresholds — {ps}" in stdout
     assert f"feature_ablation: no runs with at least two feature sets — {ps}" in stdout
     assert "model_comparison: wrote" in stdout
+    assert "model_size: no comparison with at least two models" in stdout
     assert "qac_table2: wrote" in stdout and "no MPC baseline run" in stdout
     assert "qac_prefix_slices: no QAC run has a slices.json artifact" in stdout
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [

@@ -38,7 +38,8 @@ def _run(args: list[str], *, timeout: int = 300, **env: str) -> subprocess.Compl
 def smoke_uri(tmp_path_factory) -> str:
     root = tmp_path_factory.mktemp("smoke")
     proc = _run(["-m", "experiments.run", "-m", "experiment=smoke",
-                 f"paths.log_dir={root / 'logs'}", f"paths.cache_dir={root / 'cache'}"])
+                 f"paths.log_dir={root / 'logs'}", f"paths.cache_dir={root / 'cache'}"],
+                timeout=900)  # a hang guard: the sweep takes ~300 s on a loaded 2-core machine
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert f"{SMOKE_RUNS} finished" in proc.stdout
     return f"sqlite:///{root / 'logs' / 'mlflow.db'}"

@@ -274,3 +274,37 @@ def test_bad_params(param, value, match):
     X, Y = random_problem()
     with pytest.raises((TypeError, ValueError), match=match):
         OVRLinear(**{param: value}).fit(X, Y)
+
+
+# ----------------------------------------------------------- pruning and its selection
+def test_prune_equals_training_at_that_threshold():
+    X, Y = random_problem()
+    full = OVRLinear(threshold=0.0, n_jobs=1).fit(X, Y)
+    for t in (0.01, 0.05, 0.1):
+        direct = OVRLinear(threshold=t, n_jobs=1).fit(X, Y)
+        pruned = full.prune(t)
+        assert pruned.threshold == t and pruned.model_nnz_ == direct.model_nnz_
+        assert abs(pruned.weights_ - direct.weights_).max() == 0
+    assert full.prune(0.1).model_nnz_ < full.model_nnz_
+    with pytest.raises(ValueError, match="pruned weights cannot come back"):
+        full.prune(0.1).prune(0.05)
+
+
+def test_select_threshold_on_validation_rows():
+    from baselines.ovr_linear import THRESHOLD_CANDIDATES, select_threshold
+    from xmr.metrics import recall_at_k
+
+    X, Y = random_problem(n=200, seed=4)
+    best, scores = select_threshold(X, Y, valid_fraction=0.25, seed=3, n_jobs=1)
+    assert set(scores) == set(THRESHOLD_CANDIDATES) >= {0.0, 0.01, 0.05, 0.1}
+    assert scores[best] == max(scores.values())
+    assert best == max(c for c in scores if scores[c] == scores[best])  # ties: smaller model
+    # the scores are recall@10 of the held-out rows, by a model trained on the others
+    perm = np.random.default_rng(3).permutation(200)
+    valid, fit = np.sort(perm[:50]), np.sort(perm[50:])
+    probe = OVRLinear(threshold=0.0, seed=3, n_jobs=1, allow_empty=True).fit(X[fit], Y[fit])
+    assert scores[0.05] == recall_at_k(Y[valid], probe.prune(0.05).predict(X[valid]), 10)
+    with pytest.raises(ValueError, match="valid_fraction"):
+        select_threshold(X, Y, valid_fraction=1.0)
+    with pytest.raises(ValueError, match="candidates is empty"):
+        select_threshold(X, Y, candidates=[])

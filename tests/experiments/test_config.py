@@ -183,6 +183,20 @@ def test_preset_trains_once_per_feature_set(compose_cfg, preset):
     assert len(keys) == len(features)
 
 
+def test_man_training_keys_on_the_threshold(compose_cfg):
+    """tfn: one training re-pruned per threshold; man: its negatives depend on the pruned upper
+    levels, so each threshold is its own training (cache key) at that threshold."""
+    def key(sampling: str, threshold: float):
+        cfg = compose_cfg(["experiment=smoke", f"model.negative_sampling={sampling}",
+                           f"model.threshold={threshold}"])
+        return str(build.training_key(cfg, "dataset")), build.train_threshold(cfg)
+
+    assert key("tfn", 0.05)[0] == key("tfn", 0.2)[0]
+    assert key("tfn", 0.2)[1] == 0.05  # the preset's shared training level
+    assert key("man", 0.05)[0] != key("man", 0.2)[0]
+    assert key("man", 0.2)[1] == 0.2
+
+
 def test_smoke_preset_values(compose_cfg):
     cfg = compose_cfg(["experiment=smoke"], return_hydra_config=True)
     assert sweep_params(cfg) == {"features": ["word1", "all"], "model.threshold": ["0.05", "0.2"],

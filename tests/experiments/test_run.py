@@ -128,6 +128,7 @@ def test_smoke_params(smoke):
         for key in ("model.threshold", "eval.beam_size", "features.name", "data.name"):
             assert key in params
         assert params["data.name"] == "synthetic_tiny"
+        assert params["latency_threads"] == "1"  # every single-query latency on one thread
         assert params["data.options.size"] == "tiny"
         assert params["version.numpy"] == np.__version__
         card = json.loads((job_dir / "dataset_card.json").read_text())
@@ -438,9 +439,9 @@ def job_cfg(compose_cfg, tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.setattr(experiments.training, "_MEMORY", {})  # no model from another test
 
-    def _cfg(logger: str, *extra: str):
-        return compose_cfg(["experiment=smoke", "features=word1", "model.threshold=0.2",
-                            "eval.beam_size=2", f"logger={logger}",
+    def _cfg(logger: str, *extra: str,
+             base: tuple[str, ...] = ("experiment=smoke", "model.threshold=0.2")):
+        return compose_cfg([*base, "features=word1", "eval.beam_size=2", f"logger={logger}",
                             f"paths.log_dir={tmp_path / 'logs'}",
                             f"paths.cache_dir={tmp_path / 'cache'}",
                             f"paths.output_dir={tmp_path / 'out'}", *extra])
@@ -516,6 +517,23 @@ def test_main_returns_the_headline_metric(job_cfg, tmp_path):
     assert value == metrics["recall_at_10"]
     assert 0.0 < value <= 1.0
     assert not (tmp_path / "logs" / "mlflow.db").exists()
+
+
+def test_ovr_threshold_is_chosen_on_validation(job_cfg, tmp_path):
+    """The OVR baseline at its own best: threshold null = chosen on held-out training rows
+    among {0, 0.01, 0.05, 0.1}; the choice and every candidate's score are run metrics."""
+    from experiments.run import main
+
+    cfg = job_cfg("none", base=("data=synthetic_tiny", "model=ovr_linear",
+                                "eval.latency_min_queries=50", "eval.latency_warmup=10"))
+    assert cfg.model.threshold is None
+    assert list(cfg.model.threshold_candidates) == [0.0, 0.01, 0.05, 0.1]
+    main(cfg)
+    m = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    scores = {c: m[f"valid_recall_at_10_t{c:g}"] for c in (0.0, 0.01, 0.05, 0.1)}
+    assert m["ovr_threshold"] in scores
+    assert scores[m["ovr_threshold"]] == max(scores.values())
+    assert m["model_bytes"] > 0 and m["threshold_selection_s"] > 0
 
 
 # ------------------------------------------------------------------ parallel launcher

@@ -43,7 +43,11 @@ def test_qac_metrics_are_logged_and_sane(smoke_qac):
             assert name in m and math.isfinite(m[name]), (run.data.params["qac_row"], name)
         assert 0.0 <= m["mrr_at_10"] <= 1.0 and 0.0 <= m["bleu"] <= 1.0
         assert m["mrr_at_10"] > 0.05  # far above chance among hundreds of labels
-        assert 0.0 < m["latency_p50_ms"] <= m["latency_p99_ms"]  # no wall-clock bound here
+        assert 0 < m["latency_p50_ms"] <= m["latency_p99_ms"]  # no wall-clock bound here
+        # the protocol: one thread, every request (the shortcut only counted, off)
+        assert run.data.params["latency_threads"] == "1"
+        assert run.data.params["eval.skip_unmatched_prefix"] == "False"
+        assert m["n_unmatched_prefix"] >= 0
 
 
 def test_slices_and_samples_are_artifacts(smoke_qac, tmp_path):
@@ -55,6 +59,18 @@ def test_slices_and_samples_are_artifacts(smoke_qac, tmp_path):
                                                        str(tmp_path))).read())
     assert set(slices) == {"prefix_length", "train_frequency", "seen"}
     assert slices["prefix_length"], "no prefix-length slice"
+
+
+def test_training_rows_are_distinct_inputs(smoke_qac):
+    """qp2q's training matrix: one row per distinct (previous query, prefix) input."""
+    from xmr.datasets.synthetic_qac import make_qac_preset
+
+    _, _, _, runs = smoke_qac
+    run = next(r for r in runs if r.data.params["qac_row"] == "5")
+    train = make_qac_preset("tiny").splits["train"]
+    n_inputs = len(set(zip(train.prev_queries, train.prefixes)))
+    assert n_inputs < train.n  # the fixture has repeated inputs
+    assert run.data.metrics["n_train_inputs"] == n_inputs
 
 
 def test_mpc_has_no_model_but_suggests(smoke_qac):

@@ -202,3 +202,19 @@ def test_bad_input(tmp_path, fitted):
         fitted["position"].transform_one(None, "b")
     with pytest.raises(FileNotFoundError):
         QACVectorizer.load(tmp_path)
+
+
+def test_sklearn_smoothed_idf_option(tmp_path):
+    """qp2q's sklearn TfidfVectorizers: idf = ln((1 + N) / (1 + df)) + 1 in both blocks."""
+    prev = ["cheap flights", "", "news today", "cheap hotels"]
+    prefixes = ["fl", "fl", "we", "ho"]
+    v = QACVectorizer(idf="sklearn").fit(prev, prefixes)
+    np.testing.assert_allclose(v.prefix_idf_, np.log(5 / (1 + v.prefix_df_)) + 1, rtol=1e-6)
+    q = v.query_featurizer_
+    np.testing.assert_allclose(q.word_idf_, np.log(5 / (1 + q.word_df_)) + 1, rtol=1e-6)
+    assert (QACVectorizer().fit(prev, prefixes).prefix_idf_ != v.prefix_idf_).any()
+    v.save(tmp_path / "v")
+    w = QACVectorizer.load(tmp_path / "v")
+    assert w.idf == "sklearn" and (w.prefix_idf_ == v.prefix_idf_).all()
+    with pytest.raises(ValueError, match="idf must be one of"):
+        QACVectorizer(idf="plain").fit(prev, prefixes)

@@ -9,7 +9,13 @@ from baselines.mpc import MostPopularCompletion
 from xmr import XRLinear
 from xmr.datasets.synthetic_qac import make_qac_preset
 from xmr.indexers import TrieIndexer
-from xmr.qac import QACSuggester, QACVectorizer, prefix_range, qac_metrics
+from xmr.qac import (
+    QACSuggester,
+    QACVectorizer,
+    count_unmatched_prefix,
+    prefix_range,
+    qac_metrics,
+)
 
 
 def test_prefix_range():
@@ -112,3 +118,44 @@ def test_end_to_end_tiny_vs_mpc(tiny):
     print(f"\nXMR {xmr}\nMPC {base}")
     assert xmr["mrr_at_10"] > 0.2 and base["mrr_at_10"] > 0.2
     assert xmr["bleu"] > 0.1
+
+
+class _Spy:
+    """Wraps a fitted model and counts the predictions asked of it."""
+
+    def __init__(self, model):
+        self.model, self.calls, self.rows = model, 0, 0
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+    def predict_one(self, *args, **kwargs):
+        self.calls += 1
+        return self.model.predict_one(*args, **kwargs)
+
+    def predict(self, X, **kwargs):
+        self.rows += X.shape[0]
+        return self.model.predict(X, **kwargs)
+
+
+def test_unmatched_prefix_is_predicted_by_default(tiny):
+    """qp2q's protocol: every request is vectorised and predicted, then filtered, even when no
+    label starts with its prefix; the shortcut is an explicit option, off by default."""
+    ds, vec, model = tiny
+    unmatched = "zzzzzzzzzzzzzzzzzzzz"
+    assert count_unmatched_prefix(ds.labels, [unmatched, "", ds.labels[0][:1]]) == 1
+    spy = _Spy(model)
+    sug = QACSuggester(vec, spy, ds.labels, topk=200)
+    assert sug.skip_unmatched_prefix is False
+    assert sug.suggest("some query", unmatched) == []
+    assert spy.calls == 1  # the whole request ran
+    assert sug.suggest_ids_batch(["some query", "other"], [unmatched, unmatched]).max() == -1
+    assert spy.rows == 2
+    fast = QACSuggester(vec, spy, ds.labels, topk=200, skip_unmatched_prefix=True)
+    assert fast.suggest("some query", unmatched) == []
+    assert spy.calls == 1  # skipped before vectorising
+    te = ds.splits["test"]
+    prevs, prefixes = te.prev_queries[:30] + ["q"], te.prefixes[:30] + [unmatched]
+    assert fast.suggest_batch(prevs, prefixes) == sug.suggest_batch(prevs, prefixes)
+    with pytest.raises(TypeError, match="skip_unmatched_prefix"):
+        QACSuggester(vec, model, ds.labels, skip_unmatched_prefix="yes")

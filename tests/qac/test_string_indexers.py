@@ -210,22 +210,56 @@ def test_hybrid_deterministic_and_bad_input():
         TrieHybridIndexer(nr_splits=3).build(Z, labels=PAPER)
 
 
+def level_groups(tree, labels, level: int) -> set[frozenset]:
+    """The label sets of the nodes at ``level`` (1 = the root's children)."""
+    row = node_paths(tree)[level - 1]
+    return {frozenset(labels[i] for i in np.flatnonzero(row == c)) for c in np.unique(row)}
+
+
+def check_prefix_levels(tree, labels, prefix_len: int) -> None:
+    """qp2q's constraints (binary tree): at level j <= prefix_len, labels sharing their first j
+    characters share a node."""
+    paths = node_paths(tree)
+    for j in range(1, min(prefix_len, paths.shape[0]) + 1):
+        node: dict[str, int] = {}
+        for s, c in zip(labels, paths[j - 1].tolist()):
+            assert node.setdefault(s[:j], c) == c, (j, s)
+
+
 def test_mustlink_paper_example():
+    """Tightened level by level: level 1 by first character, level 2 by the first two, ...;
+    below that 2-means, leaves of at most max_leaf_size."""
     Z = toy_embedding(PAPER)
-    tree = MustLinkIndexer(prefix_len=2, nr_splits=2, max_leaf_size=2).build(Z, labels=PAPER)
-    # components by 2-prefix: {a}, {ab, abc, abd, abfgh, abfgi}, {bcde, bcdf}; 2 rounds of
-    # weighted splits separate the 3 components, which never split themselves
-    assert tree.level_sizes == [1, 2, 3, 8]
+    tree = MustLinkIndexer(prefix_len=5, nr_splits=2, max_leaf_size=2).build(Z, labels=PAPER)
     check_tree(tree, 8)
-    assert sorted(map(sorted, leaf_sets(tree, PAPER))) == sorted(map(sorted, [
-        {"a"}, {"ab", "abc", "abd", "abfgh", "abfgi"}, {"bcde", "bcdf"}]))
-    # prefix_len 5: every label is its own component -> balanced leaves of <= 2
-    tree5 = MustLinkIndexer(prefix_len=5, nr_splits=2, max_leaf_size=2).build(Z, labels=PAPER)
-    assert tree5.level_sizes == [1, 2, 4, 8]
-    assert sorted(len(s) for s in leaf_sets(tree5, PAPER)) == [2, 2, 2, 2]
+    check_prefix_levels(tree, PAPER, 5)
+    assert level_groups(tree, PAPER, 1) == {
+        frozenset({"a", "ab", "abc", "abd", "abfgh", "abfgi"}), frozenset({"bcde", "bcdf"})}
+    assert level_groups(tree, PAPER, 2) == {
+        frozenset({"a"}), frozenset({"ab", "abc", "abd", "abfgh", "abfgi"}),
+        frozenset({"bcde", "bcdf"})}
+    assert max(len(s) for s in leaf_sets(tree, PAPER)) <= 2
+    # one constrained level: first characters apart, then plain balanced 2-means
+    tree1 = MustLinkIndexer(prefix_len=1, nr_splits=2, max_leaf_size=2).build(Z, labels=PAPER)
+    assert level_groups(tree1, PAPER, 1) == level_groups(tree, PAPER, 1)
+    assert sorted(len(s) for s in leaf_sets(tree1, PAPER)) == [1, 1, 2, 2, 2]
 
 
-@pytest.mark.parametrize("prefix_len, nr_splits", [(1, 2), (3, 2), (5, 4), (0, 2)])
+def test_mustlink_prefix_group_larger_than_a_leaf():
+    """A 5-character group of 300 labels (max leaf 50) is split below the constraints: no
+    leaf exceeds max_leaf_size (one fixed 5-prefix component would make a leaf of 300)."""
+    rng = np.random.default_rng(0)
+    big = sorted({f"www.google {w}" for w in random_strings(rng, 300, "abcdefgh", 6)})
+    labels = big + [s for s in random_strings(rng, 200, "ijklmn ", 7) if s not in big]
+    tree = MustLinkIndexer(prefix_len=5, nr_splits=2, max_leaf_size=50, n_jobs=1).build(
+        toy_embedding(labels), labels=labels)
+    check_tree(tree, len(labels))
+    check_prefix_levels(tree, labels, 5)
+    assert max(len(s) for s in leaf_sets(tree, labels)) <= 50
+    assert len(big) == 300 and sum(set(big) >= s for s in leaf_sets(tree, labels)) >= 6
+
+
+@pytest.mark.parametrize("prefix_len, nr_splits", [(1, 2), (3, 2), (5, 2), (5, 4), (0, 2)])
 def test_mustlink_random(prefix_len, nr_splits):
     rng = np.random.default_rng(prefix_len)
     labels = random_strings(rng, 500, alphabet="abcdefgh ", max_len=8)
@@ -233,12 +267,11 @@ def test_mustlink_random(prefix_len, nr_splits):
                            n_jobs=1).build(toy_embedding(labels), labels=labels)
     check_tree(tree, len(labels))
     leaf = node_paths(tree)[-1]
-    key_leaf: dict[str, int] = {}
-    for s, c in zip(labels, leaf.tolist()):
-        if prefix_len:  # must-link: one leaf per prefix
-            assert key_leaf.setdefault(s[:prefix_len], c) == c
+    sizes = np.bincount(leaf)
+    assert sizes.max() <= 20
+    if nr_splits == 2:
+        check_prefix_levels(tree, labels, prefix_len)
     if prefix_len == 0:  # no constraint: exactly balanced like HierarchicalKMeans
-        sizes = np.bincount(leaf)
         assert sizes.max() - sizes.min() <= 1
 
 

@@ -13,9 +13,16 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
+from sklearn.preprocessing import normalize
 
 import xmr.features as features
-from xmr.features import TextFeaturizer, char_ngrams, word_ngrams
+from xmr.features import (
+    PerOrderFeaturizer,
+    TextFeaturizer,
+    char_ngrams,
+    load_featurizer,
+    word_ngrams,
+)
 from xmr.kernels import ngrams as K
 
 # ---------------------------------------------------------------- pure-Python reference
@@ -632,3 +639,68 @@ def test_ranges_accept_lists_and_numpy_ints():
     f = TextFeaturizer(word_ngram_range=[1, np.int64(2)], char_ngram_range=None,
                        min_df=np.int32(1)).fit(["a b"])
     assert f.n_features_ == 3
+
+
+# ---------------------------------------------------------------- PECOS's per-order blocks
+
+
+def test_per_order_blocks_by_construction():
+    """One block per n-gram order, each l2-normalised, concatenated, renormalised."""
+    docs = corpus(200, seed=5)
+    f = PerOrderFeaturizer(word_ngram_range=(1, 3), char_ngram_range=(3, 3)).fit(docs)
+    X = f.transform(docs)
+    parts = [TextFeaturizer(word_ngram_range=(n, n), char_ngram_range=None).fit_transform(docs)
+             for n in (1, 2, 3)]
+    parts.append(TextFeaturizer(word_ngram_range=None, char_ngram_range=(3, 3))
+                 .fit_transform(docs))
+    ref = normalize(sp.hstack(parts, format="csr"))
+    assert X.shape == ref.shape and X.dtype == np.float32
+    np.testing.assert_allclose(X.toarray(), ref.toarray(), rtol=1e-5, atol=1e-7)
+    # not the single word block: orders weigh the same here
+    one = TextFeaturizer(word_ngram_range=(1, 3), char_ngram_range=(3, 3)).fit_transform(docs)
+    assert X.shape == one.shape and abs(X - one).max() > 1e-3
+    for text in docs[:20] + ["", "unseen words only zzz"]:
+        idx, val = f.transform_one(text)
+        row = f.transform([text])
+        assert idx.tolist() == row.indices.tolist()
+        np.testing.assert_allclose(val, row.data, rtol=1e-6)
+
+
+def test_per_order_save_load(tmp_path):
+    docs = corpus(80, seed=6)
+    f = PerOrderFeaturizer(word_ngram_range=(1, 2), char_ngram_range=None).fit(docs)
+    f.save(tmp_path / "f")
+    g = load_featurizer(tmp_path / "f")
+    assert isinstance(g, PerOrderFeaturizer) and g.n_features_ == f.n_features_
+    assert abs(g.transform(docs) - f.transform(docs)).max() == 0
+    t = TextFeaturizer().fit(docs)
+    t.save(tmp_path / "t")
+    assert isinstance(load_featurizer(tmp_path / "t"), TextFeaturizer)
+    with pytest.raises(NotFittedError):
+        PerOrderFeaturizer().transform(docs)
+    with pytest.raises(ValueError, match="word_ngram_range"):
+        PerOrderFeaturizer(word_ngram_range=(2, 1)).fit(docs)
+
+
+@pytest.mark.peer
+def test_per_order_blocks_match_pecos(peer_python, tmp_path):
+    """PECOS's list of vectorizers (one per word order) gives the same rows."""
+    docs = [d.replace("é", "e") for d in corpus(300, seed=1)]
+    X = PerOrderFeaturizer(word_ngram_range=(1, 3), char_ngram_range=None).fit_transform(docs)
+    indptr, data, shape = pecos_tfidf(peer_python, tmp_path, docs, {
+        "base_vect_configs": [{"ngram_range": [n, n]} for n in (1, 2, 3)]})
+    assert shape == X.shape
+    assert_same_rows(X, indptr, data)
+
+
+def test_sklearn_smoothed_idf_option():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    docs = [d.replace("é", "e") for d in corpus(200, seed=3)]
+    X = TextFeaturizer(word_ngram_range=(1, 1), char_ngram_range=None,
+                       idf="sklearn").fit_transform(docs)
+    ref = TfidfVectorizer(token_pattern=r"\w+").fit_transform(docs)  # smooth_idf=True
+    for i in range(X.shape[0]):
+        np.testing.assert_allclose(np.sort(X[i].data), np.sort(ref[i].data), rtol=1e-5)
+    with pytest.raises(ValueError, match="idf must be one of"):
+        TextFeaturizer(idf="bm25").fit(docs)

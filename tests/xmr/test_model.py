@@ -323,3 +323,21 @@ def test_load_garbage_array_file(saved):
     (saved / "W0.npz").write_bytes(b"not a zip file")
     with _raises_naming(ValueError, saved):
         XRLinear.load(saved)
+
+
+def test_man_negatives_use_pecos_only_topk(monkeypatch):
+    """Matcher-aware negatives come from a beam of PECOS's layer only_topk (20), not 10."""
+    import xmr.model
+
+    X, Y = random_problem(300, n_labels=64, seed=3)
+    seen = []
+    beam = XRLinear._beam
+
+    def spy(self, X, layout, beam_size, topk, pp, n_threads):
+        seen.append((beam_size, topk))
+        return beam(self, X, layout, beam_size, topk, pp, n_threads)
+
+    monkeypatch.setattr(XRLinear, "_beam", spy)
+    XRLinear(nr_splits=2, max_leaf_size=4, negative_sampling="man", n_jobs=1).fit(X, Y)
+    assert xmr.model.MAN_BEAM_SIZE == 20
+    assert seen and all(s == (20, 20) for s in seen)

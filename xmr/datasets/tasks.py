@@ -119,8 +119,33 @@ class QACDataset:
         counts = Counter(self.splits["train"].next_queries)
         return np.array([counts[q] for q in self.labels], dtype=np.int64)
 
+    def training_matrix(self, split: str = "train"
+                        ) -> tuple[list[str], list[str], sp.csr_matrix]:
+        """The training problem as qp2q builds it: one row per distinct (previous query,
+        prefix) input, in order of first occurrence, and ``Y`` (n_inputs, n_labels) float32
+        binarised multi-label, 1 for every next query seen after that input (a repeated pair
+        counts once). Returns ``(prev_queries, prefixes, Y)``."""
+        sp_ = self.splits[split]
+        index = {q: i for i, q in enumerate(self.labels)}
+        row_of: dict[tuple[str, str], int] = {}
+        rows, cols = [], []
+        for prev, prefix, nq in zip(sp_.prev_queries, sp_.prefixes, sp_.next_queries,
+                                    strict=True):
+            r = row_of.setdefault((prev, prefix), len(row_of))
+            c = index.get(nq, -1)
+            if c >= 0:
+                rows.append(r)
+                cols.append(c)
+        Y = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)),
+                          shape=(len(row_of), len(index)))
+        Y.sum_duplicates()
+        Y.data[:] = 1.0  # binarised
+        inputs = list(row_of)
+        return [p for p, _ in inputs], [q for _, q in inputs], Y
+
     def label_matrix(self, split: str) -> sp.csr_matrix:
-        """(n, n_labels) 0/1: the next query's column (an all-zero row when unseen)."""
+        """(n, n_labels) 0/1: the next query's column (an all-zero row when unseen), one row
+        per example (for training use `training_matrix`: one row per distinct input)."""
         index = {q: i for i, q in enumerate(self.labels)}
         nq = self.splits[split].next_queries
         cols = [index.get(q, -1) for q in nq]

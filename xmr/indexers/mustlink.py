@@ -1,19 +1,31 @@
-"""Hierarchical 2-means with must-link constraints (Paper 2, "HC + must-link").
+"""Hierarchical 2-means with must-link constraints tightened level by level (Paper 2, "HC +
+must-link"), as qp2q builds it (``examples/qp2q/models/indices.py``: ``build_prefix_mlc_mat``,
+``hierarchical_kmeans_w_mlc``).
 
 Built as every indexer: ``build(Z, *, labels) -> LabelTree`` (see :mod:`xmr.indexers.trie`).
 
-Labels sharing the same first ``prefix_len`` characters (their whole text when shorter) form a
-**component** that always stays together. Each component is one point: its feature is the
-l2-normalised mean of its labels' rows of ``Z`` and its weight is its size (number of labels).
-The components are split by recursive spherical 2-means balanced **by weight**: score
-x·(c₁ − c₂), sort, cut where the running weight reaches half of the segment's total (both
-sides non-empty), centres = normalised weighted sums, at most ``max_iter`` rounds
-(`xmr.kernels.kmeans.weighted_split_level`). As in `HierarchicalKMeans` there are
-``K = ⌈log₂(L / max_leaf_size)⌉`` (at least 1) rounds; a segment that is a single component
-cannot split and is padded with single-child levels, so a leaf may exceed ``max_leaf_size``
-when one component does. With ``nr_splits = 2^b`` every ``b``-th binary level is kept, counted
-from the bottom (a B-ary tree). ``prefix_len = 0`` disables the constraints (every label its
-own component: plain balanced 2-means). ``L <= max_leaf_size`` gives one leaf.
+The tree is grown one binary level at a time. At binary level ``l`` (0-based, the root's split
+is level 0) and ``l < prefix_len``, the labels sharing their first ``l + 1`` characters (their
+whole text when shorter) form a **component** that this level's split must not cut: level 0
+groups by the first character, level 1 by the first two, ... down to ``prefix_len`` (the
+paper: 5); from level ``prefix_len`` on every label is its own component (plain balanced
+2-means). Each component is one point: its feature is the l2-normalised mean of its labels'
+rows of ``Z`` and its weight is its size; a segment is split by spherical 2-means balanced
+**by weight** (score x·(c₁ − c₂), sort, cut where the running weight reaches half of the
+segment's total, both sides non-empty; at most ``max_iter`` rounds;
+`xmr.kernels.kmeans.weighted_split_level`).
+
+As in qp2q only segments of more than ``max_leaf_size`` labels are split; smaller ones are
+carried down unchanged (single-child levels), and growth stops when no segment is larger than
+``max_leaf_size``. One difference, on purpose: qp2q freezes a too-large segment that is a
+single component at its level as a leaf, so a leaf can reach the size of a whole 5-character
+group (on the AOL subset up to 8× ``max_leaf_size``); here it is carried down one level and
+split under the next, tighter constraint (or by plain 2-means below ``prefix_len``), so **no
+leaf exceeds** ``max_leaf_size``. qp2q's balance (its ``min_size``, half the number of
+components, compared with component sizes) is replaced by the weight-balanced cut above.
+With ``nr_splits = 2^b`` every ``b``-th binary level is kept, counted from the bottom (a
+B-ary tree). ``prefix_len = 0`` disables the constraints. ``L <= max_leaf_size`` gives one
+leaf.
 """
 
 from __future__ import annotations
@@ -25,7 +37,8 @@ import scipy.sparse as sp
 
 from xmr._threads import resolve_n_jobs
 from xmr._validation import check_int
-from xmr.indexers.hkmeans import binary_depth, random_pairs
+from xmr.indexers.hkmeans import random_pairs
+from xmr.indexers.hybrid import _ranges
 from xmr.indexers.trie import (
     ClusteringStringIndexer,
     binary_levels_kept,
@@ -77,36 +90,66 @@ class MustLinkIndexer(ClusteringStringIndexer):
         perm, lcp, lengths = sorted_order(labels)  # also refuses duplicated labels
         if L <= self.max_leaf_size:
             return LabelTree((sp.csc_matrix(np.ones((L, 1), np.float32)),))
-        comp_start = prefix_components(lcp, lengths, self.prefix_len)
-        comp_of = np.cumsum(comp_start) - 1  # component of each sorted position
-        n_comp = int(comp_of[-1]) + 1
-        sizes = np.bincount(comp_of, minlength=n_comp)
-        member = sp.csr_matrix((np.ones(L, np.float32), (comp_of, perm)), shape=(n_comp, L))
-        F = normalize(sp.csr_matrix(member @ Z)).astype(np.float32)
-        F.sort_indices()
-        args = (F.indptr.astype(np.int64), F.indices.astype(np.int64),
-                F.data.astype(np.float64), F.shape[1], sizes.astype(np.float64))
+        Zs = sp.csr_matrix(Z[perm])  # rows in sorted order: sorted position = row
         rng = np.random.default_rng(self.seed)
         n_workers = resolve_n_jobs(self.n_jobs)
-        n_binary = binary_depth(L, self.max_leaf_size)
-        cpos = np.arange(n_comp, dtype=np.int64)  # component at each component position
-        bounds = np.array([0, n_comp], np.int64)
-        comp_levels = []
-        for _ in range(n_binary):
-            cpos, cuts = weighted_split_level(*args, cpos, bounds,
-                                              random_pairs(rng, np.diff(bounds)),
-                                              self.max_iter, n_workers)
-            bounds = np.union1d(bounds, cuts)
-            flags = np.zeros(n_comp, np.bool_)
-            flags[bounds[:-1]] = True
-            comp_levels.append(flags)
-        # expand to labels: components in the order cpos, each one's labels in sorted order
-        comp_ptr = np.concatenate([[0], np.cumsum(sizes)])
-        first = np.concatenate([[0], np.cumsum(sizes[cpos])[:-1]])  # label position of each
-        label_pos = np.arange(L, dtype=np.int64) + np.repeat(comp_ptr[cpos] - first, sizes[cpos])
+        order = np.arange(L, dtype=np.int64)  # sorted position of the label at each position
+        bounds = np.array([0, L], np.int64)  # segment starts (label positions) and L
         levels = []
-        for j in binary_levels_kept(n_binary, self.nr_splits):
+        while True:
+            sizes = np.diff(bounds)
+            if sizes.max() <= self.max_leaf_size:
+                break
+            level = len(levels)
+            if level < self.prefix_len:  # components: same first level + 1 characters
+                comp_of = np.cumsum(prefix_components(lcp, lengths, level + 1)) - 1
+                comp = comp_of[order]
+            else:  # below the constraints every label is its own component
+                comp = np.arange(L, dtype=np.int64)
+            order, bounds = self._split_level(Zs, order, bounds, comp, rng, n_workers)
             flags = np.zeros(L, np.bool_)
-            flags[first[comp_levels[j - 1]]] = True
+            flags[bounds[:-1]] = True
             levels.append(flags)
-        return tree_from_flags(perm[label_pos], levels)
+        kept = [levels[j - 1] for j in binary_levels_kept(len(levels), self.nr_splits)]
+        return tree_from_flags(perm[order], kept)
+
+    def _split_level(self, Zs, order, bounds, comp, rng, n_workers):
+        """One binary level: every segment of more than ``max_leaf_size`` labels and at
+        least two components is split in two by weighted 2-means over its components.
+        Components are runs of equal ``comp`` along the positions (labels of a component are
+        contiguous: a component of this level lies inside one of the level above, and splits
+        move whole components). Returns the new (order, bounds)."""
+        L = order.size
+        run_start = np.ones(L, np.bool_)
+        run_start[1:] = comp[1:] != comp[:-1]
+        run_start[bounds[:-1]] = True
+        starts = np.flatnonzero(run_start)  # label position of each run (component)
+        run_sizes = np.diff(np.append(starts, L))
+        run_of_bound = np.searchsorted(starts, bounds)  # run index of each segment bound
+        seg_runs = np.diff(run_of_bound)
+        big = np.flatnonzero((np.diff(bounds) > self.max_leaf_size) & (seg_runs >= 2))
+        if big.size == 0:  # only single-component segments: carried down this level
+            return order, bounds
+        # features of the runs of the big segments, in run order
+        a, b = run_of_bound[big], run_of_bound[big + 1]
+        runs = _ranges(a, b)
+        run_id = np.repeat(np.arange(runs.size), run_sizes[runs])
+        member_pos = _ranges(starts[runs], starts[runs] + run_sizes[runs])
+        member = sp.csr_matrix((np.ones(member_pos.size, np.float32),
+                                (run_id, order[member_pos])), shape=(runs.size, L))
+        F = normalize(sp.csr_matrix(member @ Zs)).astype(np.float32)
+        F.sort_indices()
+        cbounds = np.concatenate([[0], np.cumsum(b - a)]).astype(np.int64)
+        cperm, cuts = weighted_split_level(
+            F.indptr.astype(np.int64), F.indices.astype(np.int64), F.data.astype(np.float64),
+            F.shape[1], run_sizes[runs].astype(np.float64), np.arange(runs.size, dtype=np.int64),
+            cbounds, random_pairs(rng, np.diff(cbounds)), self.max_iter, n_workers)
+        # new run order: the big segments' runs permuted, the others in place
+        run_order = np.arange(starts.size, dtype=np.int64)
+        run_order[runs] = runs[cperm]
+        new_starts = starts[run_order]
+        new_sizes = run_sizes[run_order]
+        new_order = order[_ranges(new_starts, new_starts + new_sizes)]
+        run_pos = np.concatenate([[0], np.cumsum(new_sizes)])  # label position of each run
+        new_cuts = run_pos[a + (cuts - cbounds[:-1])]
+        return new_order, np.union1d(bounds, new_cuts)

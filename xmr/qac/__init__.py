@@ -15,8 +15,9 @@ from xmr.qac.metrics import (
     sacrebleu_top1,
     sentence_bleu,
 )
-from xmr.qac.suggest import QACSuggester, prefix_range
+from xmr.qac.suggest import QACSuggester, count_unmatched_prefix, prefix_range
 
 __all__ = ["QACVectorizer", "prefix_ngram_weights", "QACSuggester", "prefix_range",
+           "count_unmatched_prefix",
            "mrr_at_k", "sentence_bleu", "rank_weighted_bleu", "mean_rank_weighted_bleu",
            "sacrebleu_top1", "qac_metrics", "qac_slices"]

@@ -13,7 +13,9 @@
   "abab" position-weighted: ``a: 1 + 1/3``, ``b: 1/2 + 1/4``, ``ab: 1 + 1/3``, ``ba: 1/2``,
   ``aba: 1``, ``bab: 1/2``; each times its idf, then l2-normalised.
 
-Both blocks use PECOS's idf ``max(ln(N / (df + 1)), 0)`` (float32; see `xmr.features`), with
+Both blocks use PECOS's idf ``max(ln(N / (df + 1)), 0)`` (float32; see `xmr.features`), or
+with ``idf="sklearn"`` sklearn's smoothed ``ln((1 + N) / (1 + df)) + 1`` (qp2q's vectorizers are
+sklearn ``TfidfVectorizer``s), with
 ``N`` = the number of training examples; the query vocabulary is fitted on the training
 previous queries, the prefix vocabulary on the training prefixes (n-grams never seen in a
 training prefix are dropped, also from label strings). Columns: query block first
@@ -44,7 +46,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
 
-from xmr.features import TextFeaturizer, _check_texts, _idf
+from xmr.features import TextFeaturizer, _check_texts, _idf, check_idf
 from xmr.kernels import prefix_ngrams as _k
 from xmr.kernels.ngrams import build_table
 
@@ -95,6 +97,9 @@ class QACVectorizer:
     use_prefix : bool, default True
         False: the input is the previous query alone (the paper's Table 2 rows 0-1); the
         prefix vocabulary is still fitted, for :meth:`label_embedding`.
+    idf : {"pecos", "sklearn"}, default "pecos"
+        Both blocks' idf: PECOS's ``max(ln(N / (df + 1)), 0)`` or sklearn's smoothed
+        ``ln((1 + N) / (1 + df)) + 1`` (qp2q).
 
     Attributes (after fit)
     ----------
@@ -106,17 +111,18 @@ class QACVectorizer:
 
     def __init__(self, *, prefix_weighting: str = "position",
                  char_ngram_range: tuple[int, int] = (1, 3), min_df: int = 1,
-                 lowercase: bool = True, use_prefix: bool = True):
+                 lowercase: bool = True, use_prefix: bool = True, idf: str = "pecos"):
         self.prefix_weighting = prefix_weighting  # "position" (1/(p+1)) or "plain" (1)
         self.char_ngram_range = char_ngram_range  # prefix char n-gram orders (the paper: 1-3)
         self.min_df = min_df  # per block: minimum document frequency
         self.lowercase = lowercase  # str.lower() on queries, prefixes and labels
         self.use_prefix = use_prefix  # False: previous query only as input
+        self.idf = idf  # "pecos" or "sklearn" (smoothed + 1, as qp2q)
 
     def get_params(self) -> dict:
         return {"prefix_weighting": self.prefix_weighting,
                 "char_ngram_range": self.char_ngram_range, "min_df": self.min_df,
-                "lowercase": self.lowercase, "use_prefix": self.use_prefix}
+                "lowercase": self.lowercase, "use_prefix": self.use_prefix, "idf": self.idf}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -145,7 +151,8 @@ class QACVectorizer:
             raise TypeError(f"use_prefix must be a bool, got {self.use_prefix!r}")
         return {"prefix_weighting": self.prefix_weighting,
                 "char_ngram_range": (int(r[0]), int(r[1])), "min_df": int(self.min_df),
-                "lowercase": bool(self.lowercase), "use_prefix": bool(self.use_prefix)}
+                "lowercase": bool(self.lowercase), "use_prefix": bool(self.use_prefix),
+                "idf": check_idf(self.idf)}
 
     def _set_state(self, params: dict, n_docs: int, query: TextFeaturizer | None,
                    vocab: np.ndarray, df: np.ndarray) -> None:
@@ -154,7 +161,7 @@ class QACVectorizer:
         self.query_featurizer_ = query
         self.prefix_vocab_ = vocab
         self.prefix_df_ = df
-        self.prefix_idf_ = _idf(df, n_docs)
+        self.prefix_idf_ = _idf(df, n_docs, params.get("idf", "pecos"))
         self.n_query_features_ = 0 if query is None else query.n_features_
         self.n_prefix_features_ = int(vocab.size)
         self.n_features_ = self.n_query_features_ + (
@@ -202,7 +209,8 @@ class QACVectorizer:
         query = None
         if any(_WORD_RE.search(q) for q in prev_queries):
             query = TextFeaturizer(word_ngram_range=(1, 1), char_ngram_range=None,
-                                   min_df=params["min_df"], lowercase=params["lowercase"])
+                                   min_df=params["min_df"], lowercase=params["lowercase"],
+                                   idf=params["idf"])
             try:
                 query.fit(prev_queries)
             except ValueError:  # no word reaches min_df: no query block
@@ -328,7 +336,8 @@ class QACVectorizer:
             p = config["params"]
             self = cls(prefix_weighting=p["prefix_weighting"],
                        char_ngram_range=tuple(p["char_ngram_range"]), min_df=p["min_df"],
-                       lowercase=p["lowercase"], use_prefix=p.get("use_prefix", True))
+                       lowercase=p["lowercase"], use_prefix=p.get("use_prefix", True),
+                       idf=p.get("idf", "pecos"))
             params = self._validated_params()
             n_docs = int(config["n_docs"])
             with np.load(folder / _ARRAYS_FILE, allow_pickle=False) as z:

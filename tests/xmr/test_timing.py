@@ -1,0 +1,55 @@
+"""The latency protocol: every backend on one thread inside the timed call, restored after."""
+
+from __future__ import annotations
+
+import numba as nb
+import pytest
+
+from xmr.timing import measure_latency, pinned_threads, thread_counts
+
+torch = pytest.importorskip("torch")
+threadpoolctl = pytest.importorskip("threadpoolctl")
+
+
+@pytest.fixture
+def many_threads():
+    """Every backend at more than one thread before timing (whatever the machine has)."""
+    old_torch, old_nb = torch.get_num_threads(), nb.get_num_threads()
+    torch.set_num_threads(3)
+    nb.set_num_threads(min(2, nb.config.NUMBA_NUM_THREADS))
+    with threadpoolctl.threadpool_limits(limits=3):
+        yield thread_counts()
+    torch.set_num_threads(old_torch)
+    nb.set_num_threads(old_nb)
+
+
+def test_every_backend_is_pinned_inside_the_timed_call(many_threads):
+    before = many_threads
+    assert before["torch"] == 3
+    seen = []
+
+    def predict_one(q):
+        seen.append(thread_counts())
+        return torch.ones(4) @ torch.ones(4)  # a torch op, as the dual encoder's predict_one
+
+    out = measure_latency(predict_one, list(range(7)), n_warmup=2, min_timed=10)
+    assert out["n_timed"] == 10 and out["latency_threads"] == 1
+    assert len(seen) == 12
+    for counts in seen:
+        assert counts["torch"] == 1 and counts["numba"] == 1
+        assert set(counts) == set(before)  # every pool seen before is seen (and pinned) inside
+        assert all(v == 1 for v in counts.values()), counts
+    assert thread_counts() == before  # restored
+
+
+def test_pinned_threads_restores_after_an_error(many_threads):
+    before = many_threads
+    with pytest.raises(RuntimeError, match="boom"), pinned_threads():
+        assert thread_counts()["torch"] == 1
+        raise RuntimeError("boom")
+    assert thread_counts() == before
+
+
+def test_measure_latency_refuses_no_queries():
+    with pytest.raises(ValueError, match="queries is empty"):
+        measure_latency(lambda q: q, [])

@@ -3,6 +3,7 @@ warm-up first, percentiles over the timed requests."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Sequence
 
@@ -14,13 +15,22 @@ def measure_latency(predict_one: Callable[[object], object], queries: Sequence,
                     *, n_warmup: int = 100, min_timed: int = 1000) -> dict[str, float]:
     """Calls ``predict_one(q)`` for each query (cycling through ``queries`` until at least
     ``min_timed`` calls, or once over all of them if there are more) after ``n_warmup``
-    untimed calls, with numba limited to one thread. Returns milliseconds:
-    ``latency_p50_ms``, ``latency_p99_ms``, ``latency_mean_ms`` and ``n_timed``."""
+    untimed calls, with numba and (when imported) torch limited to one thread, both restored
+    afterwards. Returns milliseconds: ``latency_p50_ms``, ``latency_p99_ms``,
+    ``latency_mean_ms`` and ``n_timed``.
+
+    Torch is set after numba on purpose: numba's OpenMP layer and torch share the OpenMP
+    thread count of the calling thread, so ``nb.set_num_threads`` can silently raise torch's
+    (to 2 here, which made a GRU step 20x slower on a loaded 2-core machine)."""
     if len(queries) == 0:
         raise ValueError("queries is empty: nothing to time")
     n = max(min_timed, len(queries))
+    torch = sys.modules.get("torch")  # never imported here: the library runs without torch
     old = nb.get_num_threads()
+    old_torch = torch.get_num_threads() if torch is not None else None
     nb.set_num_threads(1)
+    if torch is not None:
+        torch.set_num_threads(1)
     try:
         for i in range(n_warmup):
             predict_one(queries[i % len(queries)])
@@ -33,6 +43,8 @@ def measure_latency(predict_one: Callable[[object], object], queries: Sequence,
             times[i] = clock() - t0
     finally:
         nb.set_num_threads(old)
+        if torch is not None:
+            torch.set_num_threads(old_torch)
     times *= 1e3
     return {"latency_p50_ms": float(np.percentile(times, 50)),
             "latency_p99_ms": float(np.percentile(times, 99)),

@@ -70,9 +70,9 @@ class Seq2SeqCompleter:
 
     Parameters (all keyword-only; stored as given, validated by :meth:`fit`)
     ----------
-    emb_dim : int, default 64
+    emb_dim : int, default 32
         Character embedding size (shared by encoder and decoder).
-    hidden : int, default 256
+    hidden : int, default 128
         Decoder state size; the encoder has ``hidden // 2`` per direction (even).
     dropout : float, default 0.1
         Dropout on embeddings and the attentional output during training.
@@ -112,7 +112,7 @@ class Seq2SeqCompleter:
     loss, valid_mrr_at_10, time_s); best_epoch_.
     """
 
-    def __init__(self, *, emb_dim: int = 64, hidden: int = 256, dropout: float = 0.1,
+    def __init__(self, *, emb_dim: int = 32, hidden: int = 128, dropout: float = 0.1,
                  lr: float = 2e-3, batch_size: int = 256, epochs: int = 5, patience: int = 1,
                  clip: float = 1.0, beam_size: int = 10, max_prev_len: int = 40,
                  max_target_len: int = 48, min_char_count: int = 2, valid_size: int = 1000,

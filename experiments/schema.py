@@ -23,6 +23,7 @@ from xmr.params import (
     KMeansParams,
     LinearParams,
     MustLinkParams,
+    Seq2SeqParams,
     TrieParams,
     XRLinearParams,
 )
@@ -107,6 +108,10 @@ DualEncoderConfig = _with_params(
     "DualEncoderConfig", "Torch two-tower DSSM-like baseline.", (DualEncoderParams,),
     first=[("name", str, field(default="dual_encoder"))])
 
+Seq2SeqConfig = _with_params(
+    "Seq2SeqConfig", "Generative seq2seq query completer (QAC baseline).", (Seq2SeqParams,),
+    first=[("name", str, field(default="seq2seq"))])
+
 
 @dataclass
 class MPCConfig:
@@ -153,7 +158,8 @@ class Config:
     data: Any = MISSING
     features: Any = MISSING  # FeaturesConfig (text) or QACFeaturesConfig
     indexer: IndexerConfig = MISSING
-    model: Any = MISSING  # ModelConfig (xrlinear, pecos), OVRConfig, DualEncoderConfig, MPCConfig
+    model: Any = MISSING  # ModelConfig (xrlinear, pecos), OVRConfig, DualEncoderConfig,
+    # Seq2SeqConfig, MPCConfig
     eval: EvalConfig = field(default_factory=EvalConfig)
     logger: LoggerConfig = MISSING
     paths: PathsConfig = field(default_factory=PathsConfig)
@@ -175,6 +181,7 @@ def register_configs() -> None:
     cs.store(group="schema/model", name="mpc", node=MPCConfig)
     cs.store(group="schema/model", name="ovr_linear", node=OVRConfig)
     cs.store(group="schema/model", name="dual_encoder", node=DualEncoderConfig)
+    cs.store(group="schema/model", name="seq2seq", node=Seq2SeqConfig)
     cs.store(group="schema/eval", name="eval", node=EvalConfig)
     cs.store(group="schema/logger", name="logger", node=LoggerConfig)
     cs.store(group="schema/paths", name="paths", node=PathsConfig)

@@ -26,7 +26,7 @@ import torch
 from sklearn.exceptions import NotFittedError
 
 from baselines._qac_checks import check_request, check_requests, check_triples
-from baselines.dual_encoder import DualEncoder
+from baselines.dual_encoder import DualEncoder, _torch_settings
 from xmr._validation import check_int
 from xmr.qac.suggest import prefix_range
 
@@ -107,9 +107,10 @@ class QACDualEncoder:
 
     def suggest_batch(self, prev_queries: Sequence[str], prefixes: Sequence[str], *,
                       k: int = 10) -> list[list[str]]:
-        """`suggest` for each request."""
+        """`suggest` for each request, with the encoder's ``n_threads`` torch threads."""
         prev, pre = check_requests(prev_queries, prefixes)
-        return [self.suggest(p, x, k=k) for p, x in zip(prev, pre)]
+        with _torch_settings(self.encoder.n_threads, deterministic=False):
+            return [self.suggest(p, x, k=k) for p, x in zip(prev, pre)]
 
     def save(self, folder: str | Path) -> None:
         """The encoder (`DualEncoder.save`) plus ``qac_labels.json`` (the sorted labels)."""

@@ -44,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from baselines._qac_checks import check_request, check_requests, check_triples
@@ -54,6 +55,7 @@ from baselines.seq2seq.train import TrainConfig, run_training
 from baselines.seq2seq.vocab import CharVocab
 from xmr._io import read_model_meta
 from xmr._validation import check_choice, check_float, check_int
+from xmr.params import Seq2SeqParams, store_params
 
 __all__ = ["Seq2SeqCompleter"]
 
@@ -64,7 +66,10 @@ _WEIGHTS_FILE = "weights.pt"
 DEVICES = ("auto", "cpu", "cuda")
 
 
-class Seq2SeqCompleter:
+_P = Seq2SeqParams  # the defaults, defined once
+
+
+class Seq2SeqCompleter(BaseEstimator):
     """Character GRU encoder–decoder with attention and prefix-constrained beam search; see
     the module docstring.
 
@@ -112,36 +117,16 @@ class Seq2SeqCompleter:
     loss, valid_mrr_at_10, time_s); best_epoch_.
     """
 
-    def __init__(self, *, emb_dim: int = 32, hidden: int = 128, dropout: float = 0.1,
-                 lr: float = 2e-3, batch_size: int = 256, epochs: int = 5, patience: int = 1,
-                 clip: float = 1.0, beam_size: int = 10, max_prev_len: int = 40,
-                 max_target_len: int = 48, min_char_count: int = 2, valid_size: int = 1000,
-                 seed: int = 0, device: str = "auto", n_threads: int | None = None,
+    def __init__(self, *, emb_dim: int = _P.emb_dim, hidden: int = _P.hidden,
+                 dropout: float = _P.dropout, lr: float = _P.lr,
+                 batch_size: int = _P.batch_size, epochs: int = _P.epochs,
+                 patience: int = _P.patience, clip: float = _P.clip,
+                 beam_size: int = _P.beam_size, max_prev_len: int = _P.max_prev_len,
+                 max_target_len: int = _P.max_target_len,
+                 min_char_count: int = _P.min_char_count, valid_size: int = _P.valid_size,
+                 seed: int = 0, device: str = _P.device, n_threads: int | None = _P.n_threads,
                  verbose: bool = False):
-        self.emb_dim = emb_dim  # character embedding size
-        self.hidden = hidden  # decoder state (encoder: hidden // 2 per direction)
-        self.dropout = dropout  # training dropout
-        self.lr = lr  # Adam learning rate
-        self.batch_size = batch_size  # pairs per step
-        self.epochs = epochs  # passes at most
-        self.patience = patience  # early-stopping patience (epochs)
-        self.clip = clip  # gradient-norm clipping
-        self.beam_size = beam_size  # live beam hypotheses
-        self.max_prev_len = max_prev_len  # previous-query characters kept (the last ones)
-        self.max_target_len = max_target_len  # generated characters at most
-        self.min_char_count = min_char_count  # rarer characters -> UNK
-        self.valid_size = valid_size  # validation requests decoded per epoch
-        self.seed = seed  # everything random
-        self.device = device  # training device
-        self.n_threads = n_threads  # torch CPU threads; None = leave as is
-        self.verbose = verbose  # progress bars
-
-    _PARAMS = ("emb_dim", "hidden", "dropout", "lr", "batch_size", "epochs", "patience", "clip",
-               "beam_size", "max_prev_len", "max_target_len", "min_char_count", "valid_size",
-               "seed", "device", "n_threads", "verbose")
-
-    def get_params(self) -> dict:
-        return {k: getattr(self, k) for k in self._PARAMS}
+        store_params(self, locals())  # get_params/set_params: sklearn's BaseEstimator
 
     def _validate_params(self) -> None:
         check_int("emb_dim", self.emb_dim, minimum=1)

@@ -21,6 +21,7 @@ import scipy.sparse as sp
 import xmr
 from experiments.results import LATENCY_KEYS, time_requests
 from xmr.datasets.tasks import QACDataset, XMRDataset, XMRSplit
+from xmr.params import DualEncoderParams, LinearParams, Seq2SeqParams, XRLinearParams
 from xmr.qac import QACSuggester
 
 SINGLE_TOPK = 10  # labels per single product-retrieval request (the latency protocol)
@@ -54,6 +55,8 @@ class Runner:
 
     name = "?"
     task = "xmr"
+    params: type | None = None  # its hyperparameters' dataclass (xmr.params): the config
+    # schema schema/model/<name> is generated from it (None: no parameters)
     inputs: tuple[str, ...] = ()  # config groups the trained model depends on: "features",
     # "indexer" (the others leave the training key)
     cacheable = True  # trained models can be saved to and loaded from paths.cache_dir
@@ -127,6 +130,7 @@ class _XRLinear:
     """What the XR-Linear runners of both tasks share (mixed in before the task's base)."""
 
     name = "xrlinear"
+    params = XRLinearParams
     inputs = ("features", "indexer")
     prunable = True
 
@@ -218,6 +222,7 @@ class XRLinearRunner(_XRLinear, XMRRunner):
 @register
 class OVRRunner(XMRRunner):
     name = "ovr_linear"
+    params = LinearParams
     inputs = ("features",)
 
     @staticmethod
@@ -248,6 +253,7 @@ class OVRRunner(XMRRunner):
 @register
 class DualEncoderRunner(XMRRunner):
     name = "dual_encoder"
+    params = DualEncoderParams
 
     @staticmethod
     def model_class():
@@ -291,6 +297,7 @@ class PecosRunner(XMRRunner):
     included: tagged ``latency_includes_featurization=false``)."""
 
     name = "pecos"
+    params = XRLinearParams  # PECOS's XR-Linear: the same parameters and defaults
     inputs = ("features", "indexer")
     cacheable = False  # the peer keeps its model in a temporary folder
 
@@ -453,6 +460,7 @@ class QACSeq2SeqRunner(_NeuralQACRunner):
     """Generative seq2seq completer (`baselines.seq2seq`): early stopping on the valid split."""
 
     name = "seq2seq"
+    params = Seq2SeqParams
 
     @staticmethod
     def model_class():
@@ -481,6 +489,7 @@ class QACDualEncoderRunner(_NeuralQACRunner):
     cosine ranking of the training next queries."""
 
     name = "dual_encoder"
+    params = DualEncoderParams  # the paper-1 dual encoder's, tuned there
 
     @staticmethod
     def model_class():

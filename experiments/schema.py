@@ -18,14 +18,10 @@ from omegaconf import MISSING
 
 from xmr.datasets.registry import DATASETS
 from xmr.params import (
-    DualEncoderParams,
     HybridParams,
     KMeansParams,
-    LinearParams,
     MustLinkParams,
-    Seq2SeqParams,
     TrieParams,
-    XRLinearParams,
 )
 
 
@@ -93,29 +89,30 @@ IndexerConfig = _with_params(
     # the label strings); not used by the trie
     last=[("label_embedding", str, field(default="pifa"))])
 
-ModelConfig = _with_params(
-    "ModelConfig", "XR-Linear (``xrlinear``) and the real PECOS (``pecos``).",
-    (XRLinearParams,), first=[("name", str, field(default=MISSING))],
-    # train once at this (smaller) level and re-prune to `threshold` (sweeps share one
-    # training); None = train at `threshold`
-    last=[("train_threshold", float | None, field(default=None))])
+def model_schemas() -> dict[str, type]:
+    """``schema/model/<name>`` of every registered runner (:data:`experiments.models.RUNNERS`):
+    ``name``, the fields of its ``params`` dataclass, and ``train_threshold`` for a prunable
+    model. A model name shared by two tasks must have the same parameters."""
+    from experiments.models import RUNNERS
 
-OVRConfig = _with_params(
-    "OVRConfig", "Sparse one-vs-rest linear (DiSMEC-style) baseline.", (LinearParams,),
-    first=[("name", str, field(default="ovr_linear"))])
+    out: dict[str, type] = {}
+    for runners in RUNNERS.values():
+        for name, cls in runners.items():
+            last = [("train_threshold", float | None, field(default=None))] if cls.prunable \
+                else []
+            # train_threshold: train once at this (smaller) level and re-prune to `threshold`
+            # (sweeps share one training); None = train at `threshold`
+            schema = _with_params(f"Model_{name}", (cls.__doc__ or "").strip(),
+                                  (cls.params,) if cls.params is not None else (),
+                                  first=[("name", str, field(default=name))], last=last)
+            if name in out and [f.name for f in fields(out[name])] != \
+                    [f.name for f in fields(schema)]:
+                raise TypeError(f"model {name!r} has different parameters in two tasks")
+            out.setdefault(name, schema)
+    return out
 
-DualEncoderConfig = _with_params(
-    "DualEncoderConfig", "Torch two-tower DSSM-like baseline.", (DualEncoderParams,),
-    first=[("name", str, field(default="dual_encoder"))])
 
-Seq2SeqConfig = _with_params(
-    "Seq2SeqConfig", "Generative seq2seq query completer (QAC baseline).", (Seq2SeqParams,),
-    first=[("name", str, field(default="seq2seq"))])
-
-
-@dataclass
-class MPCConfig:
-    name: str = "mpc"  # most-popular completion (QAC baseline): no parameters
+MODEL_SCHEMAS = model_schemas()
 
 
 # ---------------------------------------------------------------------------- eval
@@ -158,8 +155,7 @@ class Config:
     data: Any = MISSING
     features: Any = MISSING  # FeaturesConfig (text) or QACFeaturesConfig
     indexer: IndexerConfig = MISSING
-    model: Any = MISSING  # ModelConfig (xrlinear, pecos), OVRConfig, DualEncoderConfig,
-    # Seq2SeqConfig, MPCConfig
+    model: Any = MISSING  # one of MODEL_SCHEMAS (generated from the runners)
     eval: EvalConfig = field(default_factory=EvalConfig)
     logger: LoggerConfig = MISSING
     paths: PathsConfig = field(default_factory=PathsConfig)
@@ -177,11 +173,8 @@ def register_configs() -> None:
     cs.store(group="schema/features", name="features", node=FeaturesConfig)
     cs.store(group="schema/features", name="qac", node=QACFeaturesConfig)
     cs.store(group="schema/indexer", name="indexer", node=IndexerConfig)
-    cs.store(group="schema/model", name="xrlinear", node=ModelConfig)
-    cs.store(group="schema/model", name="mpc", node=MPCConfig)
-    cs.store(group="schema/model", name="ovr_linear", node=OVRConfig)
-    cs.store(group="schema/model", name="dual_encoder", node=DualEncoderConfig)
-    cs.store(group="schema/model", name="seq2seq", node=Seq2SeqConfig)
+    for name, node in MODEL_SCHEMAS.items():
+        cs.store(group="schema/model", name=name, node=node)
     cs.store(group="schema/eval", name="eval", node=EvalConfig)
     cs.store(group="schema/logger", name="logger", node=LoggerConfig)
     cs.store(group="schema/paths", name="paths", node=PathsConfig)

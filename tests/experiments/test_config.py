@@ -25,8 +25,7 @@ GROUPS = ("data", "features", "indexer", "model", "eval", "logger", "paths", "ex
 # group -> its schema (data: one subclass per loader, checked separately)
 SCHEMAS = {"features": (schema.FeaturesConfig, schema.QACFeaturesConfig),
            "indexer": schema.IndexerConfig,
-           "model": (schema.ModelConfig, schema.MPCConfig, schema.OVRConfig,
-                     schema.DualEncoderConfig, schema.Seq2SeqConfig), "eval": schema.EvalConfig,
+           "model": tuple(schema.MODEL_SCHEMAS.values()), "eval": schema.EvalConfig,
            "logger": schema.LoggerConfig, "paths": schema.PathsConfig}
 # grid points of the presets (the comments in conf/experiment/*.yaml say so)
 PRESET_POINTS = {"smoke": 8, "demo": 18, "product_search": 4 * 6 * 6, "qac_table2": 13,

@@ -10,16 +10,18 @@ import numpy as np
 
 
 @nb.njit(nogil=True, cache=True)
-def _scatter_mean(Z_indptr, Z_indices, Z_data, rows, center, marker, touched, n_touched):
-    """center += Σ rows; records newly touched features. Returns the new n_touched."""
+def _scatter(F_indptr, F_indices, F_data, rows, weights, center, marker, touched, n_touched):
+    """center += Σ_r weights[r] F[r]; records newly touched features. Returns n_touched.
+    (Unit weights: the plain sum, bit for bit, as x * 1.0 == x.)"""
     for r in rows:
-        for p in range(Z_indptr[r], Z_indptr[r + 1]):
-            f = Z_indices[p]
+        w = weights[r]
+        for p in range(F_indptr[r], F_indptr[r + 1]):
+            f = F_indices[p]
             if not marker[f]:
                 marker[f] = True
                 touched[n_touched] = f
                 n_touched += 1
-            center[f] += Z_data[p]
+            center[f] += w * F_data[p]
     return n_touched
 
 
@@ -56,7 +58,7 @@ def _clear(c1, c2, touched, n_touched):
 
 
 @nb.njit(nogil=True, cache=True)
-def _split_one(Z_indptr, Z_indices, Z_data, members, init_a, init_b, max_iter,
+def _split_one(Z_indptr, Z_indices, Z_data, ones, members, init_a, init_b, max_iter,
                c1, c2, marker, touched):
     """Exactly balanced spherical 2-means of ``members``; returns them reordered, left half
     (the first ``(n+1)//2``) first. Buffers c1/c2/marker are all-zero on entry and exit."""
@@ -67,9 +69,9 @@ def _split_one(Z_indptr, Z_indices, Z_data, members, init_a, init_b, max_iter,
     in_left = np.zeros(n, dtype=np.bool_)
     scores = np.empty(n, dtype=np.float64)
     # initial centres: two distinct members (already unit rows)
-    n_t = _scatter_mean(Z_indptr, Z_indices, Z_data, members[init_a:init_a + 1], c1,
+    n_t = _scatter(Z_indptr, Z_indices, Z_data, members[init_a:init_a + 1], ones, c1,
                         marker, touched, 0)
-    n_t = _scatter_mean(Z_indptr, Z_indices, Z_data, members[init_b:init_b + 1], c2,
+    n_t = _scatter(Z_indptr, Z_indices, Z_data, members[init_b:init_b + 1], ones, c2,
                         marker, touched, n_t)
     for it in range(max_iter):
         _scores(Z_indptr, Z_indices, Z_data, members, c1, c2, scores)
@@ -86,9 +88,9 @@ def _split_one(Z_indptr, Z_indices, Z_data, members, init_a, init_b, max_iter,
             break
         # new centres = normalised sums of each half
         _clear(c1, c2, touched, n_t)
-        n_t = _scatter_mean(Z_indptr, Z_indices, Z_data, order[:n_left], c1, marker, touched,
+        n_t = _scatter(Z_indptr, Z_indices, Z_data, order[:n_left], ones, c1, marker, touched,
                             n_t)
-        n_t = _scatter_mean(Z_indptr, Z_indices, Z_data, order[n_left:], c2, marker, touched,
+        n_t = _scatter(Z_indptr, Z_indices, Z_data, order[n_left:], ones, c2, marker, touched,
                             n_t)
         _normalise(c1, touched, n_t)
         _normalise(c2, touched, n_t)
@@ -109,6 +111,7 @@ def split_level(Z_indptr, Z_indices, Z_data, n_features, perm, seg_bounds, init_
     """
     n_seg = seg_bounds.size - 1
     out = perm.copy()
+    ones = np.ones(Z_indptr.size - 1)  # unit weights: _scatter sums plainly
     new_bounds = np.empty(2 * n_seg + 1, dtype=np.int64)
     new_bounds[0] = 0
     for s in range(n_seg):
@@ -124,28 +127,12 @@ def split_level(Z_indptr, Z_indices, Z_data, n_features, perm, seg_bounds, init_
             a, b = seg_bounds[s], seg_bounds[s + 1]
             if b - a < 2:
                 continue
-            out[a:b] = _split_one(Z_indptr, Z_indices, Z_data, perm[a:b], init_pairs[s, 0],
+            out[a:b] = _split_one(Z_indptr, Z_indices, Z_data, ones, perm[a:b], init_pairs[s, 0],
                                   init_pairs[s, 1], max_iter, c1, c2, marker, touched)
     return out, new_bounds
 
 
 # ------------------------------------------------------------ balanced by weight
-
-
-@nb.njit(nogil=True, cache=True)
-def _weighted_scatter(F_indptr, F_indices, F_data, rows, weights, center, marker, touched,
-                      n_touched):
-    """center += Σ_r weights[r] F[r]; records newly touched features. Returns n_touched."""
-    for r in rows:
-        w = weights[r]
-        for p in range(F_indptr[r], F_indptr[r + 1]):
-            f = F_indices[p]
-            if not marker[f]:
-                marker[f] = True
-                touched[n_touched] = f
-                n_touched += 1
-            center[f] += w * F_data[p]
-    return n_touched
 
 
 @nb.njit(nogil=True, cache=True)
@@ -176,9 +163,9 @@ def _weighted_split_one(F_indptr, F_indices, F_data, weights, members, init_a, i
     in_left = np.zeros(n, np.bool_)
     prev_left = np.zeros(n, np.bool_)
     scores = np.empty(n, np.float64)
-    n_t = _weighted_scatter(F_indptr, F_indices, F_data, members[init_a:init_a + 1], weights,
+    n_t = _scatter(F_indptr, F_indices, F_data, members[init_a:init_a + 1], weights,
                             c1, marker, touched, 0)
-    n_t = _weighted_scatter(F_indptr, F_indices, F_data, members[init_b:init_b + 1], weights,
+    n_t = _scatter(F_indptr, F_indices, F_data, members[init_b:init_b + 1], weights,
                             c2, marker, touched, n_t)
     _normalise(c1, touched, n_t)
     _normalise(c2, touched, n_t)
@@ -198,9 +185,9 @@ def _weighted_split_one(F_indptr, F_indices, F_data, weights, members, init_a, i
         if it == max_iter - 1:
             break
         _clear(c1, c2, touched, n_t)
-        n_t = _weighted_scatter(F_indptr, F_indices, F_data, order[:cut], weights, c1,
+        n_t = _scatter(F_indptr, F_indices, F_data, order[:cut], weights, c1,
                                 marker, touched, n_t)
-        n_t = _weighted_scatter(F_indptr, F_indices, F_data, order[cut:], weights, c2,
+        n_t = _scatter(F_indptr, F_indices, F_data, order[cut:], weights, c2,
                                 marker, touched, n_t)
         _normalise(c1, touched, n_t)
         _normalise(c2, touched, n_t)

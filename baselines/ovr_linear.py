@@ -406,7 +406,7 @@ def main(argv: list[str] | None = None) -> dict:
     and batch throughput (numba kernels warmed up first, never timed)."""
     import argparse
 
-    from xmr.datasets.synthetic_products import make_product_search_preset
+    from xmr.datasets.synthetic import make_product_search_preset
     from xmr.features import TextFeaturizer
     from xmr.metrics import ranking_metrics
     from xmr.warmup import warmup

@@ -12,7 +12,7 @@ import logging
 import time
 
 import xmr
-from xmr.datasets.synthetic_products import SIZES, make_product_search_preset
+from xmr.datasets.synthetic import SIZES, make_product_search_preset
 from xmr.features import TextFeaturizer
 from xmr.timing import measure_latency
 

@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> dict:
     with --epochs 6). The optimiser's one-time import is warmed up first, never timed."""
     import argparse
 
-    from xmr.datasets.synthetic_products import make_product_search_preset
+    from xmr.datasets.synthetic import make_product_search_preset
     from xmr.metrics import ranking_metrics
 
     defaults = DualEncoder()

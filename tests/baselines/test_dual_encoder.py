@@ -18,7 +18,7 @@ from baselines.dual_encoder import DualEncoder
 from baselines.dual_encoder.features import Bags, HashedNgrams
 from baselines.dual_encoder.loss import InBatchNegativesLoss
 from baselines.dual_encoder.search import exact_topk, topk_to_csr
-from xmr.datasets.synthetic_products import make_product_search_preset
+from xmr.datasets.synthetic import make_product_search_preset
 from xmr.features import char_ngrams, word_ngrams
 from xmr.metrics import recall_at_k
 

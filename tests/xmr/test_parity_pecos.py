@@ -16,7 +16,7 @@ from sklearn.preprocessing import normalize
 
 import xmr
 from baselines.pecos_peer import PecosXRLinear
-from xmr.datasets.synthetic_products import make_product_search
+from xmr.datasets.synthetic import make_product_search
 from xmr.features import TextFeaturizer
 
 pytestmark = [pytest.mark.peer, pytest.mark.slow]

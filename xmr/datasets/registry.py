@@ -28,7 +28,7 @@ class DatasetSpec:
 
 
 DATASETS: dict[str, DatasetSpec] = {
-    "synthetic_products": DatasetSpec("xmr.datasets.synthetic_products_loader",
+    "synthetic_products": DatasetSpec("xmr.datasets.synthetic_products",
                                       "load_synthetic_products", "SyntheticProductsConfig",
                                       "xmr"),
     "homedepot": DatasetSpec("xmr.datasets.homedepot", "load_homedepot", "HomeDepotConfig",

@@ -446,7 +446,8 @@ class _SessionSuggester:
 
 
 class _NeuralQACRunner(QACRunner):
-    """What the torch QAC baselines share: no features, no indexer; their size and epochs."""
+    """What the torch QAC baselines share: no features, no indexer (they read the texts), the
+    session suggester and the parameter bytes as `model_bytes`."""
 
     def suggester(self, inf: Inference, labels) -> _SessionSuggester:
         return _SessionSuggester(self.model, inf.n_suggestions, inf.empty_prev)

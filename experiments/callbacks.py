@@ -1,5 +1,6 @@
 """Hydra callback that groups a multirun under one MLflow parent run and prints its summary:
-runs, failures, skipped grid points and how many trainings actually happened."""
+runs, failures, skipped grid points, how many trainings actually happened, the table of grid
+points with their headline metrics and the link to the runs in the MLflow UI."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from experiments.sweep_table import format_table, sweep_rows, swept_keys
+
 log = logging.getLogger(__name__)
 
 
@@ -18,20 +21,33 @@ class SweepCallback(Callback):
     def __init__(self):
         self.parent = None
         self.sweep_dir: Path | None = None
+        self.keys: list[str] = []
+        self.exp_id: str | None = None
+        self.uri = ""
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         self.sweep_dir = Path(config.hydra.sweep.dir)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
+        self.keys = swept_keys(config.hydra)
         if config.logger.name != "mlflow":
             return
-        from experiments import tracking
+        from experiments import mlflow_ui, tracking
 
-        uri = tracking.tracking_uri(config.logger.tracking_uri, config.paths.log_dir)
-        name = f"sweep-{config.get('experiment_name') or 'adhoc'}-{self.sweep_dir.name}"
+        uri = self.uri = tracking.tracking_uri(config.logger.tracking_uri, config.paths.log_dir)
+        exp_name = mlflow_ui.experiment_name(config)
+        preset = config.get("experiment_name")
+        client = tracking.MlflowClient(tracking_uri=uri)
+        self.exp_id = mlflow_ui.ensure_experiment(client, exp_name, config.paths.log_dir,
+                                                  preset=preset)
+        mlflow_ui.ensure_view(client, self.exp_id, config.task, self.keys)
+        name = f"sweep-{preset or 'adhoc'}-{self.sweep_dir.name}"
         self.parent = tracking.TrackedRun(
-            uri, config.logger.experiment_name, config.paths.log_dir, name,
-            {"sweep_id": self.sweep_dir.name, "experiment": str(config.get("experiment_name")),
-             "role": "sweep"})
+            uri, exp_name, config.paths.log_dir, name,
+            {"sweep_id": self.sweep_dir.name, "experiment": str(preset), "role": "sweep",
+             **mlflow_ui.source_tags(tracking.git_commit()),
+             mlflow_ui.mlflow_tags.MLFLOW_RUN_NOTE:
+                 f"Sweep of `{preset or 'adhoc'}` over {', '.join(self.keys) or 'nothing'}: "
+                 "one child run per grid point."})
         (self.sweep_dir / tracking.PARENT_FILE).write_text(
             json.dumps({"run_id": self.parent.run_id, "tracking_uri": uri}))
         atexit.register(self._kill_if_open)  # Ctrl-C: no parent left RUNNING
@@ -58,8 +74,14 @@ class SweepCallback(Callback):
         if self.parent is not None:
             self.parent.log_metrics({k: float(v) for k, v in summary.items()})
             self.parent.end("FAILED" if statuses["FAILED"] else "FINISHED")
+        print(f"\n{format_table(sweep_rows(self.sweep_dir, self.keys), self.keys)}\n",
+              flush=True)
         print(f"sweep done: {n} jobs, {statuses['FINISHED']} finished, {statuses['FAILED']} "
               f"failed, {statuses['SKIPPED']} skipped (already finished), {trainings} "
               f"trainings — outputs in {self.sweep_dir}", flush=True)
         if self.parent is not None:
-            print("browse the runs: make ui  (MLflow UI on http://127.0.0.1:5000)", flush=True)
+            from experiments.mlflow_ui import DEFAULT_UI, runs_url
+
+            server = self.uri if self.uri.startswith(("http://", "https://")) else None
+            print(f"browse the runs: {'open' if server else 'make ui, then open'} "
+                  f"{runs_url(self.exp_id, server or DEFAULT_UI)}", flush=True)

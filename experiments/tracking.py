@@ -126,6 +126,10 @@ class TrackedRun:
     def log_artifact(self, path: Path, subdir: str | None = None) -> None:
         _retry(self.client.log_artifact, self.run_id, str(path), subdir)
 
+    def log_inputs(self, datasets: list) -> None:
+        """MLflow datasets (``mlflow.entities.DatasetInput``) the run read."""
+        _retry(self.client.log_inputs, self.run_id, datasets=datasets)
+
     def log_text(self, text: str, name: str) -> None:
         _retry(self.client.log_text, self.run_id, text, name)
 

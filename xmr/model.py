@@ -28,6 +28,7 @@ from xmr._validation import (
 )
 from xmr.indexers.hkmeans import HierarchicalKMeans
 from xmr.kernels.beam import POST_PROCESSORS, beam_search_batch, predict_one
+from xmr.kernels.layout import count_columns, scatter_columns
 from xmr.kernels.solver import train_task
 from xmr.label_embedding import pifa
 from xmr.layout import InferenceLayout, build_layout
@@ -165,7 +166,7 @@ class XRLinear(BaseEstimator):
         targets = tree.level_targets(Y)
         N, D = X.shape
         X_indptr = X.indptr.astype(np.int64)
-        X_indices = X.indices.astype(np.int64)
+        X_indices = X.indices  # int32 as checked: no int64 copy of X's indices
         local = threading.local()
 
         def scratch():
@@ -230,18 +231,33 @@ class XRLinear(BaseEstimator):
 
     @staticmethod
     def _assemble(parts, tasks, D: int, n_children: int) -> sp.csc_matrix:
-        feats = [p[0] for p in parts]
-        kids = [p[1] for p in parts]
-        vals = [p[2] for p in parts]
-        bias_kids = [task[2] for task in tasks]
-        bias_vals = [p[3] for p in parts]
-        bias_c = np.concatenate(bias_kids)
-        bias_v = np.concatenate(bias_vals)
-        keep = bias_v != 0
-        rows = np.concatenate(feats + [np.full(int(keep.sum()), D, dtype=np.int32)])
-        cols = np.concatenate(kids + [bias_c[keep].astype(np.int32)])
-        data = np.concatenate(vals + [bias_v[keep]])
-        W = sp.csc_matrix((data, (rows, cols)), shape=(D + 1, n_children), dtype=np.float32)
+        """The tasks' COO pieces (and bias weights, row D) into one CSC (D+1) × n_children.
+
+        Scattered straight into the CSC arrays, freeing each piece once placed: the peak is
+        the pieces plus the matrix, not several concatenated copies of the level's weights.
+        """
+        counts = np.zeros(n_children, dtype=np.int64)
+        bias_kids = [task[2][part[3] != 0] for part, task in zip(parts, tasks)]
+        for part, kids in zip(parts, bias_kids):
+            count_columns(part[1], counts)
+            count_columns(kids, counts)
+        indptr = np.zeros(n_children + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        nnz = int(indptr[-1])
+        if nnz < np.iinfo(np.int32).max:
+            indptr = indptr.astype(np.int32)
+        indices = np.empty(nnz, dtype=np.int32)
+        data = np.empty(nnz, dtype=np.float32)
+        fill = indptr[:-1].astype(np.int64)
+        bias_vals = [part[3][part[3] != 0] for part in parts]
+        for i in range(len(parts)):
+            feat, kid, val, _ = parts[i]
+            parts[i] = None  # free each piece once placed
+            scatter_columns(feat, kid, val, fill, indices, data)
+        row_d = np.int32(D)
+        for kids, vals in zip(bias_kids, bias_vals):  # row D sorts last in its column
+            scatter_columns(np.full(kids.size, row_d), kids, vals, fill, indices, data)
+        W = sp.csc_matrix((data, indices, indptr), shape=(D + 1, n_children))
         W.sort_indices()
         return W
 

@@ -22,7 +22,7 @@ def smoke_qac(tmp_path_factory):
     proc = _run_app("experiments.run", "-m", "experiment=smoke_qac", *_tmp_paths(root),
                     cwd=root, timeout=400)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    client, exp_id = _mlflow_store(root / "logs")
+    client, exp_id = _mlflow_store(root / "logs", "smoke_qac")
     runs = client.search_runs([exp_id], max_results=100)
     return proc, root, client, [r for r in runs if r.data.tags.get("role") != "sweep"]
 
@@ -63,3 +63,23 @@ def test_mpc_has_no_model_but_suggests(smoke_qac):
     assert mpc.data.params["model.name"] == "mpc"
     assert "model_nnz" not in mpc.data.metrics
     assert mpc.data.metrics["mrr_at_10"] > 0.0
+
+
+def test_qac_datasets_and_the_sweep_table(smoke_qac):
+    proc, _, _, runs = smoke_qac
+    for run in runs:
+        inputs = {d.dataset.name: d for d in run.inputs.dataset_inputs}
+        assert sorted(inputs) == ["synthetic_qac-tiny-test", "synthetic_qac-tiny-train"]
+        assert {d.dataset.digest for d in inputs.values()} == {
+            run.data.params["dataset_card_hash"]}
+        assert json.loads(inputs["synthetic_qac-tiny-train"].dataset.source)["tags"][
+            "generator"] == "xmr.datasets.synthetic_qac.make_qac_sessions"
+    # one table of the 5 grid points, sorted by MRR@10, the best marked
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("| ")]
+    head, rows = lines[0], lines[1:]
+    assert "| MRR@10 | BLEU |" in head and "| R@10 |" not in head
+    assert len(rows) == 5
+    col = [c.strip() for c in head.strip("|").split("|")].index("MRR@10")
+    mrr = [float(r.strip("|").split("|")[col]) for r in rows]
+    assert mrr == sorted(mrr, reverse=True)
+    assert [r.split("|")[1].strip() for r in rows].count("*") == mrr.count(mrr[0]) >= 1

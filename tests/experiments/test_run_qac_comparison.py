@@ -25,7 +25,7 @@ def comparison(tmp_path_factory):
     proc = _run_app("experiments.run", "-m", "experiment=smoke_qac_comparison",
                     *_tmp_paths(root), cwd=root, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    client, exp_id = _mlflow_store(root / "logs")
+    client, exp_id = _mlflow_store(root / "logs", "smoke_qac_comparison")
     runs = client.search_runs([exp_id], max_results=100)
     return proc, [r for r in runs if r.data.tags.get("role") != "sweep"]
 

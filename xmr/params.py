@@ -101,9 +101,33 @@ class DualEncoderParams:
     n_threads: int | None = None  # torch CPU threads (None = torch's default)
 
 
+@dataclass
+class Seq2SeqParams:
+    """:class:`baselines.seq2seq.Seq2SeqCompleter` (sized on the AOL subset for a training
+    budget of 30 minutes on 2 CPU cores: README, "Paper 2 comparison"). Kept here, free of
+    torch, so the config schema can extend it."""
+
+    emb_dim: int = 32  # character embedding size (shared by encoder and decoder)
+    hidden: int = 128  # decoder GRU state; the encoder has hidden // 2 per direction (even)
+    dropout: float = 0.1  # on embeddings and the attentional output, training only
+    lr: float = 0.002  # Adam learning rate
+    batch_size: int = 256  # training pairs per step
+    epochs: int = 5  # passes at most
+    patience: int = 1  # early stopping: epochs without a better validation MRR@10
+    clip: float = 1.0  # gradient clipping (global l2 norm)
+    beam_size: int = 10  # live hypotheses of the prefix-forced beam search
+    max_prev_len: int = 40  # characters of the previous query kept (its last ones)
+    max_target_len: int = 48  # characters generated at most, prefix included
+    min_char_count: int = 2  # rarer training characters map to UNK
+    valid_size: int = 1000  # validation requests decoded after each epoch
+    device: str = "auto"  # training: "auto" (CUDA when available), "cpu", "cuda"
+    n_threads: int | None = None  # torch CPU threads (None = torch's default)
+
+
 def store_params(est: object, params: dict[str, object]) -> None:
     """Store an ``__init__``'s arguments (its ``locals()``) as attributes of the same names,
     unchanged, as scikit-learn's ``get_params``/``clone`` expect."""
     for name, value in params.items():
         if name not in ("self", "__class__"):
             setattr(est, name, value)
+

@@ -16,7 +16,6 @@ removed, and in the next epoch each pair draws its H negatives from that list.
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import scipy.sparse as sp
 import torch
 from tqdm.auto import tqdm
 
+from baselines._early_stopping import EarlyStopping
 from baselines.dual_encoder.features import Bags
 from baselines.dual_encoder.loss import InBatchNegativesLoss
 from baselines.dual_encoder.model import DualEncoderNet
@@ -171,7 +171,7 @@ def run_training(net: DualEncoderNet, data: TrainData, cfg: TrainConfig,
     h = cfg.hard_negatives
     mined = None
     history: list[dict] = []
-    best, best_state, since_best = -1.0, None, 0
+    stopper = EarlyStopping(cfg.patience)
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
         net.train()
@@ -219,16 +219,8 @@ def run_training(net: DualEncoderNet, data: TrainData, cfg: TrainConfig,
         history.append(record)
         logger.info("epoch %d: loss %.4f, valid recall@10 %s, %.1fs", epoch, record["loss"],
                     record["valid_recall_at_10"], record["time_s"])
-        r = record["valid_recall_at_10"]
-        if r is None:
-            continue
-        if r > best:
-            best, best_state, since_best = r, copy.deepcopy(net.state_dict()), 0
-        else:
-            since_best += 1
-            if since_best >= cfg.patience:
-                break
-    if best_state is not None:
-        net.load_state_dict(best_state)
+        if stopper.update(record["valid_recall_at_10"], net):
+            break
+    stopper.restore(net)
     net.eval()
     return history

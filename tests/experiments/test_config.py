@@ -16,6 +16,7 @@ from omegaconf import OmegaConf, open_dict
 from omegaconf.errors import ValidationError
 
 from experiments import build, schema
+from experiments.models import RUNNERS
 from xmr.datasets.registry import DATASETS
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
@@ -29,7 +30,7 @@ SCHEMAS = {"features": (schema.FeaturesConfig, schema.QACFeaturesConfig),
 # grid points of the presets (the comments in conf/experiment/*.yaml say so)
 PRESET_POINTS = {"smoke": 8, "demo": 18, "product_search": 4 * 6 * 6, "qac_table2": 13,
                  "paper1_comparison": 4, "dual_encoder_tuning": 8,
-                 "smoke_qac": 5}
+                 "smoke_qac": 5, "qac_comparison": 7, "smoke_qac_comparison": 7}
 LAUNCHERS = ("joblib", *sorted(p.stem for p in (CONF_DIR / "hydra" / "launcher").glob("*.yaml")))
 
 
@@ -112,9 +113,11 @@ def test_every_option_composes_resolves_and_builds(compose_cfg, tmp_path, group,
     if OmegaConf.get_type(job.features) is schema.FeaturesConfig and job.indexer.name == \
             "hkmeans" and job.model.name == "xrlinear":
         build_all(job)
-    if job.task == "xmr" and job.model.name != "mpc" and \
-            OmegaConf.get_type(job.features) is schema.FeaturesConfig:  # mpc: a QAC baseline
-        build.runner(job)  # every product-retrieval model has a runner
+    if job.task == "xmr" and OmegaConf.get_type(job.features) is schema.FeaturesConfig:
+        if job.model.name not in RUNNERS["xmr"]:  # a QAC baseline (mpc, seq2seq)
+            assert job.model.name in RUNNERS["qac"], job.model.name
+            job.task = "qac"
+        build.runner(job)  # every model has a runner
 
 
 def test_default_config(compose_cfg):
@@ -156,8 +159,9 @@ def test_preset_sweep_parses_and_every_value_composes(compose_cfg, preset):
             point = compose_cfg([f"experiment={preset}", f"{key}={value}"])
             if "." in key:
                 assert str(OmegaConf.select(point, key)) == value
-            elif key == "qac":  # a global-package group: its rows name themselves
-                assert point.qac_row == value.removeprefix("row")
+            elif key == "qac":  # a global-package group: its rows name themselves (a
+                # smaller size of a row keeps the row's name)
+                assert point.qac_row == value.removeprefix("row").removesuffix("_tiny")
             else:  # a config group
                 assert point[key].name == value
             # the preset's shared training level is valid for every grid point

@@ -13,7 +13,14 @@ from sklearn.base import clone
 from baselines.ovr_linear import OVRLinear
 from baselines.pecos_peer import PecosXRLinear
 from xmr import XRLinear
-from xmr.params import DualEncoderParams, KMeansParams, LinearParams, XRLinearParams, defaults
+from xmr.params import (
+    DualEncoderParams,
+    KMeansParams,
+    LinearParams,
+    Seq2SeqParams,
+    XRLinearParams,
+    defaults,
+)
 
 
 def _dual_encoder():
@@ -21,6 +28,13 @@ def _dual_encoder():
     from baselines.dual_encoder import DualEncoder
 
     return DualEncoder
+
+
+def _seq2seq():
+    pytest.importorskip("torch")
+    from baselines.seq2seq import Seq2SeqCompleter
+
+    return Seq2SeqCompleter
 
 
 def init_defaults(cls) -> dict:
@@ -36,9 +50,11 @@ def test_estimator_defaults_are_the_params_defaults(cls, params):
     assert {k: d[k] for k in own} == {k: v for k, v in defaults(params).items() if k in own}
 
 
-def test_dual_encoder_defaults_are_the_params_defaults():
-    d = init_defaults(_dual_encoder())
-    assert {k: d[k] for k in defaults(DualEncoderParams)} == defaults(DualEncoderParams)
+@pytest.mark.parametrize(("make", "params"), [(_dual_encoder, DualEncoderParams),
+                                               (_seq2seq, Seq2SeqParams)])
+def test_torch_baseline_defaults_are_the_params_defaults(make, params):
+    d = init_defaults(make())
+    assert {k: d[k] for k in defaults(params)} == defaults(params)
 
 
 def test_pecos_kmeans_iterations_default_to_the_indexer_default():
@@ -48,7 +64,8 @@ def test_pecos_kmeans_iterations_default_to_the_indexer_default():
 @pytest.mark.parametrize("make", [
     lambda: XRLinear(threshold=0.3, nr_splits=4, negative_sampling="man"),
     lambda: OVRLinear(threshold=0.3, Cp=2.0, chunk_size=7),
-    lambda: _dual_encoder()(dim=32, epochs=3, device="cpu")])
+    lambda: _dual_encoder()(dim=32, epochs=3, device="cpu"),
+    lambda: _seq2seq()(hidden=32, beam_size=4, device="cpu")])
 def test_clone_and_set_params(make):
     est = make()
     twin = clone(est)

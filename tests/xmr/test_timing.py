@@ -53,3 +53,28 @@ def test_pinned_threads_restores_after_an_error(many_threads):
 def test_measure_latency_refuses_no_queries():
     with pytest.raises(ValueError, match="queries is empty"):
         measure_latency(lambda q: q, [])
+
+
+def test_torch_stays_at_one_thread_after_numba_is_pinned():
+    # numba's OpenMP layer and torch share the calling thread's OpenMP count: pinning numba
+    # after torch would silently raise torch back (a GRU step got 20x slower under load)
+    torch = pytest.importorskip("torch")
+    initial = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        before = (nb.get_num_threads(), torch.get_num_threads())
+        seen = []
+        out = measure_latency(lambda q: seen.append((nb.get_num_threads(),
+                                                     torch.get_num_threads())),
+                              ["a", "b", "c"], n_warmup=2, min_timed=5)
+        assert set(seen) == {(1, 1)} and len(seen) == 2 + 5
+        assert out["n_timed"] == 5
+        assert (nb.get_num_threads(), torch.get_num_threads()) == before
+    finally:
+        torch.set_num_threads(initial)
+
+
+def test_every_request_is_timed_once_when_there_are_more_than_min_timed():
+    calls = []
+    out = measure_latency(calls.append, list(range(7)), n_warmup=0, min_timed=3)
+    assert calls == list(range(7)) and out["n_timed"] == 7

@@ -14,7 +14,7 @@ from baselines.mpc import MostPopularCompletion
 from experiments.xmr_job import JobResult
 from xmr.datasets.tasks import QACDataset
 from xmr.qac import QACSuggester, QACVectorizer
-from xmr.qac.metrics import qac_metrics, qac_slices
+from xmr.qac.metrics import qac_metrics, qac_per_query, qac_slices
 from xmr.timing import measure_latency
 from xmr.warmup import warmup
 
@@ -117,5 +117,7 @@ def run_qac(cfg: DictConfig, ds: QACDataset) -> JobResult:
                "next_query": test.next_queries[i], "suggestions": suggestions[i]}
               for i in range(min(ev.n_prediction_samples, test.n))]
     return JobResult(metrics=out, tags=tags,
-                     artifacts={"slices.json": slices, "predictions_sample.json": sample})
+                     artifacts={"slices.json": slices, "predictions_sample.json": sample},
+                     per_query=qac_per_query(suggestions, test.next_queries, test.prefixes,
+                                             k=10))
 

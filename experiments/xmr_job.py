@@ -35,6 +35,7 @@ class JobResult:
     metrics: dict[str, float]
     tags: dict[str, str] = field(default_factory=dict)
     artifacts: dict[str, object] = field(default_factory=dict)  # name → JSON-able
+    per_query: dict[str, np.ndarray] | None = None  # column → one value per test query
 
 
 @contextmanager
@@ -114,6 +115,7 @@ def run_xmr(cfg: DictConfig, ds: XMRDataset, dataset_key: str) -> JobResult:
                         for i in _chunks(test.n, "predict")], format="csr")
     batch_s = time.perf_counter() - t0
     metrics = xmr.ranking_metrics(test.Y, scores)
+    per_query = xmr.per_query_metrics(test.Y, scores)
 
     n_lat = min(max(ev.latency_min_queries, test.n), ev.latency_max_queries)
     latency = run.latency(test, X_test, ev, n_lat)
@@ -126,7 +128,7 @@ def run_xmr(cfg: DictConfig, ds: XMRDataset, dataset_key: str) -> JobResult:
             **run.tags()}
     artifacts = {"predictions_sample.json": _samples(ds, test, scores,
                                                      ev.n_prediction_samples)}
-    return JobResult(metrics=metrics, tags=tags, artifacts=artifacts)
+    return JobResult(metrics=metrics, tags=tags, artifacts=artifacts, per_query=per_query)
 
 
 def headline(metrics: dict[str, float], task: str) -> float:

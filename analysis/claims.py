@@ -34,9 +34,11 @@ import numpy as np
 import pandas as pd
 
 from analysis import load
+from analysis import seeds as seeds_
 from analysis import uncertainty as u
 from analysis.common import Result, markdown_table, run_builders
 from analysis.qac import is_mpc, qac_runs
+from analysis.seeds import NotRun, by_seed, common_seeds
 
 log = logging.getLogger(__name__)
 NAME = "claims"
@@ -53,10 +55,6 @@ QAC_MODELS = {"xrlinear"}  # QAC runs that are XMR rows; MPC and any other model
 COLUMNS = ["claim", "dataset", "preset", "statement", "quantity", "estimate", "ci_low",
            "ci_high", "interval", "n_seeds", "seed_mean", "seed_std", "threshold", "paper",
            "verdict", "detail", "run_ids"]
-
-
-class NotRun(Exception):
-    """The runs needed for a claim are missing; the message says what to run."""
 
 
 @dataclass
@@ -97,11 +95,6 @@ class Claim:
 
 
 # ------------------------------------------------------------------------ run selection
-def _by_seed(df: pd.DataFrame) -> dict[int, pd.Series]:
-    """seed → the run (newest first: the latest run of a seed wins)."""
-    return {int(s): g.iloc[0] for s, g in df.groupby("seed", sort=True)}
-
-
 def xmr_point(scope: Scope, model: str, *, features: str = DEFAULT_FEATURES,
               threshold: float | None = DEFAULT_THRESHOLD, beam: int | None = DEFAULT_BEAM
               ) -> dict[int, pd.Series]:
@@ -116,7 +109,7 @@ def xmr_point(scope: Scope, model: str, *, features: str = DEFAULT_FEATURES,
     if df.empty:
         raise NotRun(f"no {model} run at features={features}, threshold={threshold}, "
                      f"beam={beam} — run `{scope.cmd()}`")
-    return _by_seed(df)
+    return by_seed(df)
 
 
 def qac_row(scope: Scope, row: str) -> dict[int, pd.Series]:
@@ -131,7 +124,7 @@ def qac_row(scope: Scope, row: str) -> dict[int, pd.Series]:
     if df.empty:
         name = "MPC" if row == "mpc" else f"Table 2 row {row}"
         raise NotRun(f"no {name} run — run `{scope.cmd()}`")
-    return _by_seed(df)
+    return by_seed(df)
 
 
 def qac_neural(scope: Scope) -> dict[int, pd.Series]:
@@ -142,15 +135,7 @@ def qac_neural(scope: Scope) -> dict[int, pd.Series]:
         raise NotRun(f"no neural QAC baseline run (a task=qac model other than xrlinear/mpc) "
                      f"— run `{scope.cmd()}` once the QAC neural baselines exist")
     models = sorted(df["model"].unique())
-    return _by_seed(df[df["model"] == models[0]])
-
-
-def _common_seeds(*points: dict[int, pd.Series]) -> list[int]:
-    seeds = sorted(set.intersection(*(set(p) for p in points)))
-    if not seeds:
-        raise NotRun("the compared configurations share no seed — rerun them with the same "
-                     "seed=… values")
-    return seeds
+    return by_seed(df[df["model"] == models[0]])
 
 
 def _ids(seeds, *points) -> list[str]:
@@ -159,28 +144,7 @@ def _ids(seeds, *points) -> list[str]:
 
 def per_query_columns(scope: Scope, seeds: list[int], points: list[dict[int, pd.Series]],
                       columns: list[str]) -> list[np.ndarray]:
-    """Per seed a (len(points) * len(columns), n) array: for each point, its per-query
-    ``columns`` on the test queries every point has (aligned by ``query_id``)."""
-    out = []
-    for s in seeds:
-        frames = []
-        for p in points:
-            frame = scope.per_query(p[s]["run_id"])
-            if frame is None:
-                raise NotRun(f"run {p[s]['run_id'][:8]} has no per_query.parquet (logged "
-                             f"before per-query results existed) — rerun `{scope.cmd()}`")
-            missing = [c for c in columns if c not in frame.columns]
-            if missing:
-                raise NotRun(f"run {p[s]['run_id'][:8]}'s per_query.parquet lacks "
-                             f"{', '.join(missing)}")
-            frames.append(frame.set_index("query_id")[columns])
-        common = frames[0].index
-        for f in frames[1:]:
-            common = common.intersection(f.index)
-        if len(common) == 0:
-            raise NotRun(f"seed {s}: the compared runs share no test query")
-        out.append(np.concatenate([f.loc[common].to_numpy(np.float64).T for f in frames]))
-    return out
+    return seeds_.per_query_columns(scope.per_query, seeds, points, columns, cmd=scope.cmd())
 
 
 def _per_seed(groups: list[np.ndarray], statistic) -> list[float]:
@@ -196,7 +160,7 @@ def _bootstrapped(groups, statistic, seeds, detail, ids, partial=None) -> Measur
 def _compare(scope: Scope, a: dict, b: dict, column: str, *, ratio: bool, detail: str
              ) -> Measured:
     """Paired difference (or ratio) of ``column``'s mean between runs ``a`` and ``b``."""
-    seeds = _common_seeds(a, b)
+    seeds = common_seeds(a, b)
     groups = per_query_columns(scope, seeds, [a, b], [column])
 
     def stat(m):
@@ -208,7 +172,7 @@ def _compare(scope: Scope, a: dict, b: dict, column: str, *, ratio: bool, detail
 
 
 def _seed_values(points: list[dict], value: Callable[..., float], detail: str) -> Measured:
-    seeds = _common_seeds(*points)
+    seeds = common_seeds(*points)
     vals = [float(value(*(p[s] for p in points))) for s in seeds]
     return Measured(u.seed_interval(vals), vals,
                     f"{detail}; seeds {', '.join(map(str, seeds))}", _ids(seeds, *points))
@@ -266,7 +230,7 @@ def measure_c4(scope: Scope) -> Measured:
         thresholds.min())
     points = [xmr_point(scope, "xrlinear", features=f, threshold=t, beam=beam)
               for f in (DEFAULT_FEATURES, *alone)]
-    seeds = _common_seeds(*points)
+    seeds = common_seeds(*points)
     groups = per_query_columns(scope, seeds, points, ["recall_at_10"])
 
     def stat(m):
@@ -312,7 +276,7 @@ def measure_c7_hybrid(scope: Scope) -> Measured:
         raise NotRun(f"no trie-tree hybrid run (Table 2 rows 6-8) — run `{scope.cmd()}`")
     base = qac_row(scope, PIFA_ROW)
     points = [base] + [p for _, p in present]
-    seeds = _common_seeds(*points)
+    seeds = common_seeds(*points)
     groups = per_query_columns(scope, seeds, points, ["reciprocal_rank"])
 
     def stat(m):
@@ -350,7 +314,7 @@ def measure_c9_bound(scope: Scope) -> Measured:
 
 def measure_c10_short(scope: Scope) -> Measured:
     xmr_, mpc = qac_row(scope, XMR_QAC_ROW), qac_row(scope, "mpc")
-    seeds = _common_seeds(xmr_, mpc)
+    seeds = common_seeds(xmr_, mpc)
     raw = per_query_columns(scope, seeds, [xmr_, mpc], ["reciprocal_rank", "prefix_length"])
     groups = []
     for g in raw:  # rows: rr_x, len_x, rr_m, len_m

@@ -165,7 +165,8 @@ def _pairs(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> list[np.ndarray]
 def paired_difference(a: Sequence[np.ndarray], b: Sequence[np.ndarray], **kwargs) -> Interval:
     """Interval of mean(a) − mean(b): ``a[s]``, ``b[s]`` are two configurations' per-query
     values on seed s's test queries (same order). Options as :func:`bootstrap`."""
-    return bootstrap(_pairs(a, b), lambda m: m[..., 0] - m[..., 1], **kwargs)
+    # the mean of differences is the difference of means: resample one column, not two
+    return bootstrap([p[:1] - p[1:] for p in _pairs(a, b)], lambda m: m[..., 0], **kwargs)
 
 
 def paired_ratio(a: Sequence[np.ndarray], b: Sequence[np.ndarray], **kwargs) -> Interval:

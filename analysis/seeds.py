@@ -42,9 +42,19 @@ def over_seeds(df: pd.DataFrame, keys: list[str], metrics: Sequence[str]) -> pd.
     return pd.DataFrame(rows, columns=cols)
 
 
+def all_run_ids(points: pd.DataFrame, column: str = "run_ids") -> set[str]:
+    """Every run behind the rows of an :func:`over_seeds` frame."""
+    return {rid for ids in points[column].dropna() for rid in str(ids).split(";") if rid}
+
+
 def by_seed(df: pd.DataFrame) -> dict[int, pd.Series]:
     """seed → the run (runs come newest first: the latest run of a seed wins)."""
     return {int(s): g.iloc[0] for s, g in df.groupby("seed", sort=True)}
+
+
+def seed_runs(runs: pd.DataFrame, run_ids: str) -> dict[int, pd.Series]:
+    """seed → run, for the ';'-joined ``run_ids`` of an :func:`over_seeds` row."""
+    return by_seed(runs[runs["run_id"].isin(str(run_ids).split(";"))])
 
 
 def common_seeds(*points: dict[int, pd.Series]) -> list[int]:

@@ -1,5 +1,5 @@
 """The QAC side of the harness: experiment=smoke_qac end to end (4 XMR configurations of the
-Table 2 grid + most-popular completion on tiny synthetic session logs)."""
+Table 2 grid + most-popular completion, 2 seeds, on tiny synthetic session logs)."""
 
 from __future__ import annotations
 
@@ -29,10 +29,12 @@ def smoke_qac(tmp_path_factory):
 
 def test_every_configuration_finishes(smoke_qac):
     proc, _, _, runs = smoke_qac
-    assert len(runs) == 5
+    assert len(runs) == 10  # 5 configurations x 2 seeds
     assert {r.info.status for r in runs} == {"FINISHED"}
-    assert sorted(r.data.params["qac_row"] for r in runs) == ["0", "5", "7", "9", "mpc"]
-    assert "5 jobs, 5 finished, 0 failed" in proc.stdout
+    assert sorted(r.data.params["qac_row"] for r in runs) == sorted(
+        ["0", "5", "7", "9", "mpc"] * 2)
+    assert {r.data.params["seed"] for r in runs} == {"0", "1"}
+    assert "10 jobs, 10 finished, 0 failed" in proc.stdout
 
 
 def test_qac_metrics_are_logged_and_sane(smoke_qac):
@@ -63,3 +65,29 @@ def test_mpc_has_no_model_but_suggests(smoke_qac):
     assert mpc.data.params["model.name"] == "mpc"
     assert "model_nnz" not in mpc.data.metrics
     assert mpc.data.metrics["mrr_at_10"] > 0.0
+
+
+def test_per_query_artifact(smoke_qac, tmp_path):
+    """per_query.parquet: one row per test request (reciprocal rank, BLEU, prefix length),
+    whose means are the run's MRR@10 and BLEU; the seeds draw other prefixes."""
+    import pandas as pd
+
+    _, _, client, runs = smoke_qac
+    frames = {}
+    for run in runs:
+        if run.data.params["qac_row"] not in ("7", "mpc"):
+            continue
+        path = client.download_artifacts(run.info.run_id, "per_query.parquet",
+                                         str(tmp_path / run.info.run_id))
+        frame = pd.read_parquet(path)
+        assert list(frame.columns) == ["query_id", "reciprocal_rank", "bleu", "prefix_length"]
+        assert str(frame["bleu"].dtype) == "float32"
+        m = run.data.metrics
+        assert frame["reciprocal_rank"].astype("float64").mean() == pytest.approx(
+            m["mrr_at_10"], abs=1e-6)
+        assert frame["bleu"].astype("float64").mean() == pytest.approx(m["bleu"], abs=1e-6)
+        assert (frame["prefix_length"] >= 1).all()
+        frames[(run.data.params["qac_row"], run.data.params["seed"])] = frame
+    # same seed: the same test requests for every configuration (a paired comparison)
+    assert frames[("7", "0")]["prefix_length"].equals(frames[("mpc", "0")]["prefix_length"])
+    assert not frames[("7", "0")]["prefix_length"].equals(frames[("7", "1")]["prefix_length"])

@@ -91,3 +91,31 @@ def test_per_query_artifact(smoke_qac, tmp_path):
     # same seed: the same test requests for every configuration (a paired comparison)
     assert frames[("7", "0")]["prefix_length"].equals(frames[("mpc", "0")]["prefix_length"])
     assert not frames[("7", "0")]["prefix_length"].equals(frames[("7", "1")]["prefix_length"])
+
+
+def test_claims_table_on_the_smoke_runs(smoke_qac, tmp_path):
+    """The QAC claims the smoke rows can decide are measured over its 2 seeds; those that need
+    other Table 2 rows say to run qac_table2."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pandas as pd
+
+    _, root, _, _ = smoke_qac
+    repo = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env |= {"MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONPATH": str(repo), "MPLBACKEND": "Agg"}
+    proc = subprocess.run([sys.executable, "-m", "analysis.claims", "--tracking-uri",
+                           f"sqlite:///{root / 'logs' / 'mlflow.db'}", "--out", str(tmp_path)],
+                          cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = pd.read_csv(tmp_path / "claims.csv").set_index("claim")
+    for claim in ("C7c", "C9a", "C9b", "C10a", "C10b"):
+        row = table.loc[claim]
+        assert row["preset"] == "smoke_qac" and row["n_seeds"] == 2, claim
+        assert row["verdict"] in {"holds", "does not hold", "inconclusive"}, claim
+    for claim in ("C7a", "C8a"):  # rows 4 and 2 are not in the smoke preset
+        assert table.loc[claim, "verdict"] == "not run"
+        assert "experiment=qac_table2" in table.loc[claim, "detail"]

@@ -176,3 +176,12 @@ def test_markdown_and_csv(tmp_path):
     text = md.read_text()
     assert "| C1a | synthetic_products (tiny) |" in text and "**holds**" in text
     assert "**not run**" in text
+
+
+def test_empty_store_is_the_one_line_message(tmp_path, capsys):
+    code = claims.main(["--tracking-uri", f"sqlite:///{tmp_path / 'nowhere' / 'mlflow.db'}",
+                        "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 3 and len(err) == 1
+    assert "no MLflow store" in err[0] and "experiment=smoke" in err[0]
+    assert not (tmp_path / "out").exists()

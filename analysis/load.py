@@ -32,7 +32,7 @@ DEFAULT_MLFLOW_EXPERIMENT = "xmr-harness"  # conf/logger/mlflow.yaml: experiment
 SMOKE_CMD = "python -m experiments.run -m experiment=smoke"
 DEMO_CMD = "make demo"
 
-# the metrics the harness logs (experiments/tracking.py METRIC_NAMES + extras it writes)
+# the metrics the harness logs (the fixed names of the README + extras it writes)
 METRICS = ("precision_at_1", "precision_at_5", "recall_at_10", "recall_at_100", "ndcg_at_10",
            "mrr_at_10", "bleu", "train_time_s", "latency_p50_ms", "latency_p99_ms",
            "latency_mean_ms", "throughput_qps", "model_nnz", "model_bytes")

@@ -10,7 +10,7 @@ suggestions, and the first ones always complete the longest known part of the pr
 
 Fast at any scale: the queries are kept sorted, so the completions of a prefix are one
 contiguous range (two binary searches), and the ``k`` most popular of a range come from a
-segment tree of arg-maxima (`xmr.kernels.trie.range_topk`, O(k² + k log L)).
+segment tree of arg-maxima (`xmr.kernels.range_topk.range_topk`, O(k² + k log L)).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from sklearn.exceptions import NotFittedError
 
 from xmr._validation import check_int
 from xmr.features import _check_texts
-from xmr.kernels.trie import argmax_tree, range_topk
+from xmr.kernels.range_topk import argmax_tree, range_topk
 from xmr.qac.suggest import prefix_range
 
 FORMAT_VERSION = 1

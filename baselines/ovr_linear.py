@@ -26,21 +26,8 @@ Hyperparameters (the values used, and why)
   (#features used by the pool) × chunk_size entries, so the chunk is sized to keep it near
   2M entries (24 MB) per worker, between 1 and 256 labels.
 
-Cost, measured (``python -m baselines.ovr_linear --preset bench``): on
-``make_product_search_preset("bench")`` (50k train / 5k test queries, 20k labels) with
-TextFeaturizer word (1, 2) TF-IDF (60,260 features), on this 2-core machine shared with other
-jobs (load 4-6 besides this one), two runs, identical models::
-
-    train 848 s and 1,325 s   model_nnz 625,810   P@1 0.880   R@10 0.727   R@100 0.815
-    batch predict 20,000-31,000 qps (2 threads)   predict_one p50 0.024 ms, p99 0.12 ms
-
-One binary problem over the 50k rows costs ~22 ms on one free core (200 random labels timed),
-so ~220 s for the 20k labels on two free cores. XR-Linear (B = 16, max leaf 100, beam 10) in
-the same session: train 4.6 s, model_nnz 1,016,554, P@1 0.880, R@10 0.731, R@100 0.856,
-29,000 qps: its binary problems see only the ~100-label pools of the tree, so training is
-~50-300x cheaper for the same top-10 accuracy (and better recall@100). This is DiSMEC's price
-too: it gets through it by parallelism (batches of labels over hundreds of cores), not by a
-cheaper solve; use this baseline on small label sets or with many cores.
+Its measured cost (one binary problem per label over all rows, against XR-Linear's ~100-label
+pools) is in the README ("OVR linear: cost"), with the command that measured it.
 """
 
 from __future__ import annotations
@@ -54,6 +41,7 @@ from pathlib import Path
 import numba as nb
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from tqdm.auto import tqdm
 
@@ -61,6 +49,7 @@ from xmr._io import read_model_meta
 from xmr._threads import resolve_n_jobs
 from xmr._validation import check_features, check_float, check_int, check_labels
 from xmr.kernels.solver import train_task
+from xmr.params import LinearParams, store_params
 
 FORMAT_NAME = "baselines.OVRLinear"
 FORMAT_VERSION = 1
@@ -156,7 +145,10 @@ def _predict_batch(x_ptr, x_idx, x_val, w_ptr, w_lab, w_val, bias_score, bias_or
 
 
 # --------------------------------------------------------------------------- estimator
-class OVRLinear:
+_P = LinearParams  # XR-Linear's solver defaults, defined once
+
+
+class OVRLinear(BaseEstimator):
     """One-vs-rest sparse linear ranker (DiSMEC-style); see the module docstring.
 
     Parameters (all keyword-only; stored as given, validated by :meth:`fit`)
@@ -189,26 +181,12 @@ class OVRLinear:
     model_nnz_, fit_time_s_ (training, seconds).
     """
 
-    def __init__(self, *, threshold: float = 0.1, Cp: float = 1.0, Cn: float = 1.0,
-                 eps: float = 0.1, max_iter: int = 100, bias: float = 1.0, seed: int = 0,
-                 n_jobs: int = -1, chunk_size: int | None = None, allow_empty: bool = False,
+    def __init__(self, *, threshold: float = _P.threshold, Cp: float = _P.Cp,
+                 Cn: float = _P.Cn, eps: float = _P.eps, max_iter: int = _P.max_iter,
+                 bias: float = _P.bias, seed: int = 0, n_jobs: int = _P.n_jobs,
+                 chunk_size: int | None = None, allow_empty: bool = False,
                  verbose: bool = False):
-        self.threshold = threshold  # prune |w| < threshold after each solve (XR-Linear's)
-        self.Cp = Cp  # cost of positives (PECOS default)
-        self.Cn = Cn  # cost of negatives (PECOS default)
-        self.eps = eps  # dual CD stopping tolerance (PECOS default)
-        self.max_iter = max_iter  # passes per binary problem at most (PECOS default)
-        self.bias = bias  # constant feature value; 0 = no bias
-        self.seed = seed  # solver permutation seed (label l uses seed + l)
-        self.n_jobs = n_jobs  # threads; -1 = all cores
-        self.chunk_size = chunk_size  # labels per training task; None = auto
-        self.allow_empty = allow_empty  # accept empty labels / unlabelled rows
-        self.verbose = verbose  # progress bar while training
-
-    def get_params(self) -> dict:
-        return {k: getattr(self, k) for k in (
-            "threshold", "Cp", "Cn", "eps", "max_iter", "bias", "seed", "n_jobs", "chunk_size",
-            "allow_empty", "verbose")}
+        store_params(self, locals())  # get_params/set_params: sklearn's BaseEstimator
 
     def _validate_params(self) -> None:
         check_float("threshold", self.threshold, minimum=0.0)
@@ -428,9 +406,9 @@ def main(argv: list[str] | None = None) -> dict:
     and batch throughput (numba kernels warmed up first, never timed)."""
     import argparse
 
+    from xmr.datasets.synthetic import make_product_search_preset
     from xmr.features import TextFeaturizer
     from xmr.metrics import ranking_metrics
-    from xmr.synthetic import make_product_search_preset
     from xmr.warmup import warmup
 
     parser = argparse.ArgumentParser(description=main.__doc__)

@@ -25,6 +25,7 @@ from sklearn.exceptions import NotFittedError
 
 from xmr._validation import check_choice, check_features, check_int, check_labels
 from xmr.model import validate_params
+from xmr.params import KMeansParams, XRLinearParams, store_params
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,9 @@ def _save(path: Path, M) -> None:
     sp.save_npz(path, M, compressed=False)
 
 
+_K, _P = KMeansParams, XRLinearParams  # XR-Linear's parameters and defaults, shared
+
+
 class PecosXRLinear:
     """libpecos 1.2.8 XR-Linear, driven in the peer venv; same surface as `xmr.XRLinear`.
 
@@ -102,6 +106,8 @@ class PecosXRLinear:
         Branching factor B of the hierarchical k-means label tree.
     max_leaf_size : int
         Maximum number of labels in a leaf cluster.
+    kmeans_max_iter : int
+        Spherical 2-means rounds per split of PECOS's indexer.
     threshold : float
         Weights with ``|w| < threshold`` are pruned after each solve.
     Cp, Cn : float
@@ -140,25 +146,13 @@ class PecosXRLinear:
         Seconds of the last `predict` call inside the worker.
     """
 
-    # Spherical k-means iterations of PECOS's indexer (its default), fixed as in PEER.md.
-    KMEANS_MAX_ITER = 20
-
-    def __init__(self, *, nr_splits: int = 16, max_leaf_size: int = 100, threshold: float = 0.1,
-                 Cp: float = 1.0, Cn: float = 1.0, eps: float = 0.1, max_iter: int = 100,
-                 bias: float = 1.0, negative_sampling: str = "tfn", seed: int = 0,
-                 n_jobs: int = -1, peer_python: str | Path | None = None):
-        self.nr_splits = nr_splits
-        self.max_leaf_size = max_leaf_size
-        self.threshold = threshold
-        self.Cp = Cp
-        self.Cn = Cn
-        self.eps = eps
-        self.max_iter = max_iter
-        self.bias = bias
-        self.negative_sampling = negative_sampling
-        self.seed = seed
-        self.n_jobs = n_jobs
-        self.peer_python = peer_python
+    def __init__(self, *, nr_splits: int = _K.nr_splits, max_leaf_size: int = _K.max_leaf_size,
+                 kmeans_max_iter: int = _K.max_iter, threshold: float = _P.threshold,
+                 Cp: float = _P.Cp, Cn: float = _P.Cn, eps: float = _P.eps,
+                 max_iter: int = _P.max_iter, bias: float = _P.bias,
+                 negative_sampling: str = _P.negative_sampling, seed: int = 0,
+                 n_jobs: int = _P.n_jobs, peer_python: str | Path | None = None):
+        store_params(self, locals())
         self._tmpdir: Path | None = None
         self._finalizer = None
         self._n_calls = 0
@@ -210,6 +204,7 @@ class PecosXRLinear:
 
     def _validate_params(self) -> None:
         validate_params(self)  # the same ranges as `xmr.XRLinear`
+        check_int("kmeans_max_iter", self.kmeans_max_iter, minimum=1)
 
     def _forget(self) -> None:
         for name in _FITTED:
@@ -238,7 +233,7 @@ class PecosXRLinear:
             0/1 labels.
         tree : list of csc_matrix or object with ``to_pecos_chain()``, optional
             A cluster chain in PECOS layout to train on; default: PIFA + hierarchical
-            spherical k-means (B = nr_splits, max_leaf_size, kmeans_max_iter = 20).
+            spherical k-means (B = nr_splits, max_leaf_size, kmeans_max_iter).
         """
         self._validate_params()
         X = check_features(X)
@@ -256,7 +251,7 @@ class PecosXRLinear:
                   "max_iter": self.max_iter, "bias": self.bias,
                   "negative_sampling": NEGATIVE_SAMPLING[self.negative_sampling],
                   "seed": self.seed,
-                  "threads": self.n_jobs, "kmeans_max_iter": self.KMEANS_MAX_ITER}
+                  "threads": self.n_jobs, "kmeans_max_iter": self.kmeans_max_iter}
         inputs = {"X": X, "Y": Y} | {f"C{i}": C for i, C in enumerate(chain)}
         res, workdir = self._run("fit", params, inputs, {"tree_depth": len(chain)})
         try:

@@ -100,8 +100,8 @@ def load_bibtex(data_dir: Path) -> Data:
 
 def load_synthetic() -> Data:
     """The "bench" product-search preset featurised by word 1-2-gram TF-IDF (fit on train)."""
+    from xmr.datasets.synthetic import make_product_search_preset
     from xmr.features import TextFeaturizer
-    from xmr.synthetic import make_product_search_preset
 
     ds = make_product_search_preset("bench", seed=0)
     featurizer = TextFeaturizer(word_ngram_range=(1, 2), char_ngram_range=None)
@@ -111,7 +111,8 @@ def load_synthetic() -> Data:
         Y_trn=_csr32(ds.Y_train),
         X_tst=_csr32(featurizer.transform(ds.test_texts)),
         Y_tst=_csr32(ds.Y_test),
-        info={"source": 'xmr.synthetic.make_product_search_preset("bench", seed=0)',
+        info={"source": "xmr.datasets.synthetic.make_product_search_preset("
+                        '"bench", seed=0)',
               "features": "xmr.features.TextFeaturizer(word_ngram_range=(1, 2), "
                           "char_ngram_range=None), fit on the training texts"},
     )

@@ -12,8 +12,8 @@ import logging
 import time
 
 import xmr
+from xmr.datasets.synthetic import SIZES, make_product_search_preset
 from xmr.features import TextFeaturizer
-from xmr.synthetic import SIZES, make_product_search_preset
 from xmr.timing import measure_latency
 
 

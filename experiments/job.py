@@ -14,6 +14,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from experiments.datacache import card_summary, config_hash, prepare_dataset
+from xmr.datasets.registry import get_dataset
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def write_per_query(path: Path, columns: dict) -> None:
 
 
 def run_job(cfg: DictConfig) -> float:
-    from experiments.xmr_job import headline, run_xmr
+    from experiments.tasks import get_task
 
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -94,13 +95,8 @@ def run_job(cfg: DictConfig) -> float:
     job_num, sweep_dir = _hydra_info()
     label = f"[job {job_num}]" if job_num is not None else "[run]"
     cfg_hash = grid_hash(cfg)
-    threshold = OmegaConf.select(cfg, "model.threshold", default=None)
-    if cfg.task == "qac":
-        point = (f"data={cfg.data.name} row={cfg.qac_row} features={cfg.features.name} "
-                 f"indexer={cfg.indexer.name} model={cfg.model.name}")
-    else:
-        point = (f"data={cfg.data.name} features={cfg.features.name} model={cfg.model.name} "
-                 f"threshold={threshold} beam={cfg.eval.beam_size}")
+    task = get_task(cfg)
+    point = task.point(cfg)
 
     tracker = None
     if cfg.logger.name == "mlflow":
@@ -117,15 +113,11 @@ def run_job(cfg: DictConfig) -> float:
                             {**metrics, "status": "SKIPPED", "finished_run_id": done.info.run_id})
                 print(f"{label} skipped, already FINISHED as run {done.info.run_id}: {point}",
                       flush=True)
-                return headline(metrics, cfg.task)
+                return headline(metrics, task.headline)
         parent = None
         if sweep_dir is not None and (sweep_dir / tracking.PARENT_FILE).is_file():
             parent = json.loads((sweep_dir / tracking.PARENT_FILE).read_text())["run_id"]
-        run_name = cfg.logger.run_name or (
-            f"{cfg.data.name}-qac{cfg.qac_row}-{cfg.model.name}-{cfg.indexer.name}"
-            if cfg.task == "qac" else
-            f"{cfg.data.name}-{cfg.model.name}-{cfg.features.name}-t{threshold}"
-            f"-b{cfg.eval.beam_size}")
+        run_name = cfg.logger.run_name or task.run_name(cfg)
         tags = {"config_hash": cfg_hash, "experiment": str(cfg.experiment_name),
                 "data": cfg.data.name, "model": cfg.model.name, "task": cfg.task,
                 "sweep_id": sweep_dir.name if sweep_dir is not None else "",
@@ -135,18 +127,7 @@ def run_job(cfg: DictConfig) -> float:
 
     error: BaseException | None = None
     try:
-        ds, card, cache_folder, hit = load_data(cfg)
-        log.info("%s", card_summary(card))
-        _write_json(out_dir / "dataset_card.json", card)
-        if card["task"] != cfg.task:
-            raise ValueError(f"data={cfg.data.name} is a {card['task']!r} dataset but "
-                             f"task={cfg.task!r}; use task={card['task']} (the presets set it)")
-        if cfg.task == "qac":
-            from experiments.qac_job import run_qac
-
-            result = run_qac(cfg, ds)
-        else:
-            result = run_xmr(cfg, ds, card["cache_key"])
+        result, hit, card = run_task(cfg, task, out_dir)
         metrics = result.metrics
         _write_json(out_dir / "metrics.json", metrics)
         for name, obj in result.artifacts.items():
@@ -166,13 +147,11 @@ def run_job(cfg: DictConfig) -> float:
             for name in ("config.yaml", "metrics.json", "dataset_card.json", *files):
                 tracker.log_artifact(out_dir / name)
         trained = "trained" if metrics.get("trained") else "reused model"
-        quality = (f"MRR@10 {metrics['mrr_at_10']:.4f}  BLEU {metrics['bleu']:.4f}"
-                   if cfg.task == "qac" else
-                   f"recall@10 {metrics['recall_at_10']:.4f}  P@1 {metrics['precision_at_1']:.4f}")
+        quality = "  ".join(f"{name} {metrics[key]:.4f}" for name, key in task.quality)
         print(f"{label} {quality}  p50 {metrics['latency_p50_ms']:.3f} ms  "
               f"p99 {metrics['latency_p99_ms']:.3f} ms  "
               f"train {metrics['train_time_s']:.1f} s ({trained})  | {point}", flush=True)
-        return headline(metrics, cfg.task)
+        return headline(metrics, task.headline)
     except KeyboardInterrupt as exc:
         error = exc
         raise
@@ -195,3 +174,28 @@ def run_job(cfg: DictConfig) -> float:
             from experiments.tracking import end_status
 
             tracker.end(end_status(error))
+
+
+def run_task(cfg: DictConfig, task, out_dir: Path):
+    """The job proper, the same for every task: check → load → train (cached) → evaluate.
+    Returns (JobResult, dataset cache hit, dataset card)."""
+    from experiments import build, training
+
+    spec = get_dataset(cfg.data.loader)
+    if spec.task != cfg.task:  # before loading: a wrong pairing costs nothing
+        raise ValueError(f"data={cfg.data.name} is a {spec.task!r} dataset but "
+                         f"task={cfg.task!r}; use task={spec.task} (the presets set it)")
+    build.runner(cfg)  # config errors before any data is prepared
+    ds, card, _, hit = load_data(cfg)
+    log.info("%s", card_summary(card))
+    _write_json(out_dir / "dataset_card.json", card)
+    run, trained, key_hash = training.train(cfg, ds, card["cache_key"])
+    result = task.evaluate(run, ds, build.inference(cfg), cfg.eval, trained=trained)
+    result.tags = {"train_key": key_hash, "train_cache_hit": str(not trained).lower(),
+                   **task.tags(cfg), **result.tags}
+    return result, hit, card
+
+
+def headline(metrics: dict[str, float], name: str) -> float:
+    """The value a sweep optimises (NaN when the job did not produce it)."""
+    return float(metrics.get(name, math.nan))

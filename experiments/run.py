@@ -1,8 +1,9 @@
 """`python -m experiments.run [overrides]` / `-m experiment=NAME` for a sweep.
 
 prepare data (cached) → featurize → index → train (cached per training config) → predict →
-evaluate → log. One Hydra job = one MLflow run = one metrics.json. Returns the headline
-metric (recall@10 for product retrieval).
+evaluate → log, the same path for both tasks (experiments/job.py, experiments/tasks.py). One
+Hydra job = one MLflow run = one metrics.json. Returns the headline metric (recall@10 for
+product retrieval, MRR@10 for autocompletion).
 """
 
 from __future__ import annotations

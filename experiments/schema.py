@@ -2,19 +2,27 @@
 
 Each YAML option in ``conf/<group>/`` starts from its schema (``defaults: [/schema/<group>/
 <name>@_here_]``), so a misspelt key fails at composition instead of being silently ignored.
-The loader settings reuse the library's own config dataclasses: each hyperparameter lives in
-one place.
+The loader settings, the indexers' and the models' parameters reuse the library's own
+dataclasses (the loaders' config classes, :mod:`xmr.params`): each hyperparameter and its
+default live in one place, and the YAML files hold only what differs from it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import typing
+from dataclasses import dataclass, field, fields, make_dataclass
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from xmr.datasets.registry import DATASETS
+from xmr.params import (
+    HybridParams,
+    KMeansParams,
+    MustLinkParams,
+    TrieParams,
+)
 
 
 # ---------------------------------------------------------------------------- data
@@ -54,67 +62,57 @@ class QACFeaturesConfig:
     min_df: int = 1  # drop n-grams seen in fewer training examples
 
 
-# ------------------------------------------------------------------------- indexer
-@dataclass
-class IndexerConfig:
-    name: str = MISSING  # key of xmr.indexers.INDEXERS
-    nr_splits: int = 16  # tree out-degree B (power of two)
-    max_leaf_size: int = 100  # labels per leaf cluster at most
-    max_iter: int = 20  # 2-means rounds per split
-    label_embedding: str = "pifa"  # "pifa", or "char_tfidf" (QAC: the prefix vectorizer of
-    # the features group applied to the label strings)
-    depth: int = 16  # trie: character depth of the leaf clusters
-    trie_depth: int = 1  # hybrid: character depth of the trie part
-    prefix_len: int = 5  # mustlink: labels sharing this many first characters stay together
+# ---------------------------------------------------- indexers and models: xmr.params
+def _with_params(name: str, doc: str, params: tuple[type, ...], *, first: list | None = None,
+                 last: list | None = None) -> type:
+    """A schema dataclass: the ``first`` fields, then every field of the library's
+    ``params`` dataclasses (their types and defaults, not copied by hand), then ``last``."""
+    own: dict[str, tuple] = {}
+    for cls in params:
+        hints = typing.get_type_hints(cls)
+        for f in fields(cls):
+            own[f.name] = (f.name, hints[f.name], field(default=f.default))
+    schema = make_dataclass(name, [*(first or []), *own.values(), *(last or [])])
+    schema.__doc__ = doc
+    schema.__module__ = __name__
+    return schema
 
 
-# --------------------------------------------------------------------------- model
-@dataclass
-class ModelConfig:
-    name: str = MISSING  # "xrlinear" (baselines join with their issue)
-    threshold: float = 0.1  # weight pruning level of this run
-    train_threshold: float | None = None  # train once at this (smaller) level and re-prune
-    # to `threshold` (sweeps share one training); None = train at `threshold`
-    Cp: float = 1.0  # SVM cost of positives
-    Cn: float = 1.0  # SVM cost of negatives
-    eps: float = 0.1  # dual CD tolerance
-    max_iter: int = 100  # dual CD passes at most
-    bias: float = 1.0  # constant feature value (0 = no bias)
-    negative_sampling: str = "tfn"  # "tfn" or "man"
-    n_jobs: int = -1  # training/batch threads (-1 = all cores)
+IndexerConfig = _with_params(
+    "IndexerConfig",
+    """Every indexer's parameters (their library ``Params`` dataclasses) in one group, so the
+    QAC presets can set the k-means ones once for every row; only the fields of the chosen
+    indexer's ``Params`` reach it and enter the training key (`experiments.build`).""",
+    (KMeansParams, HybridParams, MustLinkParams, TrieParams),
+    first=[("name", str, field(default=MISSING))],  # key of xmr.indexers.INDEXERS
+    # "pifa", or "char_tfidf" (QAC: the prefix vectorizer of the features group applied to
+    # the label strings); not used by the trie
+    last=[("label_embedding", str, field(default="pifa"))])
+
+def model_schemas() -> dict[str, type]:
+    """``schema/model/<name>`` of every registered runner (:data:`experiments.models.RUNNERS`):
+    ``name``, the fields of its ``params`` dataclass, and ``train_threshold`` for a prunable
+    model. A model name shared by two tasks must have the same parameters."""
+    from experiments.models import RUNNERS
+
+    out: dict[str, type] = {}
+    for runners in RUNNERS.values():
+        for name, cls in runners.items():
+            last = [("train_threshold", float | None, field(default=None))] if cls.prunable \
+                else []
+            # train_threshold: train once at this (smaller) level and re-prune to `threshold`
+            # (sweeps share one training); None = train at `threshold`
+            schema = _with_params(f"Model_{name}", (cls.__doc__ or "").strip(),
+                                  (cls.params,) if cls.params is not None else (),
+                                  first=[("name", str, field(default=name))], last=last)
+            if name in out and [f.name for f in fields(out[name])] != \
+                    [f.name for f in fields(schema)]:
+                raise TypeError(f"model {name!r} has different parameters in two tasks")
+            out.setdefault(name, schema)
+    return out
 
 
-@dataclass
-class OVRConfig:
-    name: str = "ovr_linear"  # sparse one-vs-rest linear (DiSMEC-style) baseline
-    threshold: float = 0.1  # weight pruning after each per-label solve
-    Cp: float = 1.0  # SVM cost of positives
-    Cn: float = 1.0  # SVM cost of negatives
-    eps: float = 0.1  # dual CD tolerance
-    max_iter: int = 100  # dual CD passes at most
-    bias: float = 1.0  # constant feature value
-    n_jobs: int = -1  # threads (-1 = all cores)
-
-
-@dataclass
-class DualEncoderConfig:
-    name: str = "dual_encoder"  # torch two-tower DSSM-like baseline
-    dim: int = 256  # n-gram embedding / output size (tuned: dim is the biggest lever)
-    hidden: int = 256  # tower MLP hidden width
-    n_buckets: int = 262144  # n-gram hash buckets (2^18)
-    temperature: float = 0.1  # InfoNCE temperature (tuned: best at every size)
-    lr: float = 0.001  # Adam learning rate
-    batch_size: int = 256  # pairs per step (the batch's other labels are the negatives)
-    epochs: int = 10  # passes at most
-    patience: int = 2  # early stopping on validation recall@10
-    hard_negatives: int = 0  # mined hard negatives per pair
-    device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda"
-    n_threads: int | None = None  # torch CPU threads (None = torch's default)
-
-
-@dataclass
-class MPCConfig:
-    name: str = "mpc"  # most-popular completion (QAC baseline): no parameters
+MODEL_SCHEMAS = model_schemas()
 
 
 # ---------------------------------------------------------------------------- eval
@@ -157,7 +155,7 @@ class Config:
     data: Any = MISSING
     features: Any = MISSING  # FeaturesConfig (text) or QACFeaturesConfig
     indexer: IndexerConfig = MISSING
-    model: Any = MISSING  # ModelConfig (xrlinear, pecos), OVRConfig, DualEncoderConfig, MPCConfig
+    model: Any = MISSING  # one of MODEL_SCHEMAS (generated from the runners)
     eval: EvalConfig = field(default_factory=EvalConfig)
     logger: LoggerConfig = MISSING
     paths: PathsConfig = field(default_factory=PathsConfig)
@@ -175,10 +173,8 @@ def register_configs() -> None:
     cs.store(group="schema/features", name="features", node=FeaturesConfig)
     cs.store(group="schema/features", name="qac", node=QACFeaturesConfig)
     cs.store(group="schema/indexer", name="indexer", node=IndexerConfig)
-    cs.store(group="schema/model", name="xrlinear", node=ModelConfig)
-    cs.store(group="schema/model", name="mpc", node=MPCConfig)
-    cs.store(group="schema/model", name="ovr_linear", node=OVRConfig)
-    cs.store(group="schema/model", name="dual_encoder", node=DualEncoderConfig)
+    for name, node in MODEL_SCHEMAS.items():
+        cs.store(group="schema/model", name=name, node=node)
     cs.store(group="schema/eval", name="eval", node=EvalConfig)
     cs.store(group="schema/logger", name="logger", node=LoggerConfig)
     cs.store(group="schema/paths", name="paths", node=PathsConfig)

@@ -7,7 +7,6 @@ The only module besides run.py/callbacks.py that imports mlflow.
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import logging
 import os
 import subprocess
@@ -22,10 +21,6 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-# the fixed metric names every experiment run may log (those that apply to its task)
-METRIC_NAMES = ("precision_at_1", "precision_at_5", "recall_at_10", "recall_at_100",
-                "ndcg_at_10", "mrr_at_10", "bleu", "train_time_s", "latency_p50_ms",
-                "latency_p99_ms", "throughput_qps", "model_nnz", "model_bytes")
 PACKAGES = ("xmr-harness", "numpy", "scipy", "numba", "scikit-learn", "mlflow", "hydra-core",
             "torch")
 PARENT_FILE = "mlflow_parent_run.json"  # in the sweep folder: the sweep's parent run
@@ -133,9 +128,6 @@ class TrackedRun:
 
     def log_text(self, text: str, name: str) -> None:
         _retry(self.client.log_text, self.run_id, text, name)
-
-    def log_json(self, obj, name: str) -> None:
-        self.log_text(json.dumps(obj, indent=2, default=str), name)
 
     def end(self, status: str) -> None:
         if not self._ended:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numba as nb
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from tqdm.auto import tqdm
 
@@ -30,6 +31,7 @@ from xmr.kernels.beam import POST_PROCESSORS, beam_search_batch, predict_one
 from xmr.kernels.solver import train_task
 from xmr.label_embedding import pifa
 from xmr.layout import InferenceLayout, build_layout
+from xmr.params import KMeansParams, XRLinearParams, store_params
 from xmr.tree import LabelTree
 
 FORMAT_NAME = "xmr.XRLinear"
@@ -63,7 +65,10 @@ def numba_threads(n: int):
         nb.set_num_threads(old)
 
 
-class XRLinear:
+_K, _P = KMeansParams, XRLinearParams  # the defaults, defined once
+
+
+class XRLinear(BaseEstimator):
     """XR-Linear eXtreme multilabel ranker.
 
     Parameters (all keyword-only; stored as given, validated by :meth:`fit`)
@@ -103,30 +108,12 @@ class XRLinear:
     fit_time_s_ (indexing + training, seconds), index_time_s_.
     """
 
-    def __init__(self, *, nr_splits: int = 16, max_leaf_size: int = 100,
-                 threshold: float = 0.1, Cp: float = 1.0, Cn: float = 1.0, eps: float = 0.1,
-                 max_iter: int = 100, bias: float = 1.0, negative_sampling: str = "tfn",
-                 seed: int = 0, n_jobs: int = -1, allow_empty: bool = False,
-                 verbose: bool = False):
-        self.nr_splits = nr_splits
-        self.max_leaf_size = max_leaf_size
-        self.threshold = threshold
-        self.Cp = Cp
-        self.Cn = Cn
-        self.eps = eps
-        self.max_iter = max_iter
-        self.bias = bias
-        self.negative_sampling = negative_sampling
-        self.seed = seed
-        self.n_jobs = n_jobs
-        self.allow_empty = allow_empty
-        self.verbose = verbose
-
-    # ------------------------------------------------------------------ params
-    def get_params(self) -> dict:
-        return {k: getattr(self, k) for k in (
-            "nr_splits", "max_leaf_size", "threshold", "Cp", "Cn", "eps", "max_iter", "bias",
-            "negative_sampling", "seed", "n_jobs", "allow_empty", "verbose")}
+    def __init__(self, *, nr_splits: int = _K.nr_splits, max_leaf_size: int = _K.max_leaf_size,
+                 threshold: float = _P.threshold, Cp: float = _P.Cp, Cn: float = _P.Cn,
+                 eps: float = _P.eps, max_iter: int = _P.max_iter, bias: float = _P.bias,
+                 negative_sampling: str = _P.negative_sampling, seed: int = 0,
+                 n_jobs: int = _P.n_jobs, allow_empty: bool = False, verbose: bool = False):
+        store_params(self, locals())  # get_params/set_params: sklearn's BaseEstimator
 
     def _validate_params(self) -> None:
         validate_params(self)

@@ -16,65 +16,13 @@ a residual MLP per tower and l2-normalised; a label is its text (product title) 
 label tower, or, without label texts, a learned vector per label id. Trained with InfoNCE over
 in-batch negatives (``loss.InBatchNegativesLoss``), scored by cosine, searched exactly.
 
-Hyperparameters (the values used, and why)
------------------------------------------
-Tuned on ``make_product_search_preset("demo")`` (20k queries: 18k train / 2k held out for
-validation, 5k labels with titles), by validation recall@10, 6 epochs at most, patience 2,
-one torch thread, this 2-core machine (shared, so times are rough). Grid: dim {64, 128, 256}
-× lr {1e-3, 3e-3, 1e-2} × temperature {0.05, 0.1} (plus 0.02 and 0.2 at dim 128 and 0.2 at
-dim 256)::
-
-    dim  lr     tau   valid R@10  best/run epochs  fit s
-     64  1e-3   0.05  0.706       6/6              28
-     64  1e-3   0.1   0.719       6/6              28
-     64  3e-3   0.05  0.712       5/6              30
-     64  3e-3   0.1   0.723       3/5              22
-     64  1e-2   0.05  0.723       5/6              29
-     64  1e-2   0.1   0.723       6/6              28
-    128  1e-3   0.02  0.725       6/6              38
-    128  1e-3   0.05  0.732       6/6              41
-    128  1e-3   0.1   0.735       5/6              40
-    128  1e-3   0.2   0.709       2/4              27
-    128  3e-3   0.02  0.734       5/6              37
-    128  3e-3   0.05  0.734       5/6              36
-    128  3e-3   0.1   0.744       3/5              31
-    128  3e-3   0.2   0.704       2/4              29
-    128  1e-2   0.02  0.734       5/6              39
-    128  1e-2   0.05  0.738       5/6              39
-    128  1e-2   0.1   0.733       3/5              33
-    256  1e-3   0.05  0.747       5/6              63
-    256  1e-3   0.1   0.750       3/5              52   <- the defaults
-    256  1e-3   0.2   0.714       2/4              52
-    256  3e-3   0.05  0.744       5/6              70
-    256  3e-3   0.1   0.745       4/6              65
-    256  3e-3   0.2   0.703       1/3              33
-    256  1e-2   0.05  0.741       3/5              65
-    256  1e-2   0.1   0.735       3/5              51
-
-- ``dim = 256``: the size matters most (best of each size: 0.723 / 0.744 / 0.750); 512 was
-  not tried (a 512 MiB table). 256 costs ~1.7x the time of 128 and 2x the memory (the table
-  is 2^18 × 256 float32 = 256 MiB, plus SparseAdam's two moment tables).
-- ``temperature = 0.1``: best or tied at every size and learning rate; 0.2 is clearly worse
-  (-3 to -4 points), 0.02-0.05 slightly worse.
-- ``lr = 1e-3``: best at dim 256; at dim 128, 3e-3 was better (0.744); the spread across
-  learning rates is about one point.
-- ``hidden = 256``, ``n_buckets = 2^18``, ``batch_size = 256``: not tuned; Nigam et al.-sized
-  hashing space, a small MLP, and a batch large enough for 255 in-batch negatives.
-- ``epochs = 10``, ``patience = 2``: the chosen setting peaks at epoch 3 on demo and stops at 5.
-- ``hard_negatives = 0``: in-batch negatives only (the DSSM baseline as published); mined
-  negatives are available but were not tuned.
-
-With the defaults on demo (the command in `main`, ``--preset demo``): valid
-recall@10 0.750, test recall@10 0.754, P@1 0.896, recall@100 0.977, fit 52 s (one thread),
-batch predict ~11k queries/s. On bench (``--preset bench``: 45k train / 5k valid queries,
-20k labels): valid recall@10 0.679 (best epoch 2 of 4), test recall@10 0.670, P@1 0.893,
-recall@100 0.902, fit 101 s on one thread, 4,300 queries/s (exact search over 20k labels, one
-thread), model 290 MB. XR-Linear with word (1, 2) TF-IDF on the same data: recall@10 0.731,
-P@1 0.880, recall@100 0.856, train 2-5 s.
-
-Threads: ``n_threads = None`` leaves torch's setting (all cores); on a machine shared with
-other jobs one thread was up to 7x faster per step than two (OpenMP threads waiting on each
-other), so the measurements above use ``n_threads=1``.
+Hyperparameters
+---------------
+The defaults (`xmr.params.DualEncoderParams`: dim 256, lr 1e-3, temperature 0.1, ...) were tuned
+on the synthetic ``demo`` data; the measured tuning grid, the reasons for each value and the
+results on ``demo``/``bench`` are in the README ("Dual encoder: tuning and cost"), with their
+commands. ``n_threads = None`` leaves torch's setting (all cores); on a shared machine one
+thread can be much faster per step than two.
 """
 
 from __future__ import annotations
@@ -88,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 import torch
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from baselines.dual_encoder.features import HashedNgrams
@@ -103,6 +52,7 @@ from baselines.dual_encoder.train import (
 from xmr._io import read_model_meta
 from xmr._validation import check_choice, check_float, check_int, check_labels
 from xmr.features import _check_texts
+from xmr.params import DualEncoderParams, store_params
 
 __all__ = ["DualEncoder"]
 
@@ -137,7 +87,10 @@ def _torch_settings(n_threads: int | None, *, deterministic: bool):
             torch.use_deterministic_algorithms(old_det, warn_only=old_warn)
 
 
-class DualEncoder:
+_P = DualEncoderParams  # the defaults, defined once
+
+
+class DualEncoder(BaseEstimator):
     """Two-tower neural ranker over hashed n-grams; see the module docstring.
 
     Parameters (all keyword-only; stored as given, validated by :meth:`fit`)
@@ -178,28 +131,13 @@ class DualEncoder:
     best_epoch_.
     """
 
-    def __init__(self, *, dim: int = 256, hidden: int = 256, n_buckets: int = 2 ** 18,
-                 temperature: float = 0.1, lr: float = 1e-3, batch_size: int = 256,
-                 epochs: int = 10, patience: int = 2, hard_negatives: int = 0, seed: int = 0,
-                 device: str = "auto", n_threads: int | None = None, verbose: bool = False):
-        self.dim = dim  # embedding / output size
-        self.hidden = hidden  # MLP hidden width
-        self.n_buckets = n_buckets  # n-gram hash buckets
-        self.temperature = temperature  # InfoNCE temperature
-        self.lr = lr  # Adam / SparseAdam learning rate
-        self.batch_size = batch_size  # pairs per step (in-batch negatives = batch_size - 1)
-        self.epochs = epochs  # passes at most
-        self.patience = patience  # early-stopping patience (epochs)
-        self.hard_negatives = hard_negatives  # mined negatives per pair
-        self.seed = seed  # everything random
-        self.device = device  # "auto" | "cpu" | "cuda"
-        self.n_threads = n_threads  # torch CPU threads; None = leave as is
-        self.verbose = verbose  # progress bars
-
-    def get_params(self) -> dict:
-        return {k: getattr(self, k) for k in (
-            "dim", "hidden", "n_buckets", "temperature", "lr", "batch_size", "epochs",
-            "patience", "hard_negatives", "seed", "device", "n_threads", "verbose")}
+    def __init__(self, *, dim: int = _P.dim, hidden: int = _P.hidden,
+                 n_buckets: int = _P.n_buckets, temperature: float = _P.temperature,
+                 lr: float = _P.lr, batch_size: int = _P.batch_size, epochs: int = _P.epochs,
+                 patience: int = _P.patience, hard_negatives: int = _P.hard_negatives,
+                 seed: int = 0, device: str = _P.device, n_threads: int | None = _P.n_threads,
+                 verbose: bool = False):
+        store_params(self, locals())  # get_params/set_params: sklearn's BaseEstimator
 
     def _validate_params(self) -> None:
         check_int("dim", self.dim, minimum=1)
@@ -393,8 +331,8 @@ def main(argv: list[str] | None = None) -> dict:
     with --epochs 6). The optimiser's one-time import is warmed up first, never timed."""
     import argparse
 
+    from xmr.datasets.synthetic import make_product_search_preset
     from xmr.metrics import ranking_metrics
-    from xmr.synthetic import make_product_search_preset
 
     defaults = DualEncoder()
     parser = argparse.ArgumentParser(description=main.__doc__)

@@ -18,9 +18,9 @@ from baselines.dual_encoder import DualEncoder
 from baselines.dual_encoder.features import Bags, HashedNgrams
 from baselines.dual_encoder.loss import InBatchNegativesLoss
 from baselines.dual_encoder.search import exact_topk, topk_to_csr
+from xmr.datasets.synthetic import make_product_search_preset
 from xmr.features import char_ngrams, word_ngrams
 from xmr.metrics import recall_at_k
-from xmr.synthetic import make_product_search_preset
 
 SMALL = dict(n_buckets=2 ** 14, dim=32, hidden=64, batch_size=64, lr=3e-3, n_threads=1)
 

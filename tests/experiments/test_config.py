@@ -24,8 +24,7 @@ GROUPS = ("data", "features", "indexer", "model", "eval", "logger", "paths", "ex
 # group -> its schema (data: one subclass per loader, checked separately)
 SCHEMAS = {"features": (schema.FeaturesConfig, schema.QACFeaturesConfig),
            "indexer": schema.IndexerConfig,
-           "model": (schema.ModelConfig, schema.MPCConfig, schema.OVRConfig,
-                     schema.DualEncoderConfig), "eval": schema.EvalConfig,
+           "model": tuple(schema.MODEL_SCHEMAS.values()), "eval": schema.EvalConfig,
            "logger": schema.LoggerConfig, "paths": schema.PathsConfig}
 # grid points of the presets (the comments in conf/experiment/*.yaml say so)
 PRESET_POINTS = {"smoke": 8 * 2, "demo": 18, "product_search": 4 * 6 * 6 * 3,
@@ -38,20 +37,12 @@ LAUNCHERS = ("joblib", *sorted(p.stem for p in (CONF_DIR / "hydra" / "launcher")
 
 
 def build_all(job) -> None:
-    """The config maps onto the library's constructors (by task)."""
-    if job.task == "qac":
-        from experiments.qac_job import vectorizer
-
-        if job.model.name != "mpc":
-            vectorizer(job)
-        return
-    from experiments.models import runner
-
-    runner(job)
+    """The config maps onto the library's constructors (by task): the runner of the task's
+    registry from built objects and plain values, and the prediction settings."""
+    build.runner(job)
+    build.inference(job)
     if job.model.name == "xrlinear":
         build.train_threshold(job)
-        build.featurizer(job)
-        build.xrlinear(job)
 
 
 def options(group: str) -> list[str]:
@@ -124,10 +115,9 @@ def test_every_option_composes_resolves_and_builds(compose_cfg, tmp_path, group,
     if OmegaConf.get_type(job.features) is schema.FeaturesConfig and job.indexer.name == \
             "hkmeans" and job.model.name == "xrlinear":
         build_all(job)
-    if job.task == "xmr" and job.model.name != "mpc":  # mpc is the QAC baseline
-        from experiments.models import runner
-
-        runner(job)  # every product-retrieval model has a runner
+    if job.task == "xmr" and job.model.name != "mpc" and \
+            OmegaConf.get_type(job.features) is schema.FeaturesConfig:  # mpc: a QAC baseline
+        build.runner(job)  # every product-retrieval model has a runner
 
 
 def test_default_config(compose_cfg):

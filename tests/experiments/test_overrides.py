@@ -13,8 +13,8 @@ import pytest
 from experiments.overrides import check_overrides, check_overrides_or_exit
 
 REPO = Path(__file__).resolve().parents[2]
-MODEL_KEYS = ("name", "threshold", "train_threshold", "Cp", "Cn", "eps", "max_iter", "bias",
-              "negative_sampling", "n_jobs")  # experiments.schema.ModelConfig
+MODEL_KEYS = ("name", "threshold", "Cp", "Cn", "eps", "max_iter", "bias", "n_jobs",
+              "negative_sampling", "train_threshold")  # experiments.schema.ModelConfig
 
 
 @pytest.mark.parametrize("argv", [

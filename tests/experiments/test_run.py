@@ -323,10 +323,10 @@ def test_failing_grid_point_is_recorded_and_the_sweep_goes_on(tmp_path, run_app,
 @pytest.fixture
 def job_cfg(compose_cfg, tmp_path, monkeypatch):
     """compose(logger) -> one smoke grid point, every path under tmp_path, no outside store."""
-    import experiments.xmr_job
+    import experiments.training
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.setattr(experiments.xmr_job, "_MEMORY", {})  # no model from another test
+    monkeypatch.setattr(experiments.training, "_MEMORY", {})  # no model from another test
 
     def _cfg(logger: str):
         return compose_cfg(["experiment=smoke", "features=word1", "model.threshold=0.2",
@@ -339,13 +339,13 @@ def job_cfg(compose_cfg, tmp_path, monkeypatch):
 
 
 def test_ctrl_c_ends_the_run_as_killed(job_cfg, tmp_path, monkeypatch, mlflow_store):
-    import experiments.xmr_job
+    import experiments.training
     from experiments.job import run_job
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(experiments.xmr_job, "run_xmr", interrupted)
+    monkeypatch.setattr(experiments.training, "train", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_job(job_cfg("mlflow"))
     _, _, runs = store(tmp_path, mlflow_store)

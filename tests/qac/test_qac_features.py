@@ -9,8 +9,8 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from xmr.kernels.ngrams import hash_char_gram
+from xmr.kernels.prefix_ngrams import prefix_hashes
 from xmr.qac import QACVectorizer, prefix_ngram_weights
-from xmr.qac.kernels import prefix_hashes
 
 PREVS = ["red shoes", "", "red", "blue hat"]
 PREFIXES = ["ab", "b", "c", "cd"]  # N = 4 training examples

@@ -10,7 +10,9 @@ from sklearn.preprocessing import normalize
 from xmr import XRLinear
 from xmr.indexers import INDEXERS, MustLinkIndexer, TrieHybridIndexer, TrieIndexer
 from xmr.indexers.trie import binary_levels_kept, encode_strings
-from xmr.kernels.trie import argmax_tree, range_topk, sorted_lcp, weighted_split_level
+from xmr.kernels.kmeans import weighted_split_level
+from xmr.kernels.range_topk import argmax_tree, range_topk
+from xmr.kernels.trie import sorted_lcp
 
 PAPER = ["a", "ab", "abc", "abd", "abfgh", "abfgi", "bcde", "bcdf"]
 
@@ -260,7 +262,21 @@ def test_registered():
     assert INDEXERS["trie"] is TrieIndexer
     assert INDEXERS["hybrid"] is TrieHybridIndexer
     assert INDEXERS["mustlink"] is MustLinkIndexer
-    assert all(INDEXERS[n].needs_labels for n in ("trie", "hybrid", "mustlink"))
+
+
+@pytest.mark.parametrize("name", sorted(INDEXERS))
+def test_every_indexer_has_one_signature(name):
+    """INDEXERS[name](**its Params, seed=, n_jobs=).build(Z, labels=labels), whatever the name."""
+    from dataclasses import fields
+
+    cls = INDEXERS[name]
+    params = {f.name: f.default for f in fields(cls.Params)}
+    ix = cls(**params, seed=3, n_jobs=1)
+    assert {k: getattr(ix, k) for k in params} == params and ix.seed == 3
+    labels = [f"{a}{b}" for a in "abcd" for b in "xyz"]
+    Z = sp.csr_matrix(np.eye(len(labels), dtype=np.float32))
+    tree = ix.build(Z, labels=labels)
+    assert tree.n_labels == len(labels)
 
 
 # ------------------------------------------------------------------ XR-Linear on each tree

@@ -16,8 +16,8 @@ from sklearn.preprocessing import normalize
 
 import xmr
 from baselines.pecos_peer import PecosXRLinear
+from xmr.datasets.synthetic import make_product_search
 from xmr.features import TextFeaturizer
-from xmr.synthetic import make_product_search
 
 pytestmark = [pytest.mark.peer, pytest.mark.slow]
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from xmr.synthetic import (
+from xmr.datasets.synthetic import (
     SIZES,
     ProductSearchData,
     make_product_search,

@@ -1,18 +1,19 @@
-"""The synthetic product-search generator (:mod:`xmr.synthetic`) as a dataset loader."""
+"""The synthetic product-search generator (:mod:`xmr.datasets.synthetic`) as a
+dataset loader."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from xmr.datasets.synthetic import SIZES, make_product_search, make_product_search_preset
 from xmr.datasets.tasks import XMRDataset, XMRSplit
-from xmr.synthetic import SIZES, make_product_search, make_product_search_preset
 
 
 @dataclass
 class SyntheticProductsConfig:
-    size: str | None = "demo"  # a preset of xmr.synthetic.SIZES (tiny/demo/bench/xl); None =
-    # use the explicit sizes below
+    size: str | None = "demo"  # a preset of xmr.datasets.synthetic.SIZES (tiny/demo/bench/xl);
+    # None = use the explicit sizes below
     n_products: int = 20000  # labels (only when size is None)
     n_train: int = 50000  # training queries (only when size is None)
     n_test: int = 5000  # test queries (only when size is None)
@@ -41,4 +42,5 @@ def load_synthetic_products(data_dir: str | Path | None = None,
                 "test": XMRSplit(Y=data.Y_test, texts=data.test_texts)},
         label_ids=[str(i) for i in range(data.Y_train.shape[1])],
         label_texts=data.label_texts,
-        info={"generator": "xmr.synthetic.make_product_search", "params": data.params})
+        info={"generator": "xmr.datasets.synthetic.make_product_search",
+              "params": data.params})

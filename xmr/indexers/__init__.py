@@ -1,32 +1,22 @@
-"""Indexers: label embedding (L x D) → :class:`~xmr.tree.LabelTree`.
+"""Indexers: label embedding (L x D) and label strings → :class:`~xmr.tree.LabelTree`.
 
-Every indexer implements the one small protocol :class:`Indexer` (``build(Z) -> LabelTree``)
-and is registered by name in :data:`INDEXERS`, so models and configs swap them by name.
+Every indexer is registered by name in :data:`INDEXERS`, takes its parameters (its ``Params``
+dataclass, :mod:`xmr.params`) plus ``seed`` and ``n_jobs`` as keywords, and is built with one
+call, ``build(Z, *, labels=None)``: ``Z`` the (n_labels, D) label embedding, ``labels`` the
+label strings (required by the string indexers trie, hybrid and mustlink, see
+:mod:`xmr.indexers.trie`; ignored by hkmeans, the trie ignores ``Z``). So models and configs
+swap them by name.
 """
 
 from __future__ import annotations
-
-from typing import Protocol
-
-import scipy.sparse as sp
 
 from xmr.indexers.hkmeans import HierarchicalKMeans
 from xmr.indexers.hybrid import TrieHybridIndexer
 from xmr.indexers.mustlink import MustLinkIndexer
 from xmr.indexers.trie import TrieIndexer
-from xmr.tree import LabelTree
-
-
-class Indexer(Protocol):
-    def build(self, Z: sp.csr_matrix) -> LabelTree:
-        """Z: (n_labels, D) label embedding, CSR float32. Returns the label tree."""
-        ...
-
 
 INDEXERS: dict[str, type] = {"hkmeans": HierarchicalKMeans, "trie": TrieIndexer,
                              "hybrid": TrieHybridIndexer, "mustlink": MustLinkIndexer}
-# The string indexers (trie, hybrid, mustlink) have ``needs_labels = True`` and take
-# ``build(Z, *, labels)``; see xmr.indexers.trie.
 
-__all__ = ["Indexer", "INDEXERS", "HierarchicalKMeans", "TrieIndexer", "TrieHybridIndexer",
+__all__ = ["INDEXERS", "HierarchicalKMeans", "TrieIndexer", "TrieHybridIndexer",
            "MustLinkIndexer"]

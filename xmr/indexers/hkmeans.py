@@ -10,12 +10,33 @@ import scipy.sparse as sp
 from xmr._threads import resolve_n_jobs
 from xmr._validation import check_int, check_power_of_two
 from xmr.kernels.kmeans import split_level
+from xmr.params import KMeansParams, store_params
 from xmr.tree import LabelTree
 
 
 def binary_depth(n_labels: int, max_leaf_size: int) -> int:
     """⌈log₂(L / max_leaf_size)⌉, at least 1 (PECOS's ``infer_binary_tree_depth``)."""
     return max(1, math.ceil(math.log2(n_labels / max_leaf_size)))
+
+
+def random_pairs(rng: np.random.Generator, sizes: np.ndarray) -> np.ndarray:
+    """Two distinct random member positions per segment: the initial 2-means centres."""
+    first = (rng.random(sizes.size) * sizes).astype(np.int64)
+    second = (rng.random(sizes.size) * np.maximum(sizes - 1, 1)).astype(np.int64)
+    second = np.where(second >= first, second + 1, second)
+    second = np.minimum(second, np.maximum(sizes - 1, 0))
+    return np.stack([first, second], axis=1)
+
+
+def check_kmeans_params(ix) -> None:
+    """The ranges of :class:`~xmr.params.KMeansParams` and the seed (every 2-means indexer)."""
+    check_power_of_two("nr_splits", ix.nr_splits)
+    check_int("max_leaf_size", ix.max_leaf_size, minimum=2)
+    check_int("max_iter", ix.max_iter, minimum=1)
+    check_int("seed", ix.seed, minimum=0)
+
+
+_P = KMeansParams  # the defaults, defined once
 
 
 class HierarchicalKMeans:
@@ -25,23 +46,22 @@ class HierarchicalKMeans:
 
     Each split: two distinct random members as centres; score x·(c₁ − c₂); sort; the first
     ⌈n/2⌉ go left; centres = normalised sums; at most ``max_iter`` rounds or until stable.
+    Parameters: :class:`~xmr.params.KMeansParams`, ``seed`` (initial centres) and ``n_jobs``
+    (threads; -1 = all cores).
     """
 
-    def __init__(self, *, nr_splits: int = 16, max_leaf_size: int = 100, max_iter: int = 20,
-                 seed: int = 0, n_jobs: int = -1):
-        self.nr_splits = nr_splits  # out-degree B of the tree (power of two >= 2)
-        self.max_leaf_size = max_leaf_size  # labels per leaf cluster at most (about)
-        self.max_iter = max_iter  # 2-means rounds per split (PECOS: 20)
-        self.seed = seed  # seeds the initial centres
-        self.n_jobs = n_jobs  # threads; -1 = all cores
+    Params = KMeansParams
+
+    def __init__(self, *, nr_splits: int = _P.nr_splits, max_leaf_size: int = _P.max_leaf_size,
+                 max_iter: int = _P.max_iter, seed: int = 0, n_jobs: int = -1):
+        store_params(self, locals())
 
     def validate(self) -> None:
-        check_power_of_two("nr_splits", self.nr_splits)
-        check_int("max_leaf_size", self.max_leaf_size, minimum=2)
-        check_int("max_iter", self.max_iter, minimum=1)
-        check_int("seed", self.seed, minimum=0)
+        check_kmeans_params(self)
 
-    def build(self, Z: sp.csr_matrix) -> LabelTree:
+    def build(self, Z: sp.csr_matrix, *, labels=None) -> LabelTree:
+        """``Z``: (n_labels, D) label embedding, CSR float32; ``labels`` (the label strings)
+        are not used (every indexer takes them, see :mod:`xmr.indexers`)."""
         self.validate()
         Z = sp.csr_matrix(Z, dtype=np.float32)
         Z.sort_indices()
@@ -56,12 +76,7 @@ class HierarchicalKMeans:
         bounds = np.array([0, L], dtype=np.int64)
         n_workers = resolve_n_jobs(self.n_jobs)
         for _ in range(depth):
-            sizes = np.diff(bounds)
-            first = (rng.random(sizes.size) * sizes).astype(np.int64)
-            second = (rng.random(sizes.size) * np.maximum(sizes - 1, 1)).astype(np.int64)
-            second = np.where(second >= first, second + 1, second)  # distinct from first
-            second = np.minimum(second, np.maximum(sizes - 1, 0))
-            pairs = np.stack([first, second], axis=1)
+            pairs = random_pairs(rng, np.diff(bounds))
             perm, bounds = split_level(Z.indptr.astype(np.int64), Z.indices.astype(np.int64),
                                        Z.data.astype(np.float64), Z.shape[1], perm, bounds,
                                        pairs, self.max_iter, n_workers)

@@ -1,7 +1,7 @@
 """Trie–tree hybrid indexer (Paper 2): trie levels down to a small character depth, then
 balanced hierarchical spherical 2-means under each trie node.
 
-Protocol: ``build(Z, *, labels) -> LabelTree`` (see :mod:`xmr.indexers.trie`).
+Built as every indexer: ``build(Z, *, labels) -> LabelTree`` (see :mod:`xmr.indexers.trie`).
 
 Levels ``1..trie_depth`` are exactly those of ``TrieIndexer(depth=trie_depth)`` (end-of-string
 and padding nodes included). Under each depth-``trie_depth`` node ``u`` with ``n_u`` labels,
@@ -22,25 +22,17 @@ import numpy as np
 import scipy.sparse as sp
 
 from xmr._threads import resolve_n_jobs
-from xmr._validation import check_int, check_power_of_two
+from xmr._validation import check_int
+from xmr.indexers.hkmeans import random_pairs
 from xmr.indexers.trie import (
+    ClusteringStringIndexer,
     binary_levels_kept,
-    check_embedding,
-    check_label_strings,
     sorted_order,
     tree_from_flags,
 )
 from xmr.kernels.kmeans import split_level
+from xmr.params import HybridParams, store_params
 from xmr.tree import LabelTree
-
-
-def random_pairs(rng: np.random.Generator, sizes: np.ndarray) -> np.ndarray:
-    """Two distinct random member positions per segment (as `HierarchicalKMeans`)."""
-    first = (rng.random(sizes.size) * sizes).astype(np.int64)
-    second = (rng.random(sizes.size) * np.maximum(sizes - 1, 1)).astype(np.int64)
-    second = np.where(second >= first, second + 1, second)
-    second = np.minimum(second, np.maximum(sizes - 1, 0))
-    return np.stack([first, second], axis=1)
 
 
 def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -51,34 +43,26 @@ def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) + shift
 
 
-class TrieHybridIndexer:
+_P = HybridParams  # the defaults, defined once
+
+
+class TrieHybridIndexer(ClusteringStringIndexer):
     """Trie to ``trie_depth`` characters, then balanced spherical 2-means below each trie node
     (see the module doc)."""
 
-    needs_labels = True  # build(Z, *, labels): see xmr.indexers.trie
+    Params = HybridParams
 
-    def __init__(self, *, trie_depth: int = 1, nr_splits: int = 16, max_leaf_size: int = 100,
-                 max_iter: int = 20, seed: int = 0, n_jobs: int = -1):
-        self.trie_depth = trie_depth  # character depth of the trie part (the paper: 1, 2, 3)
-        self.nr_splits = nr_splits  # out-degree B of the k-means part (power of two >= 2)
-        self.max_leaf_size = max_leaf_size  # labels per leaf cluster at most (about)
-        self.max_iter = max_iter  # 2-means rounds per split (PECOS: 20)
-        self.seed = seed  # seeds the initial centres
-        self.n_jobs = n_jobs  # threads; -1 = all cores
+    def __init__(self, *, trie_depth: int = _P.trie_depth, nr_splits: int = _P.nr_splits,
+                 max_leaf_size: int = _P.max_leaf_size, max_iter: int = _P.max_iter,
+                 seed: int = 0, n_jobs: int = -1):
+        store_params(self, locals())
 
-    def validate(self) -> None:
+    def _validate_own(self) -> None:
         check_int("trie_depth", self.trie_depth, minimum=1)
-        check_power_of_two("nr_splits", self.nr_splits)
-        check_int("max_leaf_size", self.max_leaf_size, minimum=2)
-        check_int("max_iter", self.max_iter, minimum=1)
-        check_int("seed", self.seed, minimum=0)
 
-    def build(self, Z: sp.csr_matrix, *, labels: Sequence[str]) -> LabelTree:
-        """``Z``: (n_labels, D) label embedding (CSR float32, rows l2-normalised); ``labels``:
-        the distinct label strings, label ``i`` = ``labels[i]`` = row ``i`` of ``Z``."""
-        self.validate()
-        labels = check_label_strings(labels)
-        Z = check_embedding(Z, len(labels))
+    def build(self, Z: sp.csr_matrix, *, labels: Sequence[str] | None = None) -> LabelTree:
+        """The tree of ``labels`` (see `ClusteringStringIndexer._inputs`)."""
+        Z, labels = self._inputs(Z, labels)
         perm, lcp, _ = sorted_order(labels)
         L = len(labels)
         Zs = Z[perm]  # rows in sorted order: positions below index Zs

@@ -1,6 +1,6 @@
 """Hierarchical 2-means with must-link constraints (Paper 2, "HC + must-link").
 
-Protocol: ``build(Z, *, labels) -> LabelTree`` (see :mod:`xmr.indexers.trie`).
+Built as every indexer: ``build(Z, *, labels) -> LabelTree`` (see :mod:`xmr.indexers.trie`).
 
 Labels sharing the same first ``prefix_len`` characters (their whole text when shorter) form a
 **component** that always stays together. Each component is one point: its feature is the
@@ -8,7 +8,7 @@ l2-normalised mean of its labels' rows of ``Z`` and its weight is its size (numb
 The components are split by recursive spherical 2-means balanced **by weight**: score
 x·(c₁ − c₂), sort, cut where the running weight reaches half of the segment's total (both
 sides non-empty), centres = normalised weighted sums, at most ``max_iter`` rounds
-(`xmr.kernels.trie.weighted_split_level`). As in `HierarchicalKMeans` there are
+(`xmr.kernels.kmeans.weighted_split_level`). As in `HierarchicalKMeans` there are
 ``K = ⌈log₂(L / max_leaf_size)⌉`` (at least 1) rounds; a segment that is a single component
 cannot split and is padded with single-child levels, so a leaf may exceed ``max_leaf_size``
 when one component does. With ``nr_splits = 2^b`` every ``b``-th binary level is kept, counted
@@ -25,17 +25,16 @@ import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
 from xmr._threads import resolve_n_jobs
-from xmr._validation import check_int, check_power_of_two
-from xmr.indexers.hkmeans import binary_depth
-from xmr.indexers.hybrid import random_pairs
+from xmr._validation import check_int
+from xmr.indexers.hkmeans import binary_depth, random_pairs
 from xmr.indexers.trie import (
+    ClusteringStringIndexer,
     binary_levels_kept,
-    check_embedding,
-    check_label_strings,
     sorted_order,
     tree_from_flags,
 )
-from xmr.kernels.trie import weighted_split_level
+from xmr.kernels.kmeans import weighted_split_level
+from xmr.params import MustLinkParams, store_params
 from xmr.tree import LabelTree
 
 MAX_PREFIX_LEN = 5  # the paper's must-link prefixes are at most 5 characters
@@ -53,35 +52,27 @@ def prefix_components(lcp: np.ndarray, lengths: np.ndarray, prefix_len: int) -> 
     return start
 
 
-class MustLinkIndexer:
+_P = MustLinkParams  # the defaults, defined once
+
+
+class MustLinkIndexer(ClusteringStringIndexer):
     """Balanced hierarchical 2-means over prefix components (see the module doc)."""
 
-    needs_labels = True  # build(Z, *, labels): see xmr.indexers.trie
+    Params = MustLinkParams
 
-    def __init__(self, *, prefix_len: int = 5, nr_splits: int = 16, max_leaf_size: int = 100,
-                 max_iter: int = 20, seed: int = 0, n_jobs: int = -1):
-        self.prefix_len = prefix_len  # labels sharing this many first characters stay together
-        self.nr_splits = nr_splits  # out-degree B of the tree (power of two >= 2)
-        self.max_leaf_size = max_leaf_size  # labels per leaf cluster at most (about)
-        self.max_iter = max_iter  # 2-means rounds per split (PECOS: 20)
-        self.seed = seed  # seeds the initial centres
-        self.n_jobs = n_jobs  # threads; -1 = all cores
+    def __init__(self, *, prefix_len: int = _P.prefix_len, nr_splits: int = _P.nr_splits,
+                 max_leaf_size: int = _P.max_leaf_size, max_iter: int = _P.max_iter,
+                 seed: int = 0, n_jobs: int = -1):
+        store_params(self, locals())
 
-    def validate(self) -> None:
+    def _validate_own(self) -> None:
         check_int("prefix_len", self.prefix_len, minimum=0)
         if self.prefix_len > MAX_PREFIX_LEN:
             raise ValueError(f"prefix_len must be <= {MAX_PREFIX_LEN}, got {self.prefix_len}")
-        check_power_of_two("nr_splits", self.nr_splits)
-        check_int("max_leaf_size", self.max_leaf_size, minimum=2)
-        check_int("max_iter", self.max_iter, minimum=1)
-        check_int("seed", self.seed, minimum=0)
 
-    def build(self, Z: sp.csr_matrix, *, labels: Sequence[str]) -> LabelTree:
-        """``Z``: (n_labels, D) label embedding (CSR float32, rows l2-normalised); ``labels``:
-        the distinct label strings, label ``i`` = ``labels[i]`` = row ``i`` of ``Z``."""
-        self.validate()
-        labels = check_label_strings(labels)
-        Z = check_embedding(Z, len(labels))
+    def build(self, Z: sp.csr_matrix, *, labels: Sequence[str] | None = None) -> LabelTree:
+        """The tree of ``labels`` (see `ClusteringStringIndexer._inputs`)."""
+        Z, labels = self._inputs(Z, labels)
         L = len(labels)
         perm, lcp, lengths = sorted_order(labels)  # also refuses duplicated labels
         if L <= self.max_leaf_size:

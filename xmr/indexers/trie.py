@@ -11,9 +11,10 @@ embedding, so they all take::
 ``labels[i]`` is the text of label ``i`` (row ``i`` of ``Z`` and of the tree's last cluster
 matrix); the strings must be distinct, any order (they are sorted internally, in Python's
 ``str`` order = code-point order). The trie ignores ``Z`` (pass ``None``); hybrid and must-link
-require it (e.g. ``QACVectorizer.label_embedding(labels)``, rows l2-normalised). Every string
-indexer has the class attribute ``needs_labels = True``, so a caller holding an indexer from
-:data:`xmr.indexers.INDEXERS` knows whether to pass ``labels``.
+require it (e.g. ``QACVectorizer.label_embedding(labels)``, rows l2-normalised).
+:class:`~xmr.indexers.HierarchicalKMeans` takes the same call and ignores ``labels``, so every
+indexer of :data:`xmr.indexers.INDEXERS` is built as ``INDEXERS[name](**params, seed=...,
+n_jobs=...).build(Z, labels=labels)`` (``params``: its ``Params`` dataclass).
 
 The trie
 --------
@@ -43,7 +44,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from xmr._validation import check_features, check_int
+from xmr.indexers.hkmeans import check_kmeans_params
 from xmr.kernels.trie import sorted_lcp
+from xmr.params import TrieParams, store_params
 from xmr.tree import LabelTree
 
 
@@ -150,15 +153,16 @@ class TrieIndexer:
     ``t``-prefix (plus end-of-string and padding nodes). ``Z`` is not used.
     """
 
-    needs_labels = True  # build(Z, *, labels): see the module doc
+    Params = TrieParams
 
-    def __init__(self, *, depth: int = 16):
-        self.depth = depth  # character depth of the leaf clusters (the paper: 16)
+    def __init__(self, *, depth: int = TrieParams.depth, seed: int = 0, n_jobs: int = -1):
+        store_params(self, locals())  # seed, n_jobs: unused (one signature for every indexer)
 
     def validate(self) -> None:
         check_int("depth", self.depth, minimum=1)
 
-    def build(self, Z: sp.csr_matrix | None = None, *, labels: Sequence[str]) -> LabelTree:
+    def build(self, Z: sp.csr_matrix | None = None, *, labels: Sequence[str] | None = None
+              ) -> LabelTree:
         """``labels``: the (distinct) label strings, label ``i`` = ``labels[i]``; ``Z`` is
         ignored apart from a row-count check. Returns the label tree."""
         self.validate()
@@ -167,3 +171,23 @@ class TrieIndexer:
             raise ValueError(f"Z has {Z.shape[0]} rows but there are {len(labels)} labels")
         perm, lcp, _ = sorted_order(labels)
         return tree_from_flags(perm, [lcp < t for t in range(1, self.depth + 1)])
+
+
+class ClusteringStringIndexer:
+    """What the string indexers that also cluster ``Z`` (trie–tree hybrid, must-link) share:
+    the 2-means parameters (:class:`~xmr.params.KMeansParams`, ``seed``, ``n_jobs``) and the
+    checks of ``build``'s inputs. Subclasses check their own parameter in ``_validate_own``."""
+
+    def _validate_own(self) -> None:
+        pass
+
+    def validate(self) -> None:
+        self._validate_own()
+        check_kmeans_params(self)
+
+    def _inputs(self, Z, labels) -> tuple[sp.csr_matrix, list[str]]:
+        """``Z``: (n_labels, D) label embedding (CSR float32, rows l2-normalised); ``labels``:
+        the distinct label strings, label ``i`` = ``labels[i]`` = row ``i`` of ``Z``."""
+        self.validate()
+        labels = check_label_strings(labels)
+        return check_embedding(Z, len(labels)), labels

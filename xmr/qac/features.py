@@ -28,7 +28,7 @@ query block (``n_query_features_ = 0``).
 CSR ``(n_labels, n_prefix_features_)``, rows l2-normalised, for the hybrid / must-link indexers
 and the "char TF-IDF of label" rows of the paper's ablation.
 
-The n-gram kernels are in `xmr.qac.kernels` (numba); `prefix_ngram_weights` is their readable
+The n-gram kernels are in `xmr.kernels.prefix_ngrams` (numba); `prefix_ngram_weights` is their
 pure-Python twin (tests and debugging).
 """
 
@@ -45,8 +45,8 @@ import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
 
 from xmr.features import TextFeaturizer, _check_texts, _idf
+from xmr.kernels import prefix_ngrams as _k
 from xmr.kernels.ngrams import build_table
-from xmr.qac import kernels as _k
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,74 @@
+"""Training, cached per training configuration (:func:`experiments.build.training_key`) in
+memory and under ``paths.cache_dir``, for every runner of every task: a sweep over
+prediction settings or pruning thresholds trains once."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+from contextlib import contextmanager
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from experiments import build
+from experiments.datacache import config_hash
+from experiments.models import Runner
+from xmr.warmup import warmup
+
+log = logging.getLogger(__name__)
+
+_MEMORY: dict[str, Runner] = {}  # in-process training cache (sequential sweeps)
+
+
+@contextmanager
+def _file_lock(path: Path):
+    """Only one process trains a given configuration; the others wait, then load it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _fit(run: Runner, ds) -> None:
+    warmup()  # JIT load outside the timed region
+    run.fit(ds)
+
+
+def train(cfg: DictConfig, ds, dataset_key: str) -> tuple[Runner, bool, str]:
+    """(trained runner at the run's threshold, trained_now, training key hash).
+    Memory → disk (paths.cache_dir) → train."""
+    key = build.training_key(cfg, dataset_key)
+    key_hash = config_hash(key)
+    run = _MEMORY.get(key_hash)
+    trained = run is None
+    if run is None:
+        run = build.runner(cfg)
+        trained = _train_or_load(run, ds, key, key_hash, Path(cfg.paths.cache_dir))
+        _MEMORY[key_hash] = run
+    if run.prunable:
+        run = run.with_threshold(float(cfg.model.threshold))
+    return run, trained, key_hash
+
+
+def _train_or_load(run: Runner, ds, key: dict, key_hash: str, cache_dir: Path) -> bool:
+    if not run.cacheable:
+        _fit(run, ds)
+        return True
+    folder = cache_dir / "models" / key_hash
+    with _file_lock(cache_dir / "models" / f"{key_hash}.lock"):
+        meta_file = folder / "train_meta.json"
+        if meta_file.is_file():
+            run.load(folder)
+            run.fit_time_s = json.loads(meta_file.read_text())["train_time_s"]
+            log.info("model cache hit: %s", folder)
+            return False
+        _fit(run, ds)
+        run.save(folder)
+        meta_file.write_text(json.dumps({"train_time_s": run.fit_time_s, "key": key},
+                                        indent=2, default=str))
+    return True

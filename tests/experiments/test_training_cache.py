@@ -1,0 +1,64 @@
+"""One training cache for every task: grid points that differ only in prediction settings or
+in the pruning threshold reuse one trained model, for QAC as for product retrieval; keys
+hold only what reaches the model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from experiments import build
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def run_point(compose_cfg, tmp_path, monkeypatch):
+    """run_point(overrides) -> metrics.json of one in-process job (no tracking)."""
+    import experiments.training
+    from experiments.job import run_job
+
+    monkeypatch.setattr(experiments.training, "_MEMORY", {})
+
+    def _run(overrides: list[str]) -> dict:
+        out = tmp_path / f"out{len(list(tmp_path.glob('out*')))}"
+        run_job(compose_cfg([*overrides, "logger=none", f"paths.log_dir={tmp_path / 'logs'}",
+                             f"paths.cache_dir={tmp_path / 'cache'}",
+                             f"paths.output_dir={out}"]))
+        return json.loads((out / "metrics.json").read_text())
+
+    return _run
+
+
+def test_a_qac_sweep_over_beams_and_thresholds_trains_once(run_point):
+    base = ["experiment=smoke_qac", "qac=row5", "eval.latency_min_queries=5",
+            "eval.latency_warmup=1"]
+    first = run_point([*base, "eval.beam_size=10"])
+    other_beam = run_point([*base, "eval.beam_size=2"])
+    # trained at 0.1 (the default threshold), re-pruned for every threshold above it
+    pruned = run_point([*base, "model.train_threshold=0.1", "model.threshold=0.3"])
+    more = run_point([*base, "model.train_threshold=0.1", "model.threshold=0.5"])
+    assert first["trained"] == 1.0
+    assert other_beam["trained"] == pruned["trained"] == more["trained"] == 0.0
+    assert first["model_nnz"] == other_beam["model_nnz"] > pruned["model_nnz"] > \
+        more["model_nnz"]
+    # another training level is another model
+    assert run_point([*base, "model.threshold=0.05"])["trained"] == 1.0
+
+
+def test_training_keys_hold_only_what_reaches_the_model(compose_cfg):
+    def key(*overrides):
+        return build.training_key(compose_cfg(list(overrides)), "dataset")
+
+    # an indexer key the chosen indexer does not have leaves the key
+    assert key("experiment=smoke_qac", "qac=row9") == \
+        key("experiment=smoke_qac", "qac=row9", "indexer.max_iter=3", "indexer.nr_splits=4")
+    # one it has stays in it (it reaches the indexer)
+    assert key("experiment=smoke") != key("experiment=smoke", "indexer.max_iter=3")
+    # prediction settings and speed settings never enter
+    assert key("experiment=smoke") == key("experiment=smoke", "eval.beam_size=3",
+                                          "model.n_jobs=1")
+    # the dual encoder reads raw text: the features and the indexer leave its key
+    assert key("model=dual_encoder", "features=word1") == \
+        key("model=dual_encoder", "features=all", "indexer.max_leaf_size=7")

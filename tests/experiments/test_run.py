@@ -238,8 +238,8 @@ def test_smoke_sweep_folder(smoke):
     assert parent_file["run_id"] == smoke.parent.info.run_id
     written = json.loads((sweep_dir / "sweep_summary.json").read_text())
     assert written == {k: int(v) for k, v in smoke.parent.data.metrics.items()}
-    assert sorted(p.parent.name for p in sweep_dir.glob("*/metrics.json")) == [
-        str(i) for i in range(16)]
+    assert sorted(int(p.parent.name) for p in sweep_dir.glob("*/metrics.json")) == list(
+        range(16))
 
 
 # ------------------------------------------------------------------- skip-finished

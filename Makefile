@@ -4,6 +4,7 @@ SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
 PEER := .peer-venv
+XMC := .xmc-venv
 VPY := $(VENV)/bin/python
 export MLFLOW_DISABLE_TELEMETRY := true
 export PYTHONPATH := $(CURDIR)
@@ -11,15 +12,17 @@ export PYTHONPATH := $(CURDIR)
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba-cache
 PYTEST_ARGS ?=
 
-.PHONY: venv peer test demo demo-lib ui figures bench lint clean help
+.PHONY: venv peer xmc-venv test demo demo-lib ui screenshots figures bench bench-scale lint clean help
 
 help:
 	@echo "make demo   - set up .venv, run a small product_search sweep on synthetic data (MLflow)"
-	@echo "make ui     - MLflow UI on http://127.0.0.1:5000 over the runs in logs/"
+	@echo "make ui     - MLflow UI on http://127.0.0.1:5000 over logs/, printing each comparison's link"
 	@echo "make figures - the papers' figures, tables and claims table (claims.md) from the logged runs"
 	@echo "make test   - set up .venv and .peer-venv, run the whole test suite"
 	@echo "make peer   - build .peer-venv with libpecos 1.2.8 (the reference peer)"
-	@echo "make bench  - side-by-side benchmark against PECOS (bibtex + synthetic)"
+	@echo "make bench  - side-by-side benchmark against PECOS (bibtex + synthetic + dense)"
+	@echo "make bench-scale - ours vs PECOS, Omikuji, napkinXC at 20k..1M labels (hours)"
+	@echo "make xmc-venv - build .xmc-venv with Omikuji and napkinXC (their own venv)"
 	@echo "make lint   - ruff"
 
 venv: $(VENV)/.stamp
@@ -37,13 +40,21 @@ $(PEER)/.stamp: requirements-peer.txt
 	$(PEER)/bin/python -c "import pecos.xmc.xlinear.model"
 	@touch $@
 
+xmc-venv: $(XMC)/.stamp
+$(XMC)/.stamp: requirements-xmc.txt
+	@test -x $(XMC)/bin/python || $(PY) -m venv $(XMC)
+	$(XMC)/bin/pip install -q --disable-pip-version-check -r requirements-xmc.txt
+	$(XMC)/bin/python -c "import omikuji, napkinxc.models"
+	@touch $@
+
 test: venv peer
 	$(VPY) -m pytest -q $(PYTEST_ARGS)
 
 demo: venv
 	$(VPY) -m experiments.run -m experiment=demo
 	$(VPY) -m analysis.figures --experiment demo
-	@echo "runs: logs/mlflow.db (browse with 'make ui'), job outputs under logs/multiruns/"
+	@echo "runs: logs/mlflow.db, job outputs under logs/multiruns/; browse with 'make ui':"
+	@$(VPY) -m experiments.mlflow_ui --log-dir logs --print-only
 
 figures: venv
 	$(VPY) -m analysis.figures
@@ -52,13 +63,22 @@ demo-lib: venv
 	$(VPY) -m experiments.demo
 
 ui: venv
-	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/logs/mlflow.db \
-		--host 127.0.0.1 --port 5000 --workers 1
+	$(VPY) -m experiments.mlflow_ui --log-dir logs --host 127.0.0.1 --port 5000
+
+# The README's MLflow screenshots, in a real headless Chromium (Debian packages chromium and
+# nodejs), from the demo sweep's runs (make demo first).
+screenshots: venv
+	$(VPY) docs/screenshots.py --log-dir logs --experiment demo --out docs
 
 bench: venv peer
 	mkdir -p bench-results
 	$(VPY) -m benchmarks.vs_pecos --dataset bibtex --out bench-results/vs_pecos_bibtex.json
 	$(VPY) -m benchmarks.vs_pecos --dataset synthetic --out bench-results/vs_pecos_synthetic.json
+	$(VPY) -m benchmarks.vs_pecos --dataset dense --out bench-results/vs_pecos_dense.json
+
+bench-scale: venv peer xmc-venv
+	mkdir -p bench-results
+	$(VPY) -m benchmarks.scale --out bench-results/scale.json --figure bench-results/scale.png
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -65,9 +65,9 @@ def parser(description: str, prog: str | None = None) -> argparse.ArgumentParser
                         "sqlite:///<log-dir>/mlflow.db")
     p.add_argument("--log-dir", default=load.DEFAULT_LOG_DIR,
                    help="the harness's paths.log_dir (default: ./logs)")
-    p.add_argument("--mlflow-experiment", default=load.DEFAULT_MLFLOW_EXPERIMENT,
-                   help="MLflow experiment the harness logs to (logger.experiment_name, "
-                        "default: xmr-harness)")
+    p.add_argument("--mlflow-experiment", default=None, metavar="NAME",
+                   help="read this MLflow experiment only (the harness logs one per preset, "
+                        "older stores all in 'xmr-harness'); default: every experiment")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
                    help="output folder (default: analysis/figures)")
     return p

@@ -1,12 +1,19 @@
 """Runs → pandas: read the harness's MLflow runs into one tidy DataFrame, one row per run.
 
+Runs are read from every MLflow experiment of the store: the harness logs one experiment per
+comparison (the preset's name: ``demo``, ``product_search``, ``qac_table2``, ...), older stores
+hold them all in one experiment ``xmr-harness``; either way ``--experiment NAME`` selects a
+preset by the runs' own ``experiment_name`` param, and ``--mlflow-experiment`` reads one MLflow
+experiment only.
+
 Nothing here computes a metric: every number comes from what the job logged. The frame keeps
 the FINISHED non-parent runs (a sweep's parent, ``tags.role = sweep``, is dropped; a single
 ``python -m experiments.run`` without ``-m`` has no parent and is kept) and, when several runs
 share a grid point (the harness's ``config_hash`` tag), only the latest one.
 
-Columns: ``run_id, start_time, experiment, sweep_id, task, data, dataset, model, features,
-indexer, threshold, beam_size, seed, git_commit, artifact_uri`` + the metrics under their own names
+Columns: ``run_id, start_time, experiment, mlflow_experiment, sweep_id, task, data, dataset,
+model, features, indexer, threshold, beam_size, seed, git_commit, artifact_uri`` + the metrics
+under their own names
 (``recall_at_10``, ``latency_p50_ms``, …) + every param as ``params.<dotted key>``.
 """
 
@@ -28,7 +35,7 @@ import pandas as pd  # noqa: E402
 log = logging.getLogger(__name__)
 
 DEFAULT_LOG_DIR = "logs"  # conf/paths/default.yaml: log_dir = ${paths.root_dir}/logs
-DEFAULT_MLFLOW_EXPERIMENT = "xmr-harness"  # conf/logger/mlflow.yaml: experiment_name
+LEGACY_MLFLOW_EXPERIMENT = "xmr-harness"  # older stores: every preset in this one experiment
 SMOKE_CMD = "python -m experiments.run -m experiment=smoke"
 DEMO_CMD = "make demo"
 
@@ -87,11 +94,11 @@ def _missing_store_message(uri: str, where: Path) -> str:
             "or point --tracking-uri / $MLFLOW_TRACKING_URI at your store")
 
 
-def search_runs(tracking_uri: str, *,
-                mlflow_experiment: str = DEFAULT_MLFLOW_EXPERIMENT) -> pd.DataFrame:
-    """All runs of one MLflow experiment as ``mlflow.search_runs`` returns them (raw columns
-    ``params.*``, ``metrics.*``, ``tags.*``). Never creates a store: a missing SQLite file or
-    experiment raises :class:`NoRunsError` with what to run."""
+def search_runs(tracking_uri: str, *, mlflow_experiment: str | None = None) -> pd.DataFrame:
+    """All runs of the store's experiments (or of the one named ``mlflow_experiment``) as
+    ``mlflow.search_runs`` returns them (raw columns ``params.*``, ``metrics.*``, ``tags.*``)
+    plus ``mlflow_experiment`` (the experiment's name). Never creates a store: a missing SQLite
+    file or experiment raises :class:`NoRunsError` with what to run."""
     db = _sqlite_path(tracking_uri)
     if db is not None and not db.is_file():
         raise NoRunsError(_missing_store_message(tracking_uri, db))
@@ -102,31 +109,40 @@ def search_runs(tracking_uri: str, *,
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
+    from experiments.tracking import TrackingError, check_store
+
+    try:  # a server that does not answer, a SQLite file of something else: never written
+        check_store(tracking_uri)
+    except TrackingError as exc:
+        raise NoRunsError(str(exc)) from exc
     try:
         client = MlflowClient(tracking_uri=tracking_uri)
-        exp = client.get_experiment_by_name(mlflow_experiment)
-        if exp is None:
-            names = sorted(e.name for e in client.search_experiments())
-            raise NoRunsError(
-                f"no MLflow experiment {mlflow_experiment!r} in {tracking_uri} "
-                f"(experiments there: {', '.join(names) or 'none'}): run `{SMOKE_CMD}` "
-                f"(or `{DEMO_CMD}`) first, or pass --mlflow-experiment")
-        raw = _runs_frame(client, exp.experiment_id)
+        experiments = client.search_experiments()
+        if mlflow_experiment is not None:
+            experiments = [e for e in experiments if e.name == mlflow_experiment]
+            if not experiments:
+                names = sorted(e.name for e in client.search_experiments())
+                raise NoRunsError(
+                    f"no MLflow experiment {mlflow_experiment!r} in {tracking_uri} "
+                    f"(experiments there: {', '.join(names) or 'none'}): run `{SMOKE_CMD}` "
+                    f"(or `{DEMO_CMD}`) first, or pass another --mlflow-experiment")
+        raw = _runs_frame(client, {e.experiment_id: e.name for e in experiments})
     except MlflowException as exc:
         raise NoRunsError(f"cannot read the MLflow store {tracking_uri}: "
                           f"{str(exc).splitlines()[0]}") from exc
     return raw
 
 
-def _runs_frame(client, experiment_id: str) -> pd.DataFrame:
-    """Every run of the experiment, one row each, with the columns ``mlflow.search_runs``
-    gives (without touching the global tracking URI)."""
+def _runs_frame(client, experiments: dict[str, str]) -> pd.DataFrame:
+    """Every run of the experiments (id → name), one row each, with the columns
+    ``mlflow.search_runs`` gives (without touching the global tracking URI)."""
     rows, token = [], None
-    while True:
-        page = client.search_runs([experiment_id], max_results=1000, page_token=token)
+    while experiments:
+        page = client.search_runs(list(experiments), max_results=1000, page_token=token)
         for run in page:
             info, data = run.info, run.data
             rows.append({"run_id": info.run_id, "experiment_id": info.experiment_id,
+                         "mlflow_experiment": experiments.get(info.experiment_id),
                          "status": info.status, "artifact_uri": info.artifact_uri,
                          "start_time": pd.to_datetime(info.start_time, unit="ms", utc=True),
                          "end_time": pd.to_datetime(info.end_time, unit="ms", utc=True),
@@ -135,7 +151,8 @@ def _runs_frame(client, experiment_id: str) -> pd.DataFrame:
                          **{f"tags.{k}": v for k, v in data.tags.items()}})
         token = page.token
         if not token:
-            return pd.DataFrame(rows)
+            break
+    return pd.DataFrame(rows)
 
 
 def _col(raw: pd.DataFrame, name: str) -> pd.Series:
@@ -164,6 +181,7 @@ def tidy(raw: pd.DataFrame) -> pd.DataFrame:
     df["run_id"] = _col(raw, "run_id")
     df["status"] = _col(raw, "status")
     df["start_time"] = pd.to_datetime(_col(raw, "start_time"), utc=True)
+    df["mlflow_experiment"] = _col(raw, "mlflow_experiment")
     df["run_name"] = _col(raw, "tags.mlflow.runName")
     df["parent_run_id"] = _col(raw, "tags.mlflow.parentRunId").map(_none)
     df["role"] = _col(raw, "tags.role").map(_none)
@@ -211,15 +229,17 @@ def select(df: pd.DataFrame, *, experiment: str | None = None) -> pd.DataFrame:
 
 
 def load_runs(tracking_uri: str | None = None, *, experiment: str | None = None,
-              mlflow_experiment: str = DEFAULT_MLFLOW_EXPERIMENT) -> pd.DataFrame:
+              mlflow_experiment: str | None = None) -> pd.DataFrame:
     """The runs to analyse (see :func:`select`) from ``tracking_uri`` (resolved by
-    :func:`resolve_tracking_uri`). Raises :class:`NoRunsError` saying what to run when there
+    :func:`resolve_tracking_uri`), from every MLflow experiment of the store unless
+    ``mlflow_experiment`` names one. Raises :class:`NoRunsError` saying what to run when there
     are none."""
     uri = resolve_tracking_uri(tracking_uri)
     raw = search_runs(uri, mlflow_experiment=mlflow_experiment)
     if raw.empty:
-        raise NoRunsError(f"no runs in MLflow experiment {mlflow_experiment!r} of {uri}: "
-                          f"run `{SMOKE_CMD}` (or `{DEMO_CMD}`) first")
+        where = (f"MLflow experiment {mlflow_experiment!r} of {uri}" if mlflow_experiment
+                 else f"any MLflow experiment of {uri}")
+        raise NoRunsError(f"no runs in {where}: run `{SMOKE_CMD}` (or `{DEMO_CMD}`) first")
     df = tidy(raw)
     runs = select(df, experiment=experiment)
     if runs.empty:

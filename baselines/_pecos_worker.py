@@ -32,6 +32,18 @@ def _versions() -> dict:
     }
 
 
+def _peak_rss_mib() -> float:
+    """High-water mark of this process's resident set, MiB (Linux ``VmHWM``; not inherited
+    from the parent through fork/exec, unlike ``ru_maxrss``). NaN where unavailable."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float("nan")
+
+
 def _load_csr(path: Path) -> sp.csr_matrix:
     X = sp.csr_matrix(sp.load_npz(path), dtype=np.float32)
     X.sort_indices()
@@ -142,6 +154,7 @@ def main(argv: list[str]) -> int:
         print(f"unknown op {op!r}; expected one of {sorted(OPS)}", file=sys.stderr)
         return 2
     result = OPS[op](req, workdir)
+    result["peak_rss_mib"] = _peak_rss_mib()
     (workdir / "result.json").write_text(json.dumps(result))
     return 0
 

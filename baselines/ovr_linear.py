@@ -45,9 +45,16 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from tqdm.auto import tqdm
 
-from xmr._io import read_model_meta
+from xmr._io import DAMAGED_FILE_ERRORS, read_model_meta
 from xmr._threads import resolve_n_jobs
-from xmr._validation import check_features, check_float, check_int, check_labels
+from xmr._validation import (
+    check_features,
+    check_float,
+    check_int,
+    check_labels,
+    check_query,
+    check_seed,
+)
 from xmr.kernels.solver import train_task
 from xmr.params import LinearParams, store_params
 
@@ -195,7 +202,7 @@ class OVRLinear(BaseEstimator):
         check_float("eps", self.eps, minimum=0.0, strict=True)
         check_int("max_iter", self.max_iter, minimum=1)
         check_float("bias", self.bias, minimum=0.0)
-        check_int("seed", self.seed, minimum=0)
+        check_seed("seed", self.seed)
         check_int("n_jobs", self.n_jobs, minimum=-1)
         if self.chunk_size is not None:
             check_int("chunk_size", self.chunk_size, minimum=1)
@@ -344,14 +351,7 @@ class OVRLinear(BaseEstimator):
         scores float32), best first."""
         self._check_fitted()
         k = min(check_int("topk", topk, minimum=1), self.n_labels_)
-        indices = np.asarray(indices)
-        data = np.asarray(data)
-        if indices.ndim != 1 or data.ndim != 1 or indices.shape != data.shape:
-            raise ValueError(f"indices and data must be 1-D of the same length, got shapes "
-                             f"{indices.shape} and {data.shape}")
-        if indices.size and (indices.min() < 0 or indices.max() >= self.n_features_in_):
-            raise ValueError(f"indices must be in [0, {self.n_features_in_}), got "
-                             f"[{indices.min()}, {indices.max()}]")
+        indices, data = check_query(indices, data, self.n_features_in_)
         local = self._local
         if not hasattr(local, "acc"):
             L = self.n_labels_
@@ -388,9 +388,11 @@ class OVRLinear(BaseEstimator):
             n_features = int(meta["n_features_in_"])
             n_labels = int(meta["n_labels_"])
             model = cls(**meta["params"])
+            model._validate_params()
             W = sp.csc_matrix(sp.load_npz(folder / _WEIGHTS_FILE), dtype=np.float32)
-        except (KeyError, TypeError, OSError, ValueError) as exc:
-            raise ValueError(f"{folder} is a damaged OVRLinear model: {exc}") from exc
+        except DAMAGED_FILE_ERRORS as exc:
+            raise ValueError(f"{folder} is a damaged OVRLinear model ({type(exc).__name__}: "
+                             f"{exc}); save it again or retrain") from exc
         if W.shape != (n_features + 1, n_labels):
             raise ValueError(f"{folder} is a damaged OVRLinear model: {_WEIGHTS_FILE} has shape "
                              f"{W.shape}, expected {(n_features + 1, n_labels)}")

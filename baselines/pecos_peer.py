@@ -35,7 +35,8 @@ _STDERR_TAIL_CHARS = 4000
 # Our names (as in xmr.XRLinear) -> PECOS's negative-sampling schemes.
 NEGATIVE_SAMPLING = {"tfn": "tfn", "man": "tfn+man"}
 _FITTED = ("tree_", "train_time_s_", "fit_time_s_", "index_time_s_", "model_nnz_",
-           "n_features_in_", "n_labels_", "peer_versions_", "predict_time_s_")
+           "n_features_in_", "n_labels_", "peer_versions_", "predict_time_s_",
+           "fit_peak_rss_mib_", "peak_rss_mib_")
 # PostProcessor.valid_list() of libpecos 1.2.8.
 POST_PROCESSORS = ("noop", "sigmoid", "log-sigmoid", "l1-hinge", "log-l1-hinge", "l2-hinge",
                    "log-l2-hinge", "l3-hinge", "log-l3-hinge", "l4-hinge", "log-l4-hinge")
@@ -144,6 +145,11 @@ class PecosXRLinear:
         libpecos / numpy / scipy / python versions of the peer.
     predict_time_s_ : float
         Seconds of the last `predict` call inside the worker.
+    fit_peak_rss_mib_ : float
+        Peak resident memory (MiB, Linux ``VmHWM``) of the `fit` worker process.
+    peak_rss_mib_ : float
+        The largest peak of the worker processes since `fit` (fit, predict and latency each
+        run in a process of their own).
     """
 
     def __init__(self, *, nr_splits: int = _K.nr_splits, max_leaf_size: int = _K.max_leaf_size,
@@ -265,6 +271,7 @@ class PecosXRLinear:
         self.n_features_in_ = int(X.shape[1])
         self.n_labels_ = int(Y.shape[1])
         self.peer_versions_ = res["versions"]
+        self.fit_peak_rss_mib_ = self.peak_rss_mib_ = float(res.get("peak_rss_mib", "nan"))
         logger.info("PECOS trained in %.2f s (indexing %.2f s), %d weights, depth %d",
                     self.train_time_s_, self.index_time_s_, self.model_nnz_, len(self.tree_))
         return self
@@ -285,6 +292,7 @@ class PecosXRLinear:
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         self.predict_time_s_ = float(res["predict_time_s"])
+        self._note_peak(res)
         P.sort_indices()
         return P
 
@@ -316,7 +324,13 @@ class PecosXRLinear:
         res, workdir = self._run("latency", params, {"X": X})
         shutil.rmtree(workdir, ignore_errors=True)
         res.pop("versions", None)
+        self._note_peak(res)
         return res
+
+    def _note_peak(self, res: dict) -> None:
+        peak = float(res.get("peak_rss_mib", "nan"))
+        if not np.isnan(peak):
+            self.peak_rss_mib_ = max(self.peak_rss_mib_, peak)
 
     def close(self) -> None:
         """Delete the model folder; the estimator is unfitted afterwards."""

@@ -18,6 +18,7 @@ Usage::
 
     python -m benchmarks.vs_pecos --dataset bibtex --out bench-results/bibtex.json
     python -m benchmarks.vs_pecos --dataset synthetic --out bench-results/synthetic.json
+    python -m benchmarks.vs_pecos --dataset dense --out bench-results/dense.json
 """
 
 from __future__ import annotations
@@ -118,8 +119,25 @@ def load_synthetic() -> Data:
     )
 
 
+def load_dense() -> Data:
+    """Dense many-labels-per-row shape (Delicious's sizes: 500 features, 983 labels, ~19
+    labels per row), from ``xmr.datasets.dense_multilabel.make_dense_multilabel(seed=0)``."""
+    from xmr.datasets.dense_multilabel import make_dense_multilabel
+
+    ds = make_dense_multilabel(seed=0)
+    return Data(X_trn=_csr32(ds.X_train), Y_trn=_csr32(ds.Y_train), X_tst=_csr32(ds.X_test),
+                Y_tst=_csr32(ds.Y_test),
+                info={"source": "xmr.datasets.dense_multilabel.make_dense_multilabel(seed=0)",
+                      "features": "topic-mixture counts, 1 + ln(tf), rows l2-normalised",
+                      **{k: ds.params[k] for k in ("mean_labels", "mean_features")}})
+
+
+LOADERS = {"synthetic": lambda data_dir: load_synthetic(), "bibtex": load_bibtex,
+           "dense": lambda data_dir: load_dense()}
+
+
 def load_dataset(name: str, data_dir: Path) -> Data:
-    data = load_bibtex(data_dir) if name == "bibtex" else load_synthetic()
+    data = LOADERS[name](data_dir)
     data.info |= {"n_train": data.X_trn.shape[0], "n_test": data.X_tst.shape[0],
                   "n_features": data.X_trn.shape[1], "n_labels": data.Y_trn.shape[1]}
     return data
@@ -263,7 +281,7 @@ def default_data_dir() -> Path:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.vs_pecos", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", choices=("synthetic", "bibtex"), required=True)
+    p.add_argument("--dataset", choices=tuple(LOADERS), required=True)
     p.add_argument("--out", type=Path, required=True, help="JSON file to write")
     p.add_argument("--repeats", type=int, default=3, help="timing repeats, median (>= 3)")
     p.add_argument("--data-dir", type=Path, default=default_data_dir(),

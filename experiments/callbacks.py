@@ -1,5 +1,7 @@
 """Hydra callback that groups a multirun under one MLflow parent run and prints its summary:
-runs, failures, skipped grid points and how many trainings actually happened."""
+runs, failures (with each traceback file), skipped grid points, how many trainings actually
+happened, the table of grid points with their headline metrics and the link to the runs in the
+MLflow UI; the entry point turns it into the exit code (:mod:`experiments.outcome`)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from experiments.sweep_table import format_table, sweep_rows, swept_keys
+
 log = logging.getLogger(__name__)
 
 
@@ -18,20 +22,37 @@ class SweepCallback(Callback):
     def __init__(self):
         self.parent = None
         self.sweep_dir: Path | None = None
+        self.keys: list[str] = []
+        self.exp_id: str | None = None
+        self.uri = ""
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         self.sweep_dir = Path(config.hydra.sweep.dir)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
+        self.keys = swept_keys(config.hydra)
         if config.logger.name != "mlflow":
             return
-        from experiments import tracking
+        from experiments import mlflow_ui, outcome, tracking
 
-        uri = tracking.tracking_uri(config.logger.tracking_uri, config.paths.log_dir)
-        name = f"sweep-{config.get('experiment_name') or 'adhoc'}-{self.sweep_dir.name}"
-        self.parent = tracking.TrackedRun(
-            uri, config.logger.experiment_name, config.paths.log_dir, name,
-            {"sweep_id": self.sweep_dir.name, "experiment": str(config.get("experiment_name")),
-             "role": "sweep"})
+        uri = self.uri = tracking.tracking_uri(config.logger.tracking_uri, config.paths.log_dir)
+        exp_name = mlflow_ui.experiment_name(config)
+        preset = config.get("experiment_name")
+        name = f"sweep-{preset or 'adhoc'}-{self.sweep_dir.name}"
+        try:
+            client, _ = tracking.open_store(uri, exp_name, config.paths.log_dir)
+            self.exp_id = mlflow_ui.ensure_experiment(client, exp_name, config.paths.log_dir,
+                                                      preset=preset)
+            tracking.end_stale_runs(client, self.exp_id)  # runs of SIGKILLed sweeps left RUNNING
+            mlflow_ui.ensure_view(client, self.exp_id, config.task, self.keys)
+            self.parent = tracking.TrackedRun(
+                uri, exp_name, config.paths.log_dir, name,
+                {"sweep_id": self.sweep_dir.name, "experiment": str(preset), "role": "sweep",
+                 **mlflow_ui.source_tags(tracking.git_commit()),
+                 mlflow_ui.mlflow_tags.MLFLOW_RUN_NOTE:
+                     f"Sweep of `{preset or 'adhoc'}` over {', '.join(self.keys) or 'nothing'}: "
+                     "one child run per grid point."})
+        except outcome.HarnessError as exc:  # nothing ran yet: say why, exit 2
+            outcome.fail(str(exc))
         (self.sweep_dir / tracking.PARENT_FILE).write_text(
             json.dumps({"run_id": self.parent.run_id, "tracking_uri": uri}))
         atexit.register(self._kill_if_open)  # Ctrl-C: no parent left RUNNING
@@ -43,23 +64,35 @@ class SweepCallback(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         if self.sweep_dir is None:
             return
-        statuses = {"FINISHED": 0, "FAILED": 0, "SKIPPED": 0}
-        trainings = 0
-        for f in sorted(self.sweep_dir.glob("*/metrics.json")):
-            m = json.loads(f.read_text())
-            status = m.get("status", "FINISHED")
-            statuses[status] = statuses.get(status, 0) + 1
-            trainings += int(m.get("trained", 0) or 0) if status == "FINISHED" else 0
-        n = sum(statuses.values())
-        summary = {"n_jobs": n, "n_finished": statuses["FINISHED"],
-                   "n_failed": statuses["FAILED"], "n_skipped": statuses["SKIPPED"],
-                   "n_trainings": trainings}
-        (self.sweep_dir / "sweep_summary.json").write_text(json.dumps(summary, indent=2))
+        from experiments import outcome
+
+        result = outcome.sweep_outcome(self.sweep_dir)
+        outcome.record_sweep(result)
+        summary = {"n_jobs": result.n_jobs, "n_finished": len(result.finished),
+                   "n_failed": len(result.failed) + len(result.missing),
+                   "n_skipped": len(result.skipped), "n_trainings": result.trainings}
+        (self.sweep_dir / "sweep_summary.json").write_text(json.dumps(
+            summary | {"failed": [{"job_dir": str(d), "error": e,
+                                   "traceback": str(d / "traceback.txt")}
+                                  for d, e in result.failed],
+                       "no_result": [str(d) for d in result.missing]}, indent=2))
         if self.parent is not None:
             self.parent.log_metrics({k: float(v) for k, v in summary.items()})
-            self.parent.end("FAILED" if statuses["FAILED"] else "FINISHED")
-        print(f"sweep done: {n} jobs, {statuses['FINISHED']} finished, {statuses['FAILED']} "
-              f"failed, {statuses['SKIPPED']} skipped (already finished), {trainings} "
-              f"trainings — outputs in {self.sweep_dir}", flush=True)
+            self.parent.end("FAILED" if summary["n_failed"] else "FINISHED")
+        print(f"\n{format_table(sweep_rows(self.sweep_dir, self.keys), self.keys)}\n",
+              flush=True)
+        print(f"sweep done: {result.n_jobs} jobs, {summary['n_finished']} finished, "
+              f"{summary['n_failed']} failed, {summary['n_skipped']} skipped (already "
+              f"finished), {result.trainings} trainings — outputs in {self.sweep_dir}",
+              flush=True)
+        if summary["n_failed"]:
+            print("\n".join(result.failure_lines()), flush=True)
+            print(f"exit code {result.exit_code()}: {summary['n_failed']} of {result.n_jobs} "
+                  f"jobs did not finish; rerun the same command to retry only those",
+                  flush=True)
         if self.parent is not None:
-            print("browse the runs: make ui  (MLflow UI on http://127.0.0.1:5000)", flush=True)
+            from experiments.mlflow_ui import DEFAULT_UI, runs_url
+
+            server = self.uri if self.uri.startswith(("http://", "https://")) else None
+            print(f"browse the runs: {'open' if server else 'make ui, then open'} "
+                  f"{runs_url(self.exp_id, server or DEFAULT_UI)}", flush=True)

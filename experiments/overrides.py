@@ -70,10 +70,11 @@ def check_overrides(argv: list[str], config_name: str = "config") -> list[str]:
     swept = _unknown_swept_options(argv)
     with initialize_config_dir(CONF_DIR, version_base="1.3"):
         try:
-            compose(config_name, overrides=overrides)
-            return swept
-        except Exception as exc:  # noqa: BLE001 - explained below
-            message = _describe(exc)
+            cfg = compose(config_name, overrides=overrides, return_hydra_config=True)
+        except Exception as exc:  # noqa: BLE001 - a bad key or value: explained below
+            cfg, message = None, _describe(exc)
+        if cfg is not None:
+            return swept + _range_problems(argv, cfg, config_name)
         selections = [o for o in overrides if "." not in o.split("=")[0]
                       and o.split("=")[0].lstrip("+~") in GROUPS]
         try:
@@ -102,6 +103,44 @@ def check_overrides(argv: list[str], config_name: str = "config") -> list[str]:
     return (problems or [message]) + swept
 
 
+def _swept_values(argv: list[str], cfg: DictConfig) -> dict[str, list[str]]:
+    """key → values of every swept key: the preset's ``hydra.sweeper.params`` and the
+    command line's sweeps (which win)."""
+    preset = OmegaConf.select(cfg, "hydra.sweeper.params") or {}
+    items = [f"{k}={v}" for k, v in preset.items()] + [a for a in argv if a]
+    out: dict[str, list[str]] = {}
+    for o in OverridesParser.create().parse_overrides(items):
+        key = o.get_key_element()
+        if key.lstrip("+~").startswith("hydra"):
+            continue
+        try:
+            out[key] = (list(o.sweep_string_iterator()) if o.is_sweep_override()
+                        else [o.get_value_element_as_str()])
+        except Exception:  # noqa: BLE001 - range()/glob() sweeps: the job checks them
+            continue
+    return out
+
+
+def _range_problems(argv: list[str], cfg: DictConfig, config_name: str) -> list[str]:
+    """Values the library would refuse, for every value of every swept key (each checked
+    with the other keys at their first value), named with the grid point."""
+    from experiments.validate import config_problems, sweep_points
+
+    swept = _swept_values(argv, cfg)
+    problems: list[str] = []
+    for point in sweep_points(swept) if swept else [{}]:
+        overrides = [f"{k}={v}" for k, v in point.items()]
+        try:
+            point_cfg = compose(config_name, overrides=overrides)
+        except Exception as exc:  # noqa: BLE001 - a bad swept value: say which
+            problems.append(f"{' '.join(overrides)}: {_describe(exc)}")
+            continue
+        for problem in config_problems(point_cfg):
+            if problem not in problems:
+                problems.append(problem)
+    return problems
+
+
 def check_overrides_or_exit(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if any(a.startswith("-") and a not in PASS_THROUGH_FLAGS for a in argv):
@@ -113,3 +152,19 @@ def check_overrides_or_exit(argv: list[str] | None = None) -> None:
     if problems:
         print("Error in the overrides:\n" + "\n".join(problems), file=sys.stderr)
         sys.exit(2)
+
+
+def composed_or_none(argv: list[str], config_name: str = "config") -> DictConfig | None:
+    """The config of the first grid point of ``argv`` (None when it does not compose: the
+    override check has said why)."""
+    from experiments.schema import register_configs
+
+    argv = [a for a in argv if a not in PASS_THROUGH_FLAGS]
+    if any(a.startswith("-") for a in argv):
+        return None
+    register_configs()
+    try:
+        with initialize_config_dir(CONF_DIR, version_base="1.3"):
+            return compose(config_name, overrides=_first_values(argv))
+    except Exception:  # noqa: BLE001 - reported by check_overrides
+        return None

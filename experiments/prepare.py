@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
 
 import hydra
@@ -22,7 +23,12 @@ def main(cfg: DictConfig) -> dict:
     from experiments.datacache import card_summary
     from experiments.job import load_data
 
-    _, card, folder, hit = load_data(cfg)
+    try:
+        _, card, folder, hit = load_data(cfg)
+    except Exception as exc:  # noqa: BLE001 - a clear line and exit 1, not a traceback
+        log.debug("prepare failed", exc_info=True)
+        print(f"FAILED: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        sys.exit(1)
     out = Path(cfg.paths.output_dir) / "dataset_card.json"
     out.write_text(json.dumps(card, indent=2, default=str))
     print(card_summary(card))
@@ -31,6 +37,13 @@ def main(cfg: DictConfig) -> dict:
     return card
 
 
-if __name__ == "__main__":
+def cli() -> None:
     check_overrides_or_exit()
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    cli()

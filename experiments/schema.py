@@ -134,9 +134,12 @@ class EvalConfig:
 class LoggerConfig:
     name: str = MISSING  # "mlflow" or "none"
     tracking_uri: str | None = None  # None: $MLFLOW_TRACKING_URI, else sqlite under log_dir
-    experiment_name: str = "xmr-harness"  # MLflow experiment
+    experiment_name: str | None = None  # MLflow experiment; None: the preset's name (one
+    # experiment per comparison), else "xmr-harness"
     skip_finished: bool = True  # skip grid points with a FINISHED run of the same config
     run_name: str | None = None  # None: built from the data/model/grid values
+    system_metrics: bool = False  # MLflow's system metrics (CPU, memory) per run (psutil)
+    system_metrics_interval_s: float = 10.0  # ... sampled every this many seconds
 
 
 # --------------------------------------------------------------------------- paths

@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 
 from experiments import build
 from experiments.qac_job import evaluate_qac
+from experiments.sweep_table import PRIMARY_METRIC
 from experiments.xmr_job import evaluate_xmr
 
 
@@ -32,7 +33,7 @@ def _threshold(cfg: DictConfig):
 
 TASKS: dict[str, Task] = {
     "xmr": Task(
-        featurizer=build.featurizer, evaluate=evaluate_xmr, headline="recall_at_10",
+        featurizer=build.featurizer, evaluate=evaluate_xmr, headline=PRIMARY_METRIC["xmr"],
         quality=(("recall@10", "recall_at_10"), ("P@1", "precision_at_1")),
         point=lambda cfg: (f"data={cfg.data.name} features={cfg.features.name} "
                            f"model={cfg.model.name} threshold={_threshold(cfg)} "
@@ -40,7 +41,7 @@ TASKS: dict[str, Task] = {
         run_name=lambda cfg: (f"{cfg.data.name}-{cfg.model.name}-{cfg.features.name}"
                               f"-t{_threshold(cfg)}-b{cfg.eval.beam_size}")),
     "qac": Task(
-        featurizer=build.qac_vectorizer, evaluate=evaluate_qac, headline="mrr_at_10",
+        featurizer=build.qac_vectorizer, evaluate=evaluate_qac, headline=PRIMARY_METRIC["qac"],
         quality=(("MRR@10", "mrr_at_10"), ("BLEU", "bleu")),
         point=lambda cfg: (f"data={cfg.data.name} row={cfg.qac_row} "
                            f"features={cfg.features.name} indexer={cfg.indexer.name} "

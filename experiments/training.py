@@ -7,6 +7,7 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -68,7 +69,11 @@ def _train_or_load(run: Runner, ds, key: dict, key_hash: str, cache_dir: Path) -
             log.info("model cache hit: %s", folder)
             return False
         _fit(run, ds)
-        run.save(folder)
-        meta_file.write_text(json.dumps({"train_time_s": run.fit_time_s, "key": key},
-                                        indent=2, default=str))
+        try:  # the meta file last: a folder without it is never read as a trained model
+            run.save(folder)
+            meta_file.write_text(json.dumps({"train_time_s": run.fit_time_s, "key": key},
+                                            indent=2, default=str))
+        except BaseException:  # a full disk: no half-written model left in the cache
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
     return True

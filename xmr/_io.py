@@ -5,6 +5,8 @@ missing, damaged or foreign folder the same way."""
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from pathlib import Path
 
 
@@ -32,3 +34,9 @@ def read_model_meta(folder: str | Path, meta_name: str, format_name: str, versio
         raise ValueError(f"{folder} has model format version {meta.get('format_version')}; "
                          f"this code reads version {version}")
     return folder, meta
+
+
+# what reading a truncated, corrupted or hand-edited model file raises (np.load/sp.load_npz:
+# BadZipFile, EOFError, zlib.error; json params: KeyError/TypeError; validation: ValueError)
+DAMAGED_FILE_ERRORS = (KeyError, TypeError, OSError, ValueError, EOFError, IndexError,
+                       zipfile.BadZipFile, zlib.error)

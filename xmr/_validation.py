@@ -3,17 +3,38 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 
+import numba as nb
 import numpy as np
 import scipy.sparse as sp
 
+SEED_MAX = 2**32 - 1  # seeds feed numpy generators and int64 kernels (seed + label id)
+UNIT_NORM_TOL = 1e-3  # |‖x‖₂ - 1| above this on a non-empty row: not l2-normalised
 
-def check_int(name: str, value, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+
+def check_int(name: str, value, *, minimum: int, maximum: int | None = None) -> int:
+    # a plain int skips the (slow, ~1 µs) ABC check: this runs on every predict_one call
+    if type(value) is not int and (isinstance(value, bool)
+                                   or not isinstance(value, numbers.Integral)):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
     return int(value)
+
+
+def check_seed(name: str, value) -> int:
+    """A seed: an integer in [0, 2**32 - 1]."""
+    return check_int(name, value, minimum=0, maximum=SEED_MAX)
+
+
+def check_bool(name: str, value) -> bool:
+    """A real bool (``"no"``, ``0`` or ``None`` are refused rather than read as truthy)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
 
 
 def check_power_of_two(name: str, value) -> int:
@@ -80,3 +101,103 @@ def check_labels(Y, n_rows: int, name: str = "Y") -> sp.csr_matrix:
     if not Y.has_sorted_indices:
         Y.sort_indices()
     return Y
+
+
+def check_shape_match(Y_true, Y_pred) -> None:
+    """Truth and predictions of a metric: same rows and same label count."""
+    if Y_true.shape != Y_pred.shape:
+        raise ValueError(f"Y_true and Y_pred must have the same shape (rows, labels), got "
+                         f"Y_true {Y_true.shape} and Y_pred {Y_pred.shape}; predictions of "
+                         f"another label space cannot be scored against this truth")
+
+
+def warn_if_not_unit_norm(X: sp.csr_matrix, name: str = "X") -> None:
+    """XR-Linear and PECOS expect l2-normalised rows (the TF-IDF featurizer's output); rows
+    scaled otherwise train a different, usually much worse, model. Warns once per call."""
+    if X.nnz == 0:
+        return
+    sq = np.add.reduceat(X.data.astype(np.float64) ** 2, X.indptr[:-1][np.diff(X.indptr) > 0])
+    off = np.abs(np.sqrt(sq) - 1.0) > UNIT_NORM_TOL
+    if off.any():
+        warnings.warn(
+            f"{name}: {int(off.sum())} of {sq.size} non-empty rows are not l2-normalised "
+            f"(norms from {np.sqrt(sq).min():.3g} to {np.sqrt(sq).max():.3g}); XR-Linear "
+            f"expects unit rows: use sklearn.preprocessing.normalize({name}) or the "
+            f"TextFeaturizer", UserWarning, stacklevel=3)
+
+
+# --------------------------------------------------------------- one query (fast path)
+@nb.njit(cache=True, nogil=True)
+def query_problem(indices, data, n_features):
+    """(code, position) of the first problem of a sparse query, (0, -1) if none. One pass,
+    no allocation: cheap next to the beam search it guards."""
+    n = indices.size
+    if data.size != n:
+        return 1, -1
+    prev = -1
+    for i in range(n):
+        f = indices[i]
+        if f < 0 or f >= n_features:
+            return 2, i
+        if f <= prev:
+            return 3, i
+        prev = f
+        if not np.isfinite(data[i]):
+            return 4, i
+    return 0, -1
+
+
+def query_arrays(indices, data) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, data) of one sparse query as 1-D numeric arrays (lists converted); the
+    values are checked by :func:`query_problem` (compiled, inside the caller's kernel)."""
+    if type(indices) is not np.ndarray or indices.dtype.kind not in "iu":
+        indices = _as_1d(indices, "indices", "iu", np.int64)
+    if type(data) is not np.ndarray or data.dtype.kind != "f":
+        data = _as_1d(data, "data", "fiu", np.float32)
+    if indices.ndim != 1 or data.ndim != 1:
+        raise ValueError(f"indices and data must be 1-D, got shapes {indices.shape} and "
+                         f"{data.shape}")
+    return indices, data
+
+
+def raise_query_problem(code: int, i: int, indices, data, n_features: int) -> None:
+    """The ValueError of a :func:`query_problem` code, naming the position and the fix."""
+    raise ValueError(_QUERY_PROBLEMS[code](indices, data, i, n_features))
+
+
+def check_query(indices, data, n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, data) of one sparse query as 1-D numeric arrays: equal lengths, strictly
+    increasing feature ids in [0, n_features), finite values. Lists are converted; the
+    common case (two arrays) costs one small compiled pass."""
+    indices, data = query_arrays(indices, data)
+    code, i = query_problem(indices, data, n_features)
+    if code:
+        raise_query_problem(code, i, indices, data, n_features)
+    return indices, data
+
+
+_QUERY_PROBLEMS = {
+    1: lambda ind, dat, i, d: (f"indices and data must have the same length, got "
+                               f"{ind.size} indices and {dat.size} values"),
+    2: lambda ind, dat, i, d: (f"indices[{i}] = {ind[i]} is not a feature id of this model "
+                               f"(must be in [0, {d}); use the featurizer the model was "
+                               f"trained with)"),
+    3: lambda ind, dat, i, d: (f"indices must be strictly increasing (sorted, no duplicates), "
+                               f"got {ind[i - 1]} then {ind[i]} at position {i}; "
+                               f"sort them with np.argsort and sum duplicates"),
+    4: lambda ind, dat, i, d: f"data[{i}] = {dat[i]} is not finite (NaN or inf)",
+}
+
+
+def _as_1d(values, name: str, kinds: str, dtype) -> np.ndarray:
+    try:
+        arr = np.asarray(values)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a 1-D numeric array, got {type(values).__name__}"
+                        ) from exc
+    if arr.size == 0:
+        return arr.astype(dtype).reshape(-1) if arr.ndim <= 1 else arr
+    if arr.dtype.kind not in kinds:
+        raise TypeError(f"{name} must hold {'integers' if kinds == 'iu' else 'numbers'}, "
+                        f"got dtype {arr.dtype}")
+    return arr.astype(dtype) if arr.ndim == 1 else arr

@@ -48,6 +48,7 @@ import json
 import logging
 import re
 import unicodedata
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -346,6 +347,15 @@ class TextFeaturizer:
                 f"no vocabulary: none of the {len(texts)} texts has an n-gram in at least "
                 f"min_df={params['min_df']} texts (are they all empty or punctuation?)")
         self._set_state(params, len(texts), word, char)
+        if not (self.word_idf_.any() or self.char_idf_.any()):
+            # PECOS's idf is max(ln(N / (df + 1)), 0): an n-gram in >= N - 1 of the N texts
+            # gets 0, so with N <= 2 (or texts sharing every n-gram) every row is empty. A
+            # warning, not an error: tiny fits are legal (and handy in tests)
+            warnings.warn(
+                f"every idf is 0: each of the {self.n_word_features_ + self.n_char_features_} "
+                f"n-grams occurs in at least N - 1 of the N = {len(texts)} fitted texts, so "
+                f"every transformed row will be empty; fit on more (and more varied) texts",
+                UserWarning, stacklevel=2)
         logger.debug("fitted %d texts: %d word + %d char features", self.n_docs_,
                      self.n_word_features_, self.n_char_features_)
         return self

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from xmr.kernels.layout import chunk_level, count_entries, fill_rows
+
 
 @dataclass(frozen=True)
 class InferenceLayout:
@@ -36,60 +38,72 @@ class InferenceLayout:
 def build_layout(chain: tuple[sp.csc_matrix, ...], weights: list[sp.csc_matrix],
                  bias: float) -> InferenceLayout:
     """``weights[t]``: CSC (D+1) × n_{t+1} for the first ``len(weights)`` levels (the last row
-    is the bias weight). A prefix of the levels is allowed (used by matcher-aware negatives)."""
+    is the bias weight). A prefix of the levels is allowed (used by matcher-aware negatives).
+
+    Built parent by parent by numba kernels (:mod:`xmr.kernels.layout`): besides the layout
+    itself only one int32 per weight is allocated for the whole model.
+    """
     n_levels = len(weights)
     sizes = [1] + [C.shape[0] for C in chain[:n_levels]]
     level_base = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     n_nodes = int(level_base[-1])
     n_children = np.zeros(n_nodes, dtype=np.int64)
     child_ids, node_bias = [], np.zeros(n_nodes, dtype=np.float32)
-    rows_per_node = np.zeros(n_nodes, dtype=np.int64)
-    row_feat, row_len, ent_child, ent_val = [], [], [], []
+    ent_count = np.zeros(n_nodes, dtype=np.int64)
+    levels = []
     max_children = 1
     for t in range(n_levels):
         C = sp.csc_matrix(chain[t])
         C.sort_indices()
+        W = sp.csc_matrix(weights[t])
+        if not W.has_sorted_indices:
+            W = W.sorted_indices()
+        D = W.shape[0] - 1
         n_par, base_par, base_ch = C.shape[1], level_base[t], level_base[t + 1]
         counts = np.diff(C.indptr)
         max_children = max(max_children, int(counts.max()))
         n_children[base_par:base_par + n_par] = counts
         child_ids.append(C.indices.astype(np.int64) + base_ch)
-        parent_of = np.empty(C.shape[0], dtype=np.int64)
-        local_pos = np.empty(C.shape[0], dtype=np.int64)
-        parent_of[C.indices] = np.repeat(np.arange(n_par), counts)
-        local_pos[C.indices] = np.arange(C.indices.size) - np.repeat(C.indptr[:-1], counts)
+        # the bias row (D) is the last entry of a column when present
+        ends = W.indptr[1:]
+        has_bias = ends > W.indptr[:-1]
+        has_bias[has_bias] = W.indices[ends[has_bias] - 1] == D
+        cols = np.flatnonzero(has_bias)
+        node_bias[base_ch + cols] = W.data[ends[cols] - 1] * bias
+        count_entries(C.indptr.astype(np.int64), C.indices.astype(np.int64), W.indptr,
+                      W.indices, D, ent_count[base_par:base_par + n_par])
+        levels.append((C, W, D, base_par, n_par))
 
-        W = sp.csc_matrix(weights[t])
-        D = W.shape[0] - 1
-        Wc = W.tocoo()
-        is_bias = Wc.row == D
-        node_bias[base_ch + Wc.col[is_bias]] = Wc.data[is_bias] * bias
-        f, c, v = Wc.row[~is_bias], Wc.col[~is_bias], Wc.data[~is_bias]
-        par = parent_of[c]
-        order = np.lexsort((local_pos[c], f, par))
-        f, c, v, par = f[order], c[order], v[order], par[order]
-        new_row = np.ones(f.size, dtype=bool)
-        new_row[1:] = (f[1:] != f[:-1]) | (par[1:] != par[:-1])
-        starts = np.flatnonzero(new_row)
-        row_feat.append(f[starts].astype(np.int32))
-        row_len.append(np.diff(np.append(starts, f.size)))
-        rows_per_node[base_par:base_par + n_par] = np.bincount(par[starts], minlength=n_par)
-        ent_child.append(local_pos[c].astype(np.int32))
-        ent_val.append(v.astype(np.float32))
-
-    def cat(parts, dtype):
-        return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+    ent_ptr = np.zeros(n_nodes + 1, dtype=np.int64)
+    np.cumsum(ent_count, out=ent_ptr[1:])
+    n_ent = int(ent_ptr[-1])
+    ent_feat = np.empty(n_ent, dtype=np.int32)
+    ent_child = np.empty(n_ent, dtype=np.int32)
+    ent_val = np.empty(n_ent, dtype=np.float32)
+    rows_per_node = np.zeros(n_nodes, dtype=np.int64)
+    for C, W, D, base_par, n_par in levels:
+        lo, hi = ent_ptr[base_par], ent_ptr[base_par + n_par]
+        chunk_level(C.indptr.astype(np.int64), C.indices.astype(np.int64), W.indptr,
+                    W.indices, W.data, D, ent_ptr[base_par:base_par + n_par + 1] - lo,
+                    ent_feat[lo:hi], ent_child[lo:hi], ent_val[lo:hi],
+                    rows_per_node[base_par:base_par + n_par])
+    chunk_ptr = np.zeros(n_nodes + 1, dtype=np.int64)
+    np.cumsum(rows_per_node, out=chunk_ptr[1:])
+    row_feat = np.empty(int(chunk_ptr[-1]), dtype=np.int32)
+    row_ptr = np.empty(int(chunk_ptr[-1]) + 1, dtype=np.int64)
+    fill_rows(ent_ptr, chunk_ptr, ent_feat, row_feat, row_ptr)
+    del ent_feat
 
     return InferenceLayout(
         n_levels=n_levels,
         level_base=level_base,
         child_ptr=np.concatenate([[0], np.cumsum(n_children)]).astype(np.int64),
-        child_ids=cat(child_ids, np.int64),
-        chunk_ptr=np.concatenate([[0], np.cumsum(rows_per_node)]).astype(np.int64),
-        row_feat=cat(row_feat, np.int32),
-        row_ptr=np.concatenate([[0], np.cumsum(cat(row_len, np.int64))]).astype(np.int64),
-        ent_child=cat(ent_child, np.int32),
-        ent_val=cat(ent_val, np.float32),
+        child_ids=(np.concatenate(child_ids) if child_ids else np.zeros(0, np.int64)),
+        chunk_ptr=chunk_ptr,
+        row_feat=row_feat,
+        row_ptr=row_ptr,
+        ent_child=ent_child,
+        ent_val=ent_val,
         node_bias=node_bias,
         max_children=max_children,
     )

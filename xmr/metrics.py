@@ -19,6 +19,8 @@ import numba as nb
 import numpy as np
 import scipy.sparse as sp
 
+from xmr._validation import check_shape_match
+
 __all__ = ["topk_labels", "precision_at_k", "recall_at_k", "ndcg_at_k", "mrr_at_k",
            "ranking_metrics", "per_query_metrics"]
 
@@ -78,9 +80,7 @@ def _hits(Y_true, Y_pred, k: int) -> tuple[np.ndarray, np.ndarray]:
     T = _csr(Y_true, "Y_true").copy()
     T.eliminate_zeros()  # a stored 0 is not relevant
     P = _csr(Y_pred, "Y_pred")
-    if T.shape[0] != P.shape[0]:
-        raise ValueError(f"Y_true and Y_pred must have the same number of rows, got "
-                         f"{T.shape[0]} and {P.shape[0]}")
+    check_shape_match(T, P)
     hits = _hits_kernel(topk_labels(P, k), T.indptr, T.indices)
     n_true = np.diff(T.indptr).astype(np.float64)
     return hits, n_true

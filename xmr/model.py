@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,18 +17,24 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from tqdm.auto import tqdm
 
-from xmr._io import read_model_meta
+from xmr._io import DAMAGED_FILE_ERRORS, read_model_meta
 from xmr._threads import resolve_n_jobs
 from xmr._validation import (
+    check_bool,
     check_choice,
     check_features,
     check_float,
     check_int,
     check_labels,
     check_power_of_two,
+    check_seed,
+    query_arrays,
+    raise_query_problem,
+    warn_if_not_unit_norm,
 )
 from xmr.indexers.hkmeans import HierarchicalKMeans
-from xmr.kernels.beam import POST_PROCESSORS, beam_search_batch, predict_one
+from xmr.kernels.beam import POST_PROCESSORS, beam_search_batch, predict_one_checked
+from xmr.kernels.layout import count_columns, scatter_columns
 from xmr.kernels.solver import train_task
 from xmr.label_embedding import pifa
 from xmr.layout import InferenceLayout, build_layout
@@ -51,8 +58,17 @@ def validate_params(est) -> None:
     check_int("max_iter", est.max_iter, minimum=1)
     check_float("bias", est.bias, minimum=0.0)
     check_choice("negative_sampling", est.negative_sampling, NEGATIVE_SAMPLING)
-    check_int("seed", est.seed, minimum=0)
+    check_seed("seed", est.seed)
     check_int("n_jobs", est.n_jobs, minimum=-1)
+
+
+def _check_not_all_pruned(nnz: int, threshold: float) -> None:
+    """A model without a weight ranks every query alike (ties by label id): legal, and
+    useful in tests of the tie rule, but never what a user wants, so it warns."""
+    if nnz == 0:
+        warnings.warn(f"threshold={threshold} pruned every weight (model_nnz_ = 0): every "
+                      f"query gets the same ranking; use a smaller threshold",
+                      UserWarning, stacklevel=3)
 
 
 @contextmanager
@@ -117,6 +133,8 @@ class XRLinear(BaseEstimator):
 
     def _validate_params(self) -> None:
         validate_params(self)
+        check_bool("allow_empty", self.allow_empty)
+        check_bool("verbose", self.verbose)
 
     # --------------------------------------------------------------------- fit
     def fit(self, X, Y, *, tree: LabelTree | list | None = None) -> XRLinear:
@@ -130,6 +148,10 @@ class XRLinear(BaseEstimator):
         Y = check_labels(Y, X.shape[0])
         if X.shape[0] == 0:
             raise ValueError("X has no rows: nothing to train on")
+        if X.nnz == 0:
+            raise ValueError(f"every row of X is empty ({X.shape[0]} rows, 0 non-zeros): "
+                             f"nothing to learn from; check the featurizer's vocabulary")
+        warn_if_not_unit_norm(X)
         if Y.shape[1] < 2:
             raise ValueError(f"Y must have at least 2 labels, got {Y.shape[1]}")
         if not self.allow_empty:
@@ -159,13 +181,14 @@ class XRLinear(BaseEstimator):
         weights = self._train_levels(X, Y, tree, n_threads)
         self.fit_time_s_ = time.perf_counter() - t0
         self._set_model(tree, weights, float(self.threshold), X.shape[1])
+        _check_not_all_pruned(self.model_nnz_, self.threshold_)
         return self
 
     def _train_levels(self, X, Y, tree: LabelTree, n_threads: int) -> list[sp.csc_matrix]:
         targets = tree.level_targets(Y)
         N, D = X.shape
         X_indptr = X.indptr.astype(np.int64)
-        X_indices = X.indices.astype(np.int64)
+        X_indices = X.indices  # int32 as checked: no int64 copy of X's indices
         local = threading.local()
 
         def scratch():
@@ -230,18 +253,33 @@ class XRLinear(BaseEstimator):
 
     @staticmethod
     def _assemble(parts, tasks, D: int, n_children: int) -> sp.csc_matrix:
-        feats = [p[0] for p in parts]
-        kids = [p[1] for p in parts]
-        vals = [p[2] for p in parts]
-        bias_kids = [task[2] for task in tasks]
-        bias_vals = [p[3] for p in parts]
-        bias_c = np.concatenate(bias_kids)
-        bias_v = np.concatenate(bias_vals)
-        keep = bias_v != 0
-        rows = np.concatenate(feats + [np.full(int(keep.sum()), D, dtype=np.int32)])
-        cols = np.concatenate(kids + [bias_c[keep].astype(np.int32)])
-        data = np.concatenate(vals + [bias_v[keep]])
-        W = sp.csc_matrix((data, (rows, cols)), shape=(D + 1, n_children), dtype=np.float32)
+        """The tasks' COO pieces (and bias weights, row D) into one CSC (D+1) × n_children.
+
+        Scattered straight into the CSC arrays, freeing each piece once placed: the peak is
+        the pieces plus the matrix, not several concatenated copies of the level's weights.
+        """
+        counts = np.zeros(n_children, dtype=np.int64)
+        bias_kids = [task[2][part[3] != 0] for part, task in zip(parts, tasks)]
+        for part, kids in zip(parts, bias_kids):
+            count_columns(part[1], counts)
+            count_columns(kids, counts)
+        indptr = np.zeros(n_children + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        nnz = int(indptr[-1])
+        if nnz < np.iinfo(np.int32).max:
+            indptr = indptr.astype(np.int32)
+        indices = np.empty(nnz, dtype=np.int32)
+        data = np.empty(nnz, dtype=np.float32)
+        fill = indptr[:-1].astype(np.int64)
+        bias_vals = [part[3][part[3] != 0] for part in parts]
+        for i in range(len(parts)):
+            feat, kid, val, _ = parts[i]
+            parts[i] = None  # free each piece once placed
+            scatter_columns(feat, kid, val, fill, indices, data)
+        row_d = np.int32(D)
+        for kids, vals in zip(bias_kids, bias_vals):  # row D sorts last in its column
+            scatter_columns(np.full(kids.size, row_d), kids, vals, fill, indices, data)
+        W = sp.csc_matrix((data, indices, indptr), shape=(D + 1, n_children))
         W.sort_indices()
         return W
 
@@ -260,11 +298,13 @@ class XRLinear(BaseEstimator):
             raise NotFittedError("this XRLinear is not fitted yet: call fit(X, Y) first "
                                  "(or XRLinear.load(folder))")
 
-    def _check_predict_args(self, beam_size, topk, post_processor) -> int:
-        check_int("beam_size", beam_size, minimum=1)
-        check_int("topk", topk, minimum=1)
+    def _check_predict_args(self, beam_size, topk, post_processor) -> tuple[int, int, int]:
+        """(beam_size, topk, post-processor code). Both sizes are capped at the number of
+        labels: a larger beam or topk cannot return more (accepted by design)."""
+        beam_size = min(check_int("beam_size", beam_size, minimum=1), self.n_labels_)
+        topk = min(check_int("topk", topk, minimum=1), self.n_labels_)
         check_choice("post_processor", post_processor, POST_PROCESSORS)
-        return POST_PROCESSORS[post_processor]
+        return beam_size, topk, POST_PROCESSORS[post_processor]
 
     def _beam(self, X, layout: InferenceLayout, beam_size, topk, pp, n_threads):
         with numba_threads(n_threads):
@@ -277,7 +317,7 @@ class XRLinear(BaseEstimator):
                 post_processor: str = "l3-hinge") -> sp.csr_matrix:
         """Scores of the ``topk`` best labels of each row: CSR float32 (N, n_labels)."""
         self._check_fitted()
-        pp = self._check_predict_args(beam_size, topk, post_processor)
+        beam_size, topk, pp = self._check_predict_args(beam_size, topk, post_processor)
         X = check_features(X)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features but the model was trained with "
@@ -294,14 +334,21 @@ class XRLinear(BaseEstimator):
     def predict_one(self, indices: np.ndarray, data: np.ndarray, *, beam_size: int = 10,
                     topk: int = 10, post_processor: str = "l3-hinge"
                     ) -> tuple[np.ndarray, np.ndarray]:
-        """Single-query fast path (one thread, no scipy): ``indices`` sorted feature ids and
-        ``data`` their values (e.g. ``TextFeaturizer.transform_one``). Returns (label ids
-        int64, scores float32), best first."""
+        """Single-query fast path (one thread, no scipy): ``indices`` strictly increasing
+        feature ids in [0, n_features_in_) and ``data`` their finite values, of equal length
+        (e.g. ``TextFeaturizer.transform_one``; lists are accepted and converted). Anything
+        else raises ValueError/TypeError naming the position. Returns (label ids int64,
+        scores float32), best first."""
         self._check_fitted()
-        pp = self._check_predict_args(beam_size, topk, post_processor)
+        beam_size, topk, pp = self._check_predict_args(beam_size, topk, post_processor)
+        indices, data = query_arrays(indices, data)
         lay = self._layout
-        return predict_one(indices, data, *lay.kernel_args(), beam_size, topk, pp,
-                           lay.max_children, lay.label_base)
+        code, pos, labels, scores = predict_one_checked(
+            indices, data, self.n_features_in_, *lay.kernel_args(), beam_size, topk, pp,
+            lay.max_children, lay.label_base)
+        if code:
+            raise_query_problem(code, pos, indices, data, self.n_features_in_)
+        return labels, scores
 
     # ------------------------------------------------------------------- prune
     def prune(self, threshold: float) -> XRLinear:
@@ -319,6 +366,7 @@ class XRLinear(BaseEstimator):
             W.data[np.abs(W.data) < threshold] = 0.0
             W.eliminate_zeros()
             pruned.append(W)
+        _check_not_all_pruned(sum(W.nnz for W in pruned), threshold)
         new = XRLinear(**{**self.get_params(), "threshold": threshold})
         new.fit_time_s_ = getattr(self, "fit_time_s_", float("nan"))
         new.index_time_s_ = getattr(self, "index_time_s_", float("nan"))
@@ -350,11 +398,13 @@ class XRLinear(BaseEstimator):
             n_features = int(meta["n_features_in_"])
             threshold = float(meta["threshold_"])
             model = cls(**meta["params"])
+            model._validate_params()
             tree = LabelTree.load(folder, depth)
             weights = [sp.csc_matrix(sp.load_npz(folder / f"W{t}.npz"), dtype=np.float32)
                        for t in range(depth)]
-        except (KeyError, TypeError, OSError, ValueError) as exc:
-            raise ValueError(f"{folder} is a damaged XRLinear model: {exc}") from exc
+        except DAMAGED_FILE_ERRORS as exc:
+            raise ValueError(f"{folder} is a damaged XRLinear model ({type(exc).__name__}: "
+                             f"{exc}); save it again or retrain") from exc
         for t, W in enumerate(weights):
             expected = (n_features + 1, tree.level_sizes[t + 1])
             if W.shape != expected:

@@ -49,8 +49,8 @@ from baselines.dual_encoder.train import (
     encode_queries,
     run_training,
 )
-from xmr._io import read_model_meta
-from xmr._validation import check_choice, check_float, check_int, check_labels
+from xmr._io import DAMAGED_FILE_ERRORS, read_model_meta
+from xmr._validation import check_choice, check_float, check_int, check_labels, check_seed
 from xmr.features import _check_texts
 from xmr.params import DualEncoderParams, store_params
 
@@ -149,7 +149,7 @@ class DualEncoder(BaseEstimator):
         check_int("epochs", self.epochs, minimum=1)
         check_int("patience", self.patience, minimum=1)
         check_int("hard_negatives", self.hard_negatives, minimum=0)
-        check_int("seed", self.seed, minimum=0)
+        check_seed("seed", self.seed)
         check_choice("device", self.device, DEVICES)
         if self.n_threads is not None:
             check_int("n_threads", self.n_threads, minimum=1)
@@ -310,8 +310,9 @@ class DualEncoder(BaseEstimator):
             net.load_state_dict(torch.load(folder / _WEIGHTS_FILE, map_location="cpu",
                                            weights_only=True))
             vectors = torch.from_numpy(np.load(folder / _LABELS_FILE, allow_pickle=False))
-        except (KeyError, TypeError, OSError, ValueError, RuntimeError) as exc:
-            raise ValueError(f"{folder} is a damaged DualEncoder model: {exc}") from exc
+        except (*DAMAGED_FILE_ERRORS, RuntimeError) as exc:
+            raise ValueError(f"{folder} is a damaged DualEncoder model ({type(exc).__name__}: "
+                             f"{exc}); save it again or retrain") from exc
         if tuple(vectors.shape) != (n_labels, model.dim) or vectors.dtype != torch.float32:
             raise ValueError(f"{folder} is a damaged DualEncoder model: {_LABELS_FILE} has "
                              f"shape {tuple(vectors.shape)} ({vectors.dtype}), expected "

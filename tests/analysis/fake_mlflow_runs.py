@@ -28,6 +28,14 @@ class FakeStore:
         self.exp_id = self.client.create_experiment(
             "xmr-harness", artifact_location=(root / "mlruns").as_uri())
         self.t = 1_700_000_000_000  # start times: later runs are newer
+        self.per_preset = False  # True: each run in the MLflow experiment of its preset (as
+        # the harness logs now); False: all in "xmr-harness" (as older stores hold them)
+
+    def experiment_id(self, experiment: str) -> str:
+        if not getattr(self, "per_preset", False):
+            return self.exp_id
+        exp = self.client.get_experiment_by_name(experiment)
+        return exp.experiment_id if exp else self.client.create_experiment(experiment)
 
     def run(self, params: dict, metrics: dict, *, experiment: str, status: str = "FINISHED",
             parent: str | None = None, config_hash: str | None = None, role: str | None = None,
@@ -40,7 +48,7 @@ class FakeStore:
             tags["config_hash"] = config_hash
         if role:
             tags["role"] = role
-        run = self.client.create_run(self.exp_id, start_time=self.t,
+        run = self.client.create_run(self.experiment_id(experiment), start_time=self.t,
                                      tags=tags, run_name=config_hash or role)
         rid = run.info.run_id
         self.client.log_batch(

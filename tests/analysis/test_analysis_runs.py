@@ -80,6 +80,36 @@ def test_load_keeps_finished_children_latest_per_grid_point(full):
     assert len(only) == n_qac and set(only["task"]) == {"qac"}
 
 
+def test_per_preset_experiments_and_the_legacy_one_read_alike(template, tmp_path, capsys):
+    """The harness logs one MLflow experiment per preset; a store written before that has
+    every preset in "xmr-harness". Both layouts, even mixed in one store, read the same."""
+    store = _store(template, tmp_path / "store")
+    legacy = store.run(xmr_params("word1", 0.1, 10, experiment="smoke"),
+                       xmr_metrics("word1", 0.1, 10), experiment="smoke", config_hash="old")
+    store.per_preset = True
+    n = product_search(store, **GRID)
+    n_qac = qac_runs(store)
+    names = {e.name for e in store.client.search_experiments()}
+    assert {"xmr-harness", "product_search", "qac_table2"} <= names
+
+    runs = load.load_runs(store.uri)
+    assert len(runs) == 1 + n + n_qac
+    assert set(runs["mlflow_experiment"]) == {"xmr-harness", "product_search", "qac_table2"}
+    assert runs.loc[runs["run_id"] == legacy, "experiment"].item() == "smoke"
+    qac = load.load_runs(store.uri, experiment="qac_table2")
+    assert len(qac) == n_qac and set(qac["mlflow_experiment"]) == {"qac_table2"}
+    old = load.load_runs(store.uri, mlflow_experiment="xmr-harness")
+    assert list(old["run_id"]) == [legacy]
+    one = load.load_runs(store.uri, mlflow_experiment="product_search")
+    assert len(one) == n and set(one["experiment"]) == {"product_search"}
+
+    out = tmp_path / "out"
+    assert figures.main(["--tracking-uri", store.uri, "--out", str(out)]) == EXIT_OK
+    assert f"{1 + n + n_qac} runs from" in capsys.readouterr().out
+    assert len(pd.read_csv(out / "qac_table2.csv")) == n_qac
+    assert len(pd.read_csv(out / "recall_vs_latency.csv")) == n
+
+
 def test_every_output_on_a_full_set_of_runs(full):
     _, n, n_qac, out, code = full
     assert code == EXIT_OK
@@ -173,7 +203,7 @@ def test_no_usable_runs_is_a_message_and_exit_3(case, template, tmp_path, capsys
             args += ["--experiment", "product_search"]
             expect = "presets with runs: smoke"
         else:
-            expect = "no runs in MLflow experiment 'xmr-harness'"
+            expect = "no runs in any MLflow experiment of"
     assert figures.main(args) == EXIT_NO_RUNS
     err = capsys.readouterr().err
     assert expect in err and "run `" in err

@@ -59,7 +59,7 @@ def mlflow_runs(smoke_uri) -> pd.DataFrame:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=smoke_uri)
-    exp = client.get_experiment_by_name("xmr-harness")
+    exp = client.get_experiment_by_name("smoke")  # one MLflow experiment per preset
     runs = client.search_runs([exp.experiment_id], "attributes.status = 'FINISHED'")
     return pd.DataFrame([{"run_id": r.info.run_id, **r.data.metrics,
                           "features": r.data.params["features.name"],

@@ -255,7 +255,8 @@ def test_bad_inputs():
         m.predict(X, topk=0)
     with pytest.raises(ValueError, match="same length"):
         m.predict_one(np.array([1, 2]), np.array([1.0]))
-    with pytest.raises(ValueError, match=r"indices must be in \[0, 40\)"):
+    with pytest.raises(ValueError, match=r"indices\[0\] = 40 is not a feature id of this "
+                                         r"model \(must be in \[0, 40\)"):
         m.predict_one(np.array([40]), np.array([1.0]))
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import numpy as np
 import pytest
@@ -36,10 +35,8 @@ def _pairs(ds):
         yield from zip(s.prev_queries, s.prefixes, s.next_queries)
 
 
-def test_tiny_is_fast_and_well_shaped():
-    t0 = time.perf_counter()
+def test_tiny_is_well_shaped():
     ds = make_qac_preset("tiny")
-    assert time.perf_counter() - t0 < 0.5
     assert isinstance(ds, QACDataset) and ds.name == "synthetic_qac"
     assert set(ds.splits) == set(SPLITS)
     n = SIZES["tiny"]["n_users"] * SIZES["tiny"]["sessions_per_user"]

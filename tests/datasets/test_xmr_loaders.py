@@ -15,7 +15,7 @@ import pytest
 import scipy.sparse as sp
 
 from xmr.datasets._build import label_matrix, split_queries
-from xmr.datasets._io import DataNotFoundError
+from xmr.datasets._io import DataFileError, DataNotFoundError
 from xmr.datasets.esci import ESCIConfig, load_esci
 from xmr.datasets.homedepot import HomeDepotConfig, load_homedepot
 from xmr.datasets.text2text import Text2TextConfig, load_text2text
@@ -361,9 +361,18 @@ def test_xmc_errors(tmp_path):
     assert "bibtex/bibtex_train.txt.gz" in str(err.value)
     with pytest.raises(DataNotFoundError, match="X.trn.npz"):
         load_xmc(tmp_path, XMCConfig(format="npz"))
-    (tmp_path / "tr.txt").write_text("2 3 2\n5 0:1\n0 9:1\n")
+    (tmp_path / "tr.txt").write_text("2 3 2\n-5 0:1\n0 -9:1\n")
     (tmp_path / "te.txt").write_text("1 3 2\n0 0:1\n")
     with pytest.raises(ValueError, match=r"tr\.txt: no valid row"):
+        load_xmc(tmp_path, XMCConfig(train_file="tr.txt", test_file="te.txt"))
+    # a header whose D or L is smaller than the ids used: the file is refused, not trimmed
+    (tmp_path / "tr.txt").write_text("2 3 2\n1 0:1\n0 2:1\n")
+    (tmp_path / "te.txt").write_text("1 3 2\n2 0:1\n")
+    with pytest.raises(DataFileError, match=r"te\.txt:2: label id 2 >= L=2 \(the train file "
+                                            r"header says 2 labels\); fix the header"):
+        load_xmc(tmp_path, XMCConfig(train_file="tr.txt", test_file="te.txt"))
+    (tmp_path / "tr.txt").write_text("2 2 2\n1 0:1\n0 2:1\n")
+    with pytest.raises(DataFileError, match=r"tr\.txt:3: feature id 2 >= D=2 \(the header"):
         load_xmc(tmp_path, XMCConfig(train_file="tr.txt", test_file="te.txt"))
     (tmp_path / "tr.txt").write_text("0 1:1\n")
     with pytest.raises(ValueError, match=r"tr\.txt: the first line must be the header"):

@@ -22,7 +22,7 @@ from experiments.schema import register_configs  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 CONF_DIR = REPO / "conf"
-EXPERIMENT_NAME = "xmr-harness"  # conf/logger/mlflow.yaml
+EXPERIMENT_NAME = "smoke"  # one MLflow experiment per preset (logger.experiment_name=null)
 
 register_configs()
 
@@ -76,13 +76,13 @@ def _tmp_paths(root: Path) -> list[str]:
             f"paths.cache_dir={root / 'cache'}"]
 
 
-def _mlflow_store(log_dir: Path):
+def _mlflow_store(log_dir: Path, experiment: str = EXPERIMENT_NAME):
     """(client, experiment id) on the SQLite store the harness writes under ``log_dir``."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{log_dir / 'mlflow.db'}")
-    exp = client.get_experiment_by_name(EXPERIMENT_NAME)
-    assert exp is not None, f"no MLflow experiment {EXPERIMENT_NAME!r} in {log_dir}"
+    exp = client.get_experiment_by_name(experiment)
+    assert exp is not None, f"no MLflow experiment {experiment!r} in {log_dir}"
     return client, exp.experiment_id
 
 
@@ -100,5 +100,6 @@ def tmp_paths() -> Callable[[Path], list[str]]:
 
 @pytest.fixture(scope="session")
 def mlflow_store():
-    """mlflow_store(log_dir) -> (MlflowClient, experiment id) of the harness's SQLite store."""
+    """mlflow_store(log_dir, experiment="smoke") -> (MlflowClient, experiment id) of the
+    harness's SQLite store."""
     return _mlflow_store

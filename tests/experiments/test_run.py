@@ -8,6 +8,7 @@ import json
 import math
 import re
 import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -237,9 +238,151 @@ def test_smoke_sweep_folder(smoke):
     parent_file = json.loads((sweep_dir / "mlflow_parent_run.json").read_text())
     assert parent_file["run_id"] == smoke.parent.info.run_id
     written = json.loads((sweep_dir / "sweep_summary.json").read_text())
+    assert written.pop("failed") == [] and written.pop("no_result") == []
     assert written == {k: int(v) for k, v in smoke.parent.data.metrics.items()}
     assert sorted(int(p.parent.name) for p in sweep_dir.glob("*/metrics.json")) == list(
         range(16))
+
+
+# ------------------------------------------------------ what MLflow's UI and the terminal show
+def test_one_model_training_experiment_per_preset_with_its_saved_view(smoke):
+    from experiments import mlflow_ui
+
+    names = {e.name for e in smoke.client.search_experiments()}
+    assert "smoke" in names and "xmr-harness" not in names  # the preset's own experiment
+    exp = smoke.client.get_experiment(smoke.exp_id)
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"  # not GenAI
+    assert "smoke" in exp.tags["mlflow.note.content"]
+    envelope = json.loads(exp.tags["mlflow.sharedViewState.headline-metrics"])
+    assert {"name", "createdAt", "updatedAt", "state"} <= set(envelope)
+    state = json.loads(envelope["state"])
+    assert state["orderByKey"] == "metrics.`recall_at_10`" and state["orderByAsc"] is False
+    columns = state["selectedColumns"]
+    for key in ("features.name", "model.threshold", "eval.beam_size"):  # the swept params
+        assert f"params.`{key}`" in columns
+    for metric in ("recall_at_10", "recall_at_100", "precision_at_1", "mrr_at_10",
+                   "latency_p50_ms", "latency_p99_ms", "train_time_s", "model_bytes"):
+        assert f"metrics.`{metric}`" in columns
+    assert "attributes.`Dataset`" in columns
+    # the view's filter selects exactly the grid points (what the UI will list)
+    listed = smoke.client.search_runs([smoke.exp_id], filter_string=state["searchFilter"],
+                                      order_by=["metrics.recall_at_10 DESC"])
+    assert {r.info.run_id for r in listed} == {r.info.run_id for r in smoke.children}
+    url = mlflow_ui.runs_url(smoke.exp_id)
+    assert f"/#/experiments/{smoke.exp_id}/runs?" in url
+    assert "viewStateShareKey=headline-metrics" in url and "workflowType=machine_learning" in url
+    assert f"open {url}" in smoke.proc.stdout  # the sweep ends with the link
+
+
+def test_smoke_datasets_are_mlflow_datasets(smoke):
+    for run in smoke.children:
+        inputs = {d.dataset.name: d for d in run.inputs.dataset_inputs}
+        assert sorted(inputs) == ["synthetic_tiny-test", "synthetic_tiny-train"]
+        card = json.loads((Path(run.data.tags["output_dir"]) / "dataset_card.json").read_text())
+        for split, context in (("train", "training"), ("test", "test")):
+            d = inputs[f"synthetic_tiny-{split}"]
+            assert d.dataset.digest == run.data.params["dataset_card_hash"] == config_hash(card)
+            assert {t.key: t.value for t in d.tags} == {"mlflow.data.context": context}
+            assert d.dataset.source_type == "code"
+            source = json.loads(d.dataset.source)["tags"]
+            assert source["generator"] == "xmr.datasets.synthetic.make_product_search"
+            assert source["seed"] == "0"
+            profile = json.loads(d.dataset.profile)
+            assert profile["rows"] == card["splits"][split]["rows"]
+            assert profile["labels"] == card["n_labels"] == 200
+            schema = json.loads(d.dataset.schema)["mlflow_colspec"]
+            assert [c["name"] for c in schema] == ["query", "relevant_labels"]
+
+
+def test_smoke_sources_and_descriptions(smoke):
+    for run in smoke.children:
+        tags, params = run.data.tags, run.data.params
+        assert tags["mlflow.source.name"] == "experiments.run"
+        assert tags["mlflow.source.type"] == "LOCAL"
+        assert tags["mlflow.source.git.commit"] == params["git_commit"].split("-")[0]
+        assert tags["mlflow.source.git.dirty"] == str(params["git_commit"].endswith("-dirty")
+                                                      ).lower()
+        note = tags["mlflow.note.content"]
+        features, threshold, beam = grid_point(run)
+        for words in (f"features **{features}**", f"pruning threshold **{threshold}**",
+                      f"beam width **{beam}**", "synthetic_tiny (tiny)", "`smoke` sweep"):
+            assert words in note, (words, note)
+        assert tags["role"] == "grid_point"
+
+
+def test_terminal_dataset_summary_once_and_a_sorted_table(smoke):
+    out = smoke.proc.stdout
+    assert out.count("dataset synthetic_products (xmr): 200 labels") == 1  # not once per job
+    lines = [ln for ln in out.splitlines() if ln.startswith("| ")]
+    head, rows = lines[0], lines[1:]
+    cols = [c.strip() for c in head.strip().strip("|").split("|")]
+    assert cols[:4] == ["", "features", "model.threshold", "eval.beam_size"]
+    assert {"R@10", "R@100", "P@1", "MRR@10", "p50 ms", "p99 ms", "train s", "MB"} <= set(cols)
+    assert len(rows) == 8
+    cells = [[c.strip() for c in r.strip().strip("|").split("|")] for r in rows]
+    assert {tuple(c[1:4]) for c in cells} == SMOKE_GRID
+    recall = [float(c[cols.index("R@10")]) for c in cells]
+    assert recall == sorted(recall, reverse=True)
+    by_point = {grid_point(r): r.data.metrics["recall_at_10"] for r in smoke.children}
+    assert recall[0] == pytest.approx(max(by_point.values()), abs=1e-4)
+    assert [c[0] for c in cells].count("*") == recall.count(recall[0])
+
+
+def test_the_real_mlflow_server_serves_the_comparison(smoke):
+    """`mlflow server` (the process `make ui` starts) over the smoke store, on a free port,
+    asked over HTTP what the browser asks: the experiment (model-training kind, saved view),
+    its grid-point runs in the view's order, their metrics and datasets, and the web app."""
+    import urllib.request
+
+    from experiments import mlflow_ui
+
+    def call(base: str, path: str, body: dict | None = None) -> dict:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(f"{base}{path}", data=data,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return json.loads(r.read())
+
+    uri = f"sqlite:///{smoke.root / 'logs' / 'mlflow.db'}"
+    with mlflow_ui.serve(uri) as base:
+        exp = call(base, "/api/2.0/mlflow/experiments/get-by-name?experiment_name=smoke")
+        exp = exp["experiment"]
+        assert exp["experiment_id"] == smoke.exp_id
+        tags = {t["key"]: t["value"] for t in exp["tags"]}
+        assert tags["mlflow.experimentKind"] == "custom_model_development"
+        state = json.loads(json.loads(tags["mlflow.sharedViewState.headline-metrics"])["state"])
+        found = call(base, "/api/2.0/mlflow/runs/search", {
+            "experiment_ids": [smoke.exp_id], "filter": state["searchFilter"],
+            "order_by": ["metrics.recall_at_10 DESC"], "max_results": 100})["runs"]
+        assert {r["info"]["run_id"] for r in found} == {r.info.run_id for r in smoke.children}
+        recall = [{m["key"]: m["value"] for m in r["data"]["metrics"]}["recall_at_10"]
+                  for r in found]
+        assert recall == sorted(recall, reverse=True)
+        for r in found:
+            metrics = {m["key"]: m["value"] for m in r["data"]["metrics"]}
+            assert set(METRICS) <= set(metrics)
+            datasets = r["inputs"]["dataset_inputs"]
+            assert sorted(d["dataset"]["name"] for d in datasets) == [
+                "synthetic_tiny-test", "synthetic_tiny-train"]
+            params = {p["key"]: p["value"] for p in r["data"]["params"]}
+            assert {d["dataset"]["digest"] for d in datasets} == {params["dataset_card_hash"]}
+        with urllib.request.urlopen(f"{base}/", timeout=60) as r:  # the web app itself
+            assert r.status == 200 and b"<div id=\"root\"" in r.read()
+
+
+def test_ui_command_prints_each_comparisons_link(smoke):
+    from experiments import mlflow_ui
+
+    proc = subprocess.run([sys.executable, "-m", "experiments.mlflow_ui", "--print-only",
+                           "--log-dir", str(smoke.root / "logs"), "--port", "5123"],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert mlflow_ui.runs_url(smoke.exp_id, "http://127.0.0.1:5123") in proc.stdout
+    assert "smoke" in proc.stdout and " 8 runs" in proc.stdout
+    missing = subprocess.run([sys.executable, "-m", "experiments.mlflow_ui", "--print-only",
+                              "--log-dir", str(smoke.root / "nothing")],
+                             capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert missing.returncode == 3 and "make demo" in missing.stderr
 
 
 # ------------------------------------------------------------------- skip-finished
@@ -251,6 +394,7 @@ def test_rerun_skips_finished_then_reruns_when_asked(smoke, run_app, tmp_paths, 
     proc = run_app(*args, cwd=smoke.root)
     assert_ok(proc)
     assert proc.stdout.count("skipped, already FINISHED") == 8
+    assert proc.stdout.count("skipped (done before) |") == 8  # the table still has the metrics
     assert summary(proc.stdout) == {"jobs": 8, "finished": 0, "failed": 0, "skipped": 8,
                                     "trainings": 0}
     _, _, runs = store(smoke.root, mlflow_store)
@@ -288,7 +432,8 @@ def test_failing_grid_point_is_recorded_and_the_sweep_goes_on(tmp_path, run_app,
             "model.threshold=0.2", "eval.beam_size=2", "data.options.size=tiny,nope",
             *tmp_paths(tmp_path))
     proc = run_app(*args, cwd=tmp_path)
-    assert_ok(proc)  # one failing job never takes the sweep down
+    # one failing job never takes the sweep down, but the exit code says it failed
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert summary(proc.stdout) == {"jobs": 2, "finished": 1, "failed": 1, "skipped": 0,
                                     "trainings": 1}
     client, _, runs = store(tmp_path, mlflow_store)
@@ -314,7 +459,7 @@ def test_failing_grid_point_is_recorded_and_the_sweep_goes_on(tmp_path, run_app,
 
     # a rerun skips the finished point and retries the failed one
     proc = run_app(*args, cwd=tmp_path)
-    assert_ok(proc)
+    assert proc.returncode == 1
     assert summary(proc.stdout) == {"jobs": 2, "finished": 0, "failed": 1, "skipped": 1,
                                     "trainings": 0}
 
@@ -328,12 +473,12 @@ def job_cfg(compose_cfg, tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.setattr(experiments.training, "_MEMORY", {})  # no model from another test
 
-    def _cfg(logger: str):
+    def _cfg(logger: str, *extra: str):
         return compose_cfg(["experiment=smoke", "features=word1", "model.threshold=0.2",
                             "eval.beam_size=2", f"logger={logger}",
                             f"paths.log_dir={tmp_path / 'logs'}",
                             f"paths.cache_dir={tmp_path / 'cache'}",
-                            f"paths.output_dir={tmp_path / 'out'}"])
+                            f"paths.output_dir={tmp_path / 'out'}", *extra])
 
     return _cfg
 
@@ -352,6 +497,49 @@ def test_ctrl_c_ends_the_run_as_killed(job_cfg, tmp_path, monkeypatch, mlflow_st
     assert [r.info.status for r in runs] == ["KILLED"]
     assert runs[0].info.end_time is not None
     assert not (tmp_path / "out" / "traceback.txt").exists()  # not a failure of the job
+
+
+def test_experiment_name_override_and_system_metrics(job_cfg, tmp_path, mlflow_store):
+    from experiments.job import run_job
+
+    run_job(job_cfg("mlflow", "logger.experiment_name=my-comparison",
+                    "logger.system_metrics=true", "logger.system_metrics_interval_s=0.05"))
+    client, exp_id = mlflow_store(tmp_path / "logs", "my-comparison")
+    assert client.get_experiment_by_name("smoke") is None  # the override wins
+    [run] = client.search_runs([exp_id])
+    assert run.info.status == "FINISHED"
+    assert "recall_at_10" in run.data.metrics
+    system = {k for k in run.data.metrics if k.startswith("system/")}
+    assert "system/cpu_utilization_percentage" in system, sorted(run.data.metrics)
+    assert "system/system_memory_usage_megabytes" in system
+    # a single run writes the experiment's saved view too (no swept columns)
+    exp = client.get_experiment(exp_id)
+    assert "mlflow.sharedViewState.headline-metrics" in exp.tags
+
+
+def test_system_metrics_are_off_by_default(compose_cfg):
+    assert compose_cfg([]).logger.system_metrics is False
+
+
+def test_ctrl_c_inside_a_compiled_call_is_still_a_kill(job_cfg, tmp_path, monkeypatch,
+                                                       mlflow_store):
+    # a SIGINT that lands inside a numba call comes back as a SystemError with the interrupt
+    # set; the signal handler remembered the signal, so the job ends KILLED, not FAILED
+    import experiments.training
+    from experiments import outcome
+    from experiments.job import run_job
+
+    def interrupted_in_numba(*args, **kwargs):
+        outcome._INTERRUPTED.append(2)
+        raise SystemError("CPUDispatcher(...) returned a result with an exception set")
+
+    monkeypatch.setattr(outcome, "_INTERRUPTED", [])
+    monkeypatch.setattr(experiments.training, "train", interrupted_in_numba)
+    with pytest.raises(KeyboardInterrupt):
+        run_job(job_cfg("mlflow"))
+    _, _, runs = store(tmp_path, mlflow_store)
+    assert [r.info.status for r in runs] == ["KILLED"]
+    assert not (tmp_path / "out" / "traceback.txt").exists()
 
 
 def test_main_returns_the_headline_metric(job_cfg, tmp_path):

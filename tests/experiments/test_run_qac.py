@@ -22,7 +22,7 @@ def smoke_qac(tmp_path_factory):
     proc = _run_app("experiments.run", "-m", "experiment=smoke_qac", *_tmp_paths(root),
                     cwd=root, timeout=400)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    client, exp_id = _mlflow_store(root / "logs")
+    client, exp_id = _mlflow_store(root / "logs", "smoke_qac")
     runs = client.search_runs([exp_id], max_results=100)
     return proc, root, client, [r for r in runs if r.data.tags.get("role") != "sweep"]
 
@@ -45,7 +45,7 @@ def test_qac_metrics_are_logged_and_sane(smoke_qac):
             assert name in m and math.isfinite(m[name]), (run.data.params["qac_row"], name)
         assert 0.0 <= m["mrr_at_10"] <= 1.0 and 0.0 <= m["bleu"] <= 1.0
         assert m["mrr_at_10"] > 0.05  # far above chance among hundreds of labels
-        assert m["latency_p99_ms"] < 10.0  # the paper's bound, even on this tiny set
+        assert 0.0 < m["latency_p50_ms"] <= m["latency_p99_ms"]  # no wall-clock bound here
 
 
 def test_slices_and_samples_are_artifacts(smoke_qac, tmp_path):
@@ -119,3 +119,51 @@ def test_claims_table_on_the_smoke_runs(smoke_qac, tmp_path):
     for claim in ("C7a", "C8a"):  # rows 4 and 2 are not in the smoke preset
         assert table.loc[claim, "verdict"] == "not run"
         assert "experiment=qac_table2" in table.loc[claim, "detail"]
+
+
+def test_qac_datasets_and_the_sweep_table(smoke_qac):
+    proc, _, _, runs = smoke_qac
+    for run in runs:
+        inputs = {d.dataset.name: d for d in run.inputs.dataset_inputs}
+        assert sorted(inputs) == ["synthetic_qac-tiny-test", "synthetic_qac-tiny-train"]
+        assert {d.dataset.digest for d in inputs.values()} == {
+            run.data.params["dataset_card_hash"]}
+        assert json.loads(inputs["synthetic_qac-tiny-train"].dataset.source)["tags"][
+            "generator"] == "xmr.datasets.synthetic_qac.make_qac_sessions"
+    # one table of the 10 grid points (5 configurations x 2 seeds), sorted by MRR@10, the best
+    # marked
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("| ")]
+    head, rows = lines[0], lines[1:]
+    assert "| MRR@10 | BLEU |" in head and "| R@10 |" not in head
+    assert len(rows) == 10
+    col = [c.strip() for c in head.strip("|").split("|")].index("MRR@10")
+    mrr = [float(r.strip("|").split("|")[col]) for r in rows]
+    assert mrr == sorted(mrr, reverse=True)
+    assert [r.split("|")[1].strip() for r in rows].count("*") == mrr.count(mrr[0]) >= 1
+
+
+def test_qac_analysis_on_the_real_store(smoke_qac, tmp_path):
+    """The QAC analysis reads what the harness really logs (not hand-typed runs): one Table 2
+    row per configuration with the logged metrics, MPC last, and the prefix-length curves
+    from the slices.json artifacts."""
+    from analysis import load, qac_prefix_slices, qac_table2
+
+    _, root, _, runs = smoke_qac
+    frame = load.load_runs(f"sqlite:///{root / 'logs' / 'mlflow.db'}")
+    table = qac_table2.rows(frame)
+    logged = {r.info.run_id: r.data.metrics for r in runs}
+    ids = [rid for r in table["run_ids"] for rid in r.split(";")]
+    assert len(table) == 5 and sorted(ids) == sorted(logged)  # each row: its 2 seeds' runs
+    assert table["configuration"].iloc[-1].startswith("MPC")  # the baseline last
+    assert table["configuration"].nunique() == 5  # every configuration has its own label
+    for _, row in table.iterrows():  # the mean over seeds of what was logged
+        seeds = [logged[rid] for rid in row["run_ids"].split(";")]
+        assert row["seeds"] == len(seeds) == 2
+        assert row["MRR@10"] == pytest.approx(sum(m["mrr_at_10"] for m in seeds) / 2)
+        assert row["BLEU"] == pytest.approx(sum(m["bleu"] for m in seeds) / 2)
+    result = qac_table2.build(frame, tmp_path)
+    assert result.files and (tmp_path / "qac_table2.csv").is_file()
+    pts = qac_prefix_slices.points(frame)
+    assert set(pts["run_id"]) <= set(logged) and len(pts) > 0
+    assert pts["prefix_length"].nunique() > 1  # a curve over prefix lengths, not one point
+    assert pts["mrr_at_10"].between(0, 1).all()

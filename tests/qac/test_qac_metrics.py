@@ -96,9 +96,15 @@ def test_qac_metrics_and_slices():
     counts = Counter({"abc": 3, "z": 150})
     s = qac_slices(sugg, truths, prefixes, counts)
     json.dumps(s)  # the slices.json artifact
+    # BLEU by hand: one-token sentences score 0.1 ** 0.75 when equal (smoothing method 1,
+    # see test_sentence_bleu_smoothing_method1_by_hand) and 0 otherwise; a truth at rank 2
+    # weighs 1/2 of Σ 1/(i+1) = 1.5. Prefix length 1: rows "a" ([ab, abc] → abc), "q" (none),
+    # "z" ([zz, z] → z)
+    exact = 0.1 ** 0.75
     assert s["prefix_length"]["1"] == {"n": 3, "mrr_at_10": pytest.approx(1 / 3),
-                                       "bleu": pytest.approx(s["prefix_length"]["1"]["bleu"])}
-    assert s["prefix_length"]["10+"]["mrr_at_10"] == 1.0
+                                       "bleu": pytest.approx((exact / 2 / 1.5) * 2 / 3)}
+    assert s["prefix_length"]["10+"] == {"n": 1, "mrr_at_10": 1.0,
+                                         "bleu": pytest.approx(exact)}
     assert set(s["train_frequency"]) == {"0", "2-4", "100+"}
     assert s["train_frequency"]["2-4"]["n"] == 2
     assert s["train_frequency"]["2-4"]["mrr_at_10"] == pytest.approx(0.75)

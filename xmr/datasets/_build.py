@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from xmr._validation import check_float, check_int
+from xmr._validation import check_float, check_seed
 from xmr.datasets.tasks import SkipReport, XMRDataset, XMRSplit
 
 logger = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ def check_split_settings(test_fraction, seed) -> None:
     check_float("test_fraction", test_fraction, minimum=0.0)
     if test_fraction >= 1.0:
         raise ValueError(f"test_fraction must be < 1, got {test_fraction}")
-    check_int("seed", seed, minimum=0)
+    check_seed("seed", seed)
 
 
 def split_queries(queries: Iterable[str], test_fraction: float, seed: int) -> dict[str, str]:

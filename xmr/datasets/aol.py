@@ -58,7 +58,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from xmr._validation import check_int
+from xmr._validation import check_int, check_seed
 from xmr.datasets._io import find_files, iter_lines
 from xmr.datasets.tasks import QACDataset, QACSplit, SkipReport
 
@@ -470,7 +470,7 @@ def write_synthetic_aol_file(path: str | Path, n_rows: int, n_users: int,
 
     check_int("n_rows", n_rows, minimum=1)
     check_int("n_users", n_users, minimum=1)
-    check_int("seed", seed, minimum=0)
+    check_seed("seed", seed)
     rng = np.random.default_rng(seed)
     words = fake_words(rng, max(200, min(50_000, n_rows // 20)))
     n_base = max(100, min(200_000, n_rows // 5))  # distinct base queries

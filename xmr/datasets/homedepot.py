@@ -18,6 +18,7 @@ This module also holds the helpers the other judgement-based loaders (ESCI) shar
 
 from __future__ import annotations
 
+import codecs
 import csv
 import logging
 import math
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from xmr._validation import check_choice, check_float
 from xmr.datasets._build import LABEL_SETS, NO_POSITIVE, check_split_settings, judgements_to_dataset
-from xmr.datasets._io import find_files, open_binary
+from xmr.datasets._io import DataFileError, find_files, raw_lines
 from xmr.datasets.tasks import SkipReport, XMRDataset
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ HOW_TO_OBTAIN = (
     "(Kaggle competition data: internal research use only) and put it, optionally gzipped, "
     "in the data folder's homedepot/ subfolder")
 COLUMNS = ("id", "product_uid", "product_title", "search_term", "relevance")
+SINGLE_BYTE_CODECS = ("iso8859-1", "cp1252", "iso8859-15")  # decode any byte: no error on UTF-8
 RELEVANCE_RANGE = (1.0, 3.0)  # crowd averages of 1 (irrelevant) .. 3 (perfect match)
 
 
@@ -63,28 +65,53 @@ def _check_config(config: HomeDepotConfig) -> None:
     check_choice("label_set", config.label_set, LABEL_SETS)
     if not isinstance(config.encoding, str) or not config.encoding:
         raise ValueError(f"encoding must be a codec name, got {config.encoding!r}")
+    try:
+        codecs.lookup(config.encoding)
+    except LookupError as exc:
+        raise ValueError(f"encoding {config.encoding!r} is not a codec Python knows (e.g. "
+                         f"'latin-1', 'utf-8')") from exc
 
 
 def _csv_rows(path: Path, encoding: str) -> Iterator[tuple[int, list[str]]]:
     """(line number, fields) of a CSV file, streaming and gzip-transparent. Undecodable
-    bytes are kept as lone surrogates (``surrogateescape``) so the caller can skip the row."""
-    with open_binary(path) as fh:
-        def lines():
-            for number, raw in enumerate(fh, start=1):
-                if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                    raw = raw[3:]  # UTF-8 byte-order mark
-                yield raw.decode(encoding, errors="surrogateescape")
+    bytes are kept as lone surrogates (``surrogateescape``) so the caller can skip the row.
 
-        reader = csv.reader(lines())
-        while True:
-            try:
-                fields = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:  # e.g. a field over the csv module's size limit
-                yield reader.line_num, [f"<csv error: {exc}>"]
-                continue
-            yield reader.line_num, fields
+    Read with a single-byte codec (latin-1, cp1252), a file whose every non-ASCII line is
+    valid UTF-8 is a UTF-8 file: decoding it as latin-1 would turn "é" into "Ã©" silently, so
+    it raises :class:`DataFileError` saying to set ``encoding=utf-8``."""
+    single_byte = codecs.lookup(encoding).name in SINGLE_BYTE_CODECS
+    utf8_lines, other_lines, example = 0, 0, None
+
+    def lines():
+        nonlocal utf8_lines, other_lines, example
+        for number, raw in raw_lines(path):
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]  # UTF-8 byte-order mark
+            if single_byte and not raw.isascii():
+                try:
+                    text = raw.decode("utf-8")
+                    utf8_lines += 1
+                    example = example or (number, text.strip()[:80])
+                except UnicodeDecodeError:
+                    other_lines += 1
+            yield raw.decode(encoding, errors="surrogateescape")
+
+    reader = csv.reader(lines())
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # e.g. a field over the csv module's size limit
+            yield reader.line_num, [f"<csv error: {exc}>"]
+            continue
+        yield reader.line_num, fields
+    if utf8_lines and not other_lines:
+        raise DataFileError(
+            f"{path} is UTF-8 (all {utf8_lines} lines with non-ASCII bytes are valid UTF-8, "
+            f"e.g. line {example[0]}: {example[1]!r}) but is read as {encoding}, which would "
+            f"garble them (é → Ã©); set data.options.encoding=utf-8 (HomeDepotConfig"
+            f"(encoding='utf-8'))")
 
 
 def _undecodable(fields: Sequence[str]) -> bool:

@@ -58,7 +58,7 @@ import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
-from xmr._validation import check_int
+from xmr._validation import check_int, check_seed
 
 logger = logging.getLogger(__name__)
 
@@ -236,7 +236,7 @@ def make_product_search(
     zipf_exponent = _check_range("zipf_exponent", zipf_exponent, 0.0, math.inf, "finite and > 0")
     if zipf_exponent == 0.0:
         raise ValueError(f"zipf_exponent must be finite and > 0, got {zipf_exponent}")
-    seed = check_int("seed", seed, minimum=0)
+    seed = check_seed("seed", seed)
 
     t0 = time.perf_counter()
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)]

@@ -57,7 +57,7 @@ from itertools import accumulate
 
 import numpy as np
 
-from xmr._validation import check_int
+from xmr._validation import check_int, check_seed
 from xmr.datasets.tasks import QACDataset, QACSplit
 
 logger = logging.getLogger(__name__)
@@ -192,7 +192,7 @@ def make_qac_sessions(
     if not 0.0 < float(zipf_exponent) <= 10.0:
         raise ValueError(f"zipf_exponent must be in (0, 10], got {zipf_exponent}")
     reformulation_prob = _check_prob("reformulation_prob", reformulation_prob)
-    seed = check_int("seed", seed, minimum=0)
+    seed = check_seed("seed", seed)
     params = dict(n_users=n_users, sessions_per_user=sessions_per_user,
                   n_queries_vocab=n_queries_vocab, n_topics=n_topics,
                   zipf_exponent=float(zipf_exponent), reformulation_prob=reformulation_prob,

@@ -29,7 +29,7 @@ import scipy.sparse as sp
 
 from xmr._validation import check_choice
 from xmr.datasets._build import label_matrix
-from xmr.datasets._io import find_files, iter_lines
+from xmr.datasets._io import DataFileError, find_files, iter_lines
 from xmr.datasets.tasks import SkipReport, XMRDataset, XMRSplit
 
 logger = logging.getLogger(__name__)
@@ -100,6 +100,7 @@ def _read_text(path: Path, d: int | None, n_labels: int | None, skipped: SkipRep
         raise ValueError(f"{path}: empty file (expected a header 'N D L')")
     n_head, d_head, l_head = _parse_header(path, first[1])
     header = {"N": n_head, "D": d_head, "L": l_head}
+    d_given, l_given = d, n_labels
     d = d_head if d is None else d
     n_labels = l_head if n_labels is None else n_labels
 
@@ -130,7 +131,13 @@ def _read_text(path: Path, d: int | None, n_labels: int | None, skipped: SkipRep
             except ValueError:
                 reason = "non-numeric label id"
                 break
-            if not 0 <= lid < n_labels:
+            if lid >= n_labels:  # the header is wrong, not this row: refuse the file
+                raise DataFileError(
+                    f"{where}label id {lid} >= L={n_labels} "
+                    f"({'the header' if l_given is None else 'the train file header'} says "
+                    f"{n_labels} labels); fix the header 'N D L' (L must exceed every label "
+                    f"id)")
+            if lid < 0:
                 reason = "label id out of range"
                 break
             labels.append(lid)
@@ -145,7 +152,12 @@ def _read_text(path: Path, d: int | None, n_labels: int | None, skipped: SkipRep
             if not colon or ":" in val:
                 reason = "malformed feature token"
                 break
-            if not 0 <= fid_i < d:
+            if fid_i >= d:
+                raise DataFileError(
+                    f"{where}feature id {fid_i} >= D={d} "
+                    f"({'the header' if d_given is None else 'the train file header'} says "
+                    f"{d} features); fix the header 'N D L' (D must exceed every feature id)")
+            if fid_i < 0:
                 reason = "feature id out of range"
                 break
             if not math.isfinite(val_f):

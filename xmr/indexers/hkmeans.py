@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from xmr._threads import resolve_n_jobs
-from xmr._validation import check_int, check_power_of_two
+from xmr._validation import check_int, check_power_of_two, check_seed
 from xmr.kernels.kmeans import split_level
 from xmr.params import KMeansParams, store_params
 from xmr.tree import LabelTree
@@ -33,7 +33,7 @@ def check_kmeans_params(ix) -> None:
     check_power_of_two("nr_splits", ix.nr_splits)
     check_int("max_leaf_size", ix.max_leaf_size, minimum=2)
     check_int("max_iter", ix.max_iter, minimum=1)
-    check_int("seed", ix.seed, minimum=0)
+    check_seed("seed", ix.seed)
 
 
 _P = KMeansParams  # the defaults, defined once

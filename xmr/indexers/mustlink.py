@@ -22,7 +22,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.preprocessing import normalize
 
 from xmr._threads import resolve_n_jobs
 from xmr._validation import check_int
@@ -34,6 +33,7 @@ from xmr.indexers.trie import (
     tree_from_flags,
 )
 from xmr.kernels.kmeans import weighted_split_level
+from xmr.label_embedding import normalize
 from xmr.params import MustLinkParams, store_params
 from xmr.tree import LabelTree
 
@@ -82,7 +82,7 @@ class MustLinkIndexer(ClusteringStringIndexer):
         n_comp = int(comp_of[-1]) + 1
         sizes = np.bincount(comp_of, minlength=n_comp)
         member = sp.csr_matrix((np.ones(L, np.float32), (comp_of, perm)), shape=(n_comp, L))
-        F = normalize(sp.csr_matrix(member @ Z), norm="l2").astype(np.float32)
+        F = normalize(sp.csr_matrix(member @ Z)).astype(np.float32)
         F.sort_indices()
         args = (F.indptr.astype(np.int64), F.indices.astype(np.int64),
                 F.data.astype(np.float64), F.shape[1], sizes.astype(np.float64))

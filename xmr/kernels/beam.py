@@ -19,6 +19,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from xmr._validation import query_problem
+
 # post-processors: (transform, combiner) as in PECOS's PostProcessor
 POST_PROCESSORS = {
     "noop": 0,  # s, the parent's score is ignored
@@ -195,3 +197,19 @@ def predict_one(q_idx, q_val, n_levels, child_ptr, child_ids, chunk_ptr, row_fea
         labels[j] = cur_node[j] - label_base
         scores[j] = cur_score[j]
     return labels, scores
+
+
+@nb.njit(nogil=True, cache=True)
+def predict_one_checked(q_idx, q_val, n_features, n_levels, child_ptr, child_ids, chunk_ptr,
+                        row_feat, row_ptr, ent_child, ent_val, node_bias, beam_size, topk, pp,
+                        max_children, label_base):
+    """:func:`predict_one` behind the query checks of ``xmr._validation.query_problem``, in
+    one compiled call (one dispatch: the checks cost a pass over the query, nothing more).
+    Returns (problem code, position, label ids, scores); code 0 = valid query."""
+    code, pos = query_problem(q_idx, q_val, n_features)
+    if code != 0:
+        return code, pos, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+    labels, scores = predict_one(q_idx, q_val, n_levels, child_ptr, child_ids, chunk_ptr,
+                                 row_feat, row_ptr, ent_child, ent_val, node_bias, beam_size,
+                                 topk, pp, max_children, label_base)
+    return 0, -1, labels, scores

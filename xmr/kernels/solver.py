@@ -45,6 +45,8 @@ def solve_dual_cd(indptr, indices, data, sqnorm, y, Cp, Cn, eps, max_iter, bias,
         c = Cp if y[i] > 0 else Cn
         QD[i] = 0.5 / c + sqnorm[i] + bias2
         index[i] = i
+    diag_p = 0.5 / Cp  # hoisted: a division per coordinate step otherwise
+    diag_n = 0.5 / Cn
     state = np.empty(1, dtype=np.uint64)
     state[0] = np.uint64(seed)
     pg_max_old = _INF
@@ -55,7 +57,9 @@ def solve_dual_cd(indptr, indices, data, sqnorm, y, Cp, Cn, eps, max_iter, bias,
         pg_max_new = -_INF
         pg_min_new = _INF
         for j in range(active - 1, 0, -1):  # Fisher-Yates on the active set
-            k = np.int64(_next_rand(state) % np.uint64(j + 1))
+            # Lemire's multiply-shift instead of a 64-bit modulo (a division per step)
+            k = np.int64(((_next_rand(state) >> np.uint64(32)) * np.uint64(j + 1))
+                         >> np.uint64(32))
             t = index[j]
             index[j] = index[k]
             index[k] = t
@@ -63,8 +67,7 @@ def solve_dual_cd(indptr, indices, data, sqnorm, y, Cp, Cn, eps, max_iter, bias,
         while s < active:
             i = index[s]
             yi = y[i]
-            c = Cp if yi > 0 else Cn
-            diag = 0.5 / c
+            diag = diag_p if yi > 0 else diag_n
             dot = 0.0
             for p in range(indptr[i], indptr[i + 1]):
                 dot += w[indices[p]] * data[p]
@@ -117,49 +120,15 @@ def solve_dual_cd(indptr, indices, data, sqnorm, y, Cp, Cn, eps, max_iter, bias,
 
 
 @nb.njit(nogil=True, cache=True)
-def train_task(X_indptr, X_indices, X_data, pool, child_ids, pos_ptr, pos_idx,
-               Cp, Cn, eps, max_iter, bias, threshold, seed, feat_map):
-    """Train the children ``child_ids`` of one parent on its instance ``pool`` (sorted ids).
-
-    pos_ptr/pos_idx: CSC of the level's targets (child → sorted positive instance ids).
-    feat_map: (D,) int64 scratch, all -1 on entry and exit.
-    Returns COO pieces (feature, child, weight) of the kept weights and the children's bias
-    weights (0 where pruned).
-    """
+def _train_children(indptr, indices, data, sqnorm, n_feat, local2global, pool, child_ids,
+                    pos_ptr, pos_idx, Cp, Cn, eps, max_iter, bias, threshold, seed):
+    """Solve one binary problem per child on the gathered pool (local CSR over ``n_feat``
+    features, ``local2global`` maps them back) and keep the weights ``|w| >= threshold``."""
     n = pool.size
-    # gather the pool into a local CSR over the features it uses
-    nnz = 0
-    for r in range(n):
-        nnz += X_indptr[pool[r] + 1] - X_indptr[pool[r]]
-    indptr = np.empty(n + 1, dtype=np.int64)
-    indices = np.empty(nnz, dtype=np.int32)  # 32-bit: halves the memory traffic of a pass
-    data = np.empty(nnz, dtype=np.float32)
-    local2global = np.empty(nnz, dtype=np.int64)
-    sqnorm = np.zeros(n, dtype=np.float64)
-    n_feat = 0
-    q = 0
-    indptr[0] = 0
-    for r in range(n):
-        row = pool[r]
-        for p in range(X_indptr[row], X_indptr[row + 1]):
-            f = X_indices[p]
-            loc = feat_map[f]
-            if loc < 0:
-                loc = n_feat
-                feat_map[f] = loc
-                local2global[loc] = f
-                n_feat += 1
-            indices[q] = loc
-            data[q] = X_data[p]
-            v = np.float64(X_data[p])
-            sqnorm[r] += v * v
-            q += 1
-        indptr[r + 1] = q
-    for j in range(n_feat):
-        feat_map[local2global[j]] = -1
-
     n_child = child_ids.size
-    cap = n_feat * n_child
+    # kept weights, grown on demand: sizing for n_feat × n_child up front held hundreds of
+    # MB per thread on the upper levels of a 1M-label tree
+    cap = max(1024, n_feat)
     out_feat = np.empty(cap, dtype=np.int32)
     out_child = np.empty(cap, dtype=np.int32)
     out_val = np.empty(cap, dtype=np.float32)
@@ -183,6 +152,20 @@ def train_task(X_indptr, X_indices, X_data, pool, child_ids, pos_ptr, pos_idx,
                 y[a] = 1
         b = solve_dual_cd(indptr, indices, data, sqnorm, y, Cp, Cn, eps, max_iter, bias,
                           seed + c, w, alpha, QD, index)
+        kept = 0
+        for j in range(n_feat):
+            v = w[j]
+            if v != 0.0 and abs(v) >= threshold:
+                kept += 1
+        if n_out + kept > cap:
+            cap = max(2 * cap, n_out + kept)
+            grown_f = np.empty(cap, dtype=np.int32)
+            grown_c = np.empty(cap, dtype=np.int32)
+            grown_v = np.empty(cap, dtype=np.float32)
+            grown_f[:n_out] = out_feat[:n_out]
+            grown_c[:n_out] = out_child[:n_out]
+            grown_v[:n_out] = out_val[:n_out]
+            out_feat, out_child, out_val = grown_f, grown_c, grown_v
         for j in range(n_feat):
             v = w[j]
             if v != 0.0 and abs(v) >= threshold:
@@ -193,3 +176,63 @@ def train_task(X_indptr, X_indices, X_data, pool, child_ids, pos_ptr, pos_idx,
         if bias > 0 and b != 0.0 and abs(b) >= threshold:
             out_bias[ci] = b
     return out_feat[:n_out].copy(), out_child[:n_out].copy(), out_val[:n_out].copy(), out_bias
+
+
+@nb.njit(nogil=True, cache=True)
+def train_task(X_indptr, X_indices, X_data, pool, child_ids, pos_ptr, pos_idx,
+               Cp, Cn, eps, max_iter, bias, threshold, seed, feat_map):
+    """Train the children ``child_ids`` of one parent on its instance ``pool`` (sorted ids).
+
+    pos_ptr/pos_idx: CSC of the level's targets (child → sorted positive instance ids).
+    feat_map: (D,) int64 scratch, all -1 on entry and exit.
+    Returns COO pieces (feature, child, weight) of the kept weights and the children's bias
+    weights (0 where pruned).
+
+    A pool of all N rows (the root; most parents when most rows reach most parents) is solved
+    on X itself: no copy of X, whose gathering would cost as much memory as X per thread.
+    """
+    n = pool.size
+    D = feat_map.size
+    if n == X_indptr.size - 1:  # pool == 0..N-1 (sorted, distinct)
+        sqnorm = np.zeros(n, dtype=np.float64)
+        for r in range(n):
+            for p in range(X_indptr[r], X_indptr[r + 1]):
+                v = np.float64(X_data[p])
+                sqnorm[r] += v * v
+        identity = np.arange(D).astype(np.int32)
+        return _train_children(X_indptr, X_indices, X_data, sqnorm, D, identity, pool,
+                               child_ids, pos_ptr, pos_idx, Cp, Cn, eps, max_iter, bias,
+                               threshold, seed)
+    # gather the pool into a local CSR over the features it uses
+    nnz = 0
+    for r in range(n):
+        nnz += X_indptr[pool[r] + 1] - X_indptr[pool[r]]
+    indptr = np.empty(n + 1, dtype=np.int64)
+    indices = np.empty(nnz, dtype=np.int32)  # 32-bit: halves the memory traffic of a pass
+    data = np.empty(nnz, dtype=np.float32)
+    local2global = np.empty(min(nnz, D), dtype=np.int32)
+    sqnorm = np.zeros(n, dtype=np.float64)
+    n_feat = 0
+    q = 0
+    indptr[0] = 0
+    for r in range(n):
+        row = pool[r]
+        for p in range(X_indptr[row], X_indptr[row + 1]):
+            f = X_indices[p]
+            loc = feat_map[f]
+            if loc < 0:
+                loc = n_feat
+                feat_map[f] = loc
+                local2global[loc] = f
+                n_feat += 1
+            indices[q] = loc
+            data[q] = X_data[p]
+            v = np.float64(X_data[p])
+            sqnorm[r] += v * v
+            q += 1
+        indptr[r + 1] = q
+    for j in range(n_feat):
+        feat_map[local2global[j]] = -1
+    return _train_children(indptr, indices, data, sqnorm, n_feat, local2global, pool,
+                           child_ids, pos_ptr, pos_idx, Cp, Cn, eps, max_iter, bias,
+                           threshold, seed)

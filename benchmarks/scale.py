@@ -1,0 +1,279 @@
+"""Scale curve: our XR-Linear against PECOS (and Omikuji / napkinXC) from 20k to 1M labels.
+
+For each size L the project's synthetic product-search generator draws L products, 2 L training
+queries and ``--n-test`` test queries, featurised by word 1-2-gram TF-IDF (cached under
+``--cache-dir``; generated in a process of its own). Then every side runs once, each in its own
+process, on the same ``.npz`` matrices, with the settings of :mod:`benchmarks.vs_pecos`
+(B = 16, max leaf 100, threshold 0.1, beam 10, topk 10):
+
+- train_s: indexing + training seconds as each side measures it around its training call.
+- peak_mem_mib: resident high-water mark (``VmHWM``) of the side's processes, data loading
+  included. Ours: one process (fit, then predict and latency). PECOS: the largest of its fit,
+  predict and latency worker processes. ``peak_mem_train_mib``: the fit alone.
+- throughput_qps: test rows / seconds of one batch predict, all cores.
+- latency_p50_ms / latency_p99_ms: every test row as one query, one thread, after 100 warm-up
+  queries (ours: ``XRLinear.predict_one``; PECOS: its predict-only C++ model).
+- precision_at_1, recall_at_10 on the test set; model_nnz; model_bytes (saved model folder).
+- Omikuji (Parabel mode, one tree) and napkinXC (PLT), each at its documented defaults, run in
+  their own venv (``make xmc-venv``; skipped with a note when it is absent): train_s,
+  peak_mem_mib, throughput_qps, P@1, R@10, model_bytes (see ``benchmarks/_xmc_worker.py``).
+
+One run of each side per size: timings on a shared machine are noisy, so compare the ratios,
+which are measured in the same run. The figure plots train time and peak memory against L on
+log-log axes with the least-squares slope of each side.
+
+Usage::
+
+    python -m benchmarks.scale --out bench-results/scale.json --figure bench-results/scale.png
+    python -m benchmarks.scale --sizes 20000 100000 --sides xmr pecos   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks._scale_worker import dir_bytes, load_csr
+from benchmarks.vs_pecos import MODEL, N_WARMUP, PREDICT, accuracy, machine_info
+
+logger = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+XMC_WORKER = Path(__file__).resolve().parent / "_xmc_worker.py"
+DEFAULT_SIZES = (20_000, 100_000, 300_000, 1_000_000)
+SIDES = ("xmr", "pecos", "omikuji", "napkinxc")
+PEERS = ("omikuji", "napkinxc")  # run by the .xmc-venv interpreter
+KEYS = ("train_s", "peak_mem_mib", "peak_mem_train_mib", "throughput_qps", "latency_p50_ms",
+        "latency_p99_ms", "precision_at_1", "recall_at_10", "model_nnz", "model_bytes")
+RATIO_KEYS = ("train_s", "peak_mem_mib", "peak_mem_train_mib", "throughput_qps",
+              "latency_p50_ms", "latency_p99_ms", "model_bytes")
+
+
+def xmc_python() -> Path | None:
+    """The Omikuji/napkinXC venv's interpreter (``$XMR_XMC_PYTHON`` or ``.xmc-venv``), if any."""
+    env = os.environ.get("XMR_XMC_PYTHON")
+    exe = Path(env) if env else REPO_ROOT / ".xmc-venv" / "bin" / "python"
+    return exe if exe.is_file() else None
+
+
+def _run(cmd: list, what: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.run([str(c) for c in cmd], env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{what} failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
+
+
+def prepare(n_labels: int, n_test: int, seed: int, folder: Path) -> dict:
+    _run([sys.executable, "-m", "benchmarks._scale_worker", "prepare", "--n-labels", n_labels,
+          "--n-test", n_test, "--seed", seed, "--dir", folder], f"data for {n_labels} labels")
+    return json.loads((folder / "data.json").read_text())
+
+
+def _metrics(folder: Path, side: str) -> dict:
+    from scipy import sparse as sp
+
+    P = sp.load_npz(folder / f"P_{side}.npz").tocsr()
+    return accuracy(load_csr(folder / "Y_tst.npz"), P)
+
+
+def run_xmr(folder: Path) -> dict:
+    settings = folder / "settings_xmr.json"
+    settings.write_text(json.dumps({"model": MODEL, "predict": PREDICT, "n_warmup": N_WARMUP}))
+    out = folder / "result_xmr.json"
+    _run([sys.executable, "-m", "benchmarks._scale_worker", "xmr", "--dir", folder,
+          "--settings", settings, "--out", out], "xmr side")
+    return json.loads(out.read_text()) | _metrics(folder, "xmr")
+
+
+def run_pecos(folder: Path) -> dict:
+    from baselines.pecos_peer import PecosXRLinear
+
+    X, Y = load_csr(folder / "X_trn.npz"), load_csr(folder / "Y_trn.npz")
+    with PecosXRLinear(**MODEL) as model:
+        model.fit(X, Y)
+        del X, Y
+        out = {"train_s": model.train_time_s_, "index_s": model.index_time_s_,
+               "peak_mem_train_mib": model.fit_peak_rss_mib_, "model_nnz": model.model_nnz_,
+               "model_bytes": dir_bytes(model._model_dir)}
+        X_tst = load_csr(folder / "X_tst.npz")
+        P = model.predict(X_tst, **PREDICT)
+        lat = model.measure_latency(X_tst, n_warmup=N_WARMUP, threads=1, **PREDICT)
+        out |= {k: lat[k] for k in ("throughput_qps", "latency_p50_ms", "latency_p99_ms",
+                                    "latency_mean_ms")}
+        out["n_latency_queries"] = lat["n_queries"]
+        out["peak_mem_mib"] = model.peak_rss_mib_
+        out["versions"] = model.peer_versions_
+    return out | accuracy(load_csr(folder / "Y_tst.npz"), P)
+
+
+def run_peer(folder: Path, lib: str) -> dict:
+    exe = xmc_python()
+    if exe is None:
+        return {"skipped": "no .xmc-venv: run `make xmc-venv` (or set XMR_XMC_PYTHON)"}
+    out = folder / f"result_{lib}.json"
+    _run([exe, XMC_WORKER, lib, folder, out], f"{lib} side")
+    return json.loads(out.read_text()) | _metrics(folder, lib)
+
+
+RUNNERS = {"xmr": run_xmr, "pecos": run_pecos, "omikuji": lambda f: run_peer(f, "omikuji"),
+           "napkinxc": lambda f: run_peer(f, "napkinxc")}
+
+
+def fitted_slope(sizes, values) -> float | None:
+    """Least-squares slope of log(value) against log(size); None with < 2 points."""
+    pts = [(s, v) for s, v in zip(sizes, values) if v is not None and v > 0]
+    if len(pts) < 2:
+        return None
+    x, y = np.log([p[0] for p in pts]), np.log([p[1] for p in pts])
+    return float(np.polyfit(x, y, 1)[0])
+
+
+def summarise(rows: list[dict], sides) -> dict:
+    sizes = [r["n_labels"] for r in rows]
+    slopes = {side: {k: fitted_slope(sizes, [(r.get(side) or {}).get(k) for r in rows])
+                     for k in ("train_s", "peak_mem_mib")} for side in sides}
+    return {"slopes": slopes}
+
+
+def ratios(ours: dict, peer: dict) -> dict:
+    if not ours or not peer or "skipped" in peer:
+        return {}
+    out = {k: ours[k] / peer[k] for k in RATIO_KEYS if ours.get(k) and peer.get(k)}
+    for k in ("precision_at_1", "recall_at_10"):
+        if k in ours and k in peer:
+            out[f"{k}_diff"] = ours[k] - peer[k]
+    return out
+
+
+def markdown_table(result: dict) -> str:
+    def fmt(v) -> str:
+        if v is None:
+            return "–"
+        if isinstance(v, int) or abs(v) >= 1000:
+            return f"{v:,.0f}"
+        return f"{v:.3g}" if abs(v) >= 1 else f"{v:.4f}"
+
+    sides = result["settings"]["sides"]
+    lines = []
+    for row in result["sizes"]:
+        lines += [f"#### {row['n_labels']:,} labels ({row['data']['n_train']:,} train queries, "
+                  f"{row['data']['n_features']:,} features)", "",
+                  "| | " + " | ".join(sides) + " | xmr / PECOS |",
+                  "|---|" + "---:|" * (len(sides) + 1)]
+        for k in KEYS:
+            cells = [fmt((row.get(s) or {}).get(k)) for s in sides]
+            r = row.get("ratio", {}).get(k)
+            lines.append(f"| {k} | " + " | ".join(cells) + f" | {fmt(r)} |")
+        lines.append("")
+    lines.append("Fitted log-log slopes (train_s, peak_mem_mib against labels): " + ", ".join(
+        f"{s} {fmt(v['train_s'])} / {fmt(v['peak_mem_mib'])}"
+        for s, v in result["summary"]["slopes"].items()))
+    return "\n".join(lines)
+
+
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = result["sizes"]
+    sizes = [r["n_labels"] for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, key, label in ((axes[0], "train_s", "train (indexing + training), s"),
+                           (axes[1], "peak_mem_mib", "peak memory, MiB")):
+        for side in result["settings"]["sides"]:
+            vals = [(r.get(side) or {}).get(key) for r in rows]
+            pts = [(s, v) for s, v in zip(sizes, vals) if v]
+            if not pts:
+                continue
+            slope = result["summary"]["slopes"][side][key]
+            tag = f"{side} (slope {slope:.2f})" if slope is not None else side
+            ax.plot(*zip(*pts), marker="o", label=tag)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("labels (training queries = 2 x labels)")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("synthetic product search, word 1-2-gram TF-IDF, B=16, leaf 100, t=0.1")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.scale", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES),
+                   help="numbers of labels (training queries = 2 x labels)")
+    p.add_argument("--sides", nargs="+", choices=SIDES, default=list(SIDES))
+    p.add_argument("--n-test", type=int, default=10_000, help="test queries per size")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cache-dir", type=Path, default=REPO_ROOT / "bench-results" / "scale-data",
+                   help="generated matrices, one folder per size (reused when present)")
+    p.add_argument("--out", type=Path, default=REPO_ROOT / "bench-results" / "scale.json")
+    p.add_argument("--figure", type=Path, default=None,
+                   help="log-log figure (default: --out with .png)")
+    args = p.parse_args(argv)
+    for name, vals in (("--sizes", args.sizes), ("--n-test", [args.n_test])):
+        bad = [v for v in vals if v < 2]
+        if bad:
+            p.error(f"{name} must be >= 2, got {bad}")
+    if args.figure is None:
+        args.figure = args.out.with_suffix(".png")
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    sides = [s for s in SIDES if s in args.sides]
+    result = {"settings": {**MODEL, **PREDICT, "sides": sides, "n_test": args.n_test,
+                           "seed": args.seed, "n_warmup": N_WARMUP, "latency_threads": 1,
+                           "load_average_start": os.getloadavg()},
+              "machine": machine_info(None), "sizes": []}
+    for n_labels in sorted(args.sizes):
+        folder = args.cache_dir / f"L{n_labels}"
+        t0 = time.perf_counter()
+        data = prepare(n_labels, args.n_test, args.seed, folder)
+        logger.info("%d labels: data ready in %.0f s: %s", n_labels, time.perf_counter() - t0,
+                    {k: data[k] for k in ("n_train", "n_features", "x_trn_nnz")})
+        row = {"n_labels": n_labels, "data": data}
+        for side in sides:
+            load = os.getloadavg()[0]
+            t0 = time.perf_counter()
+            row[side] = RUNNERS[side](folder)
+            row[side]["wall_s"] = time.perf_counter() - t0
+            row[side]["load_average_before"] = load
+            logger.info("%d labels, %s: %s", n_labels, side,
+                        {k: row[side].get(k) for k in KEYS + ("skipped",) if k in row[side]})
+            row["ratio"] = ratios(row.get("xmr"), row.get("pecos"))
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            partial = {**result, "sizes": result["sizes"] + [row]}
+            args.out.write_text(json.dumps(partial, indent=2) + "\n")  # after every side
+        result["sizes"].append(row)
+        result["summary"] = summarise(result["sizes"], sides)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    for row in result["sizes"]:
+        for name in ("P_xmr", "P_omikuji", "P_napkinxc"):
+            (args.cache_dir / f"L{row['n_labels']}" / f"{name}.npz").unlink(missing_ok=True)
+    result["settings"]["load_average_end"] = os.getloadavg()
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    plot(result, args.figure)
+    print(markdown_table(result))
+    logger.info("wrote %s and %s", args.out, args.figure)
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,341 @@
+"""What MLflow's own UI reads, written the way MLflow expects it, so the comparison is one click
+away: one experiment per comparison (of the model-training kind, not GenAI), datasets as MLflow
+datasets (the UI's Dataset column), MLflow's source tags (entry point, git commit), a run
+description naming the grid point, a saved view with the headline metrics as columns, and the
+link that opens it.
+
+``python -m experiments.mlflow_ui`` (``make ui``) prints that link per experiment and starts the
+MLflow UI. What the MLflow 3.17 web app reads (from its bundled source, ``mlflow/server/js``):
+
+- ``mlflow.experimentKind`` (experiment tag): ``custom_model_development`` = model training;
+  the app also picks its GenAI or machine-learning layout from the ``workflowType`` URL
+  parameter (else the browser's last choice, GenAI by default), so the link sets it.
+- ``mlflow.sharedViewState.<key>`` (experiment tag): a saved view, ``{"name", "createdAt",
+  "updatedAt", "state"}`` with ``state`` the JSON of the runs page's search facets
+  (``searchFilter``, ``orderByKey``, ``orderByAsc``, ...) and table state (``selectedColumns``
+  as ``metrics.`name```, ``params.`name```, ``attributes.`Dataset```, ...); opened by
+  ``?viewStateShareKey=<key>`` and listed under the page's saved views.
+- Runs sorted by a metric are listed flat (children not nested under their sweep's parent),
+  so the view shows every grid point at once; its filter keeps the grid-point runs only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlencode
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+from mlflow.entities import Dataset, DatasetInput, InputTag  # noqa: E402
+from mlflow.tracking import MlflowClient  # noqa: E402
+from mlflow.types import ColSpec, Schema  # noqa: E402
+from mlflow.types.schema import Array  # noqa: E402
+from mlflow.utils import mlflow_tags  # noqa: E402
+
+from experiments import tracking  # noqa: E402
+from experiments.sweep_table import HEADLINE_METRICS, PRIMARY_METRIC, param_key  # noqa: E402
+
+DEFAULT_EXPERIMENT = "xmr-harness"  # runs without a preset (and every run of older stores)
+KIND_TAG = "mlflow.experimentKind"
+KIND = "custom_model_development"  # model training, not "genai_development"
+VIEW_TAG_PREFIX = "mlflow.sharedViewState."
+VIEW_KEY = "headline-metrics"
+VIEW_NAME = "Headline metrics (every grid point, best first)"
+GRID_POINT_ROLE = "grid_point"  # tags.role of a job's run (a sweep's parent: "sweep")
+ENTRY_POINT = "experiments.run"
+WIDTHS = {"attributes": 190, "params": 125}  # px per column (metrics: 110): all fit in 1920
+DEFAULT_UI = "http://127.0.0.1:5000"
+# generated datasets: loader → the generator (nothing is read from the data folder)
+GENERATORS = {"synthetic_products": "xmr.datasets.synthetic.make_product_search",
+              "synthetic_qac": "xmr.datasets.synthetic_qac.make_qac_sessions"}
+
+
+# ----------------------------------------------------------------------- experiments
+def experiment_name(cfg) -> str:
+    """``logger.experiment_name``, else the preset's name (one MLflow experiment per
+    comparison), else ``xmr-harness``."""
+    return (cfg.logger.get("experiment_name") or cfg.get("experiment_name")
+            or DEFAULT_EXPERIMENT)
+
+
+def ensure_experiment(client: MlflowClient, name: str, log_dir: str, *,
+                      preset: str | None = None) -> str:
+    """The experiment's id (created under ``log_dir/mlruns`` if new), tagged as a model-training
+    experiment with a one-line description."""
+    exp_id = tracking._retry(tracking.experiment_id, client, name, log_dir)
+    tags = tracking._retry(client.get_experiment, exp_id).tags
+    wanted = {KIND_TAG: KIND}
+    if mlflow_tags.MLFLOW_RUN_NOTE not in tags:
+        wanted[mlflow_tags.MLFLOW_RUN_NOTE] = (
+            f"xmr-harness comparison `{preset}`: one run per grid point of "
+            f"`python -m {ENTRY_POINT} -m experiment={preset}`, grouped under one parent run "
+            f"per sweep. Open the saved view '{VIEW_NAME}' for the metric columns."
+            if preset else "xmr-harness runs without a preset.")
+    for key, value in wanted.items():
+        if tags.get(key) != value:
+            tracking._retry(client.set_experiment_tag, exp_id, key, value)
+    return exp_id
+
+
+def view_state(task: str, param_keys: list[str], *, extra_columns: list[str] = ()) -> dict:
+    """The runs page's state: grid-point runs only, sorted by the task's primary metric (best
+    first, flat), the swept params, Dataset, Source and the headline metrics as columns."""
+    columns = ["attributes.`Dataset`", "attributes.`Source`"]
+    columns += [f"params.`{param_key(k)}`" for k in param_keys]
+    columns += [f"metrics.`{m}`" for m in HEADLINE_METRICS.get(task, HEADLINE_METRICS["xmr"])]
+    columns += [c for c in extra_columns if c not in columns]
+    return {"searchFilter": f"tags.role = '{GRID_POINT_ROLE}'",
+            "orderByKey": f"metrics.`{PRIMARY_METRIC.get(task, 'recall_at_10')}`",
+            "orderByAsc": False, "startTime": "ALL", "lifecycleFilter": "Active",
+            "modelVersionFilter": "All Runs", "datasetsFilter": [],
+            "selectedColumns": list(dict.fromkeys(columns)),
+            "columnOrder": list(dict.fromkeys(columns)), "runsHiddenMode": "SHOW_ALL",
+            "columnWidths": {c: WIDTHS.get(c.split(".", 1)[0], 110) for c in columns},
+            "viewMaximized": False, "runListHidden": False, "groupBy": None}
+
+
+def ensure_view(client: MlflowClient, exp_id: str, task: str, param_keys: list[str]) -> None:
+    """Write (or widen) the experiment's saved view; columns of earlier sweeps are kept."""
+    tag = VIEW_TAG_PREFIX + VIEW_KEY
+    old = tracking._retry(client.get_experiment, exp_id).tags.get(tag)
+    now = int(time.time() * 1000)
+    created, previous = now, []
+    if old:
+        try:
+            envelope = json.loads(old)
+            created = int(envelope.get("createdAt", now))
+            previous = json.loads(envelope["state"]).get("selectedColumns", [])
+        except (ValueError, KeyError, TypeError):  # not ours / malformed: rewrite it
+            pass
+    state = view_state(task, param_keys, extra_columns=previous)
+    envelope = {"name": VIEW_NAME, "createdAt": created, "updatedAt": now,
+                "state": json.dumps(state)}
+    if old and json.loads(old).get("state") == envelope["state"]:
+        return
+    tracking._retry(client.set_experiment_tag, exp_id, tag, json.dumps(envelope))
+
+
+def runs_url(exp_id: str, base: str = DEFAULT_UI) -> str:
+    """The link that opens the experiment's runs table on the saved view."""
+    query = urlencode({"viewStateShareKey": VIEW_KEY, "workflowType": "machine_learning"})
+    return f"{base.rstrip('/')}/#/experiments/{exp_id}/runs?{query}"
+
+
+def compare_url(exp_id: str, run_ids: list[str], base: str = DEFAULT_UI) -> str:
+    """MLflow's side-by-side comparison of the given runs."""
+    query = urlencode({"runs": json.dumps(run_ids), "experiments": json.dumps([exp_id]),
+                       "workflowType": "machine_learning"})
+    return f"{base.rstrip('/')}/#/compare-runs?{query}"
+
+
+# --------------------------------------------------------------------- runs: sources
+def source_tags(commit: str) -> dict[str, str]:
+    """MLflow's own source tags: the entry point and the git commit of the code that ran."""
+    head, _, dirty = commit.partition("-")
+    tags = {mlflow_tags.MLFLOW_SOURCE_TYPE: "LOCAL", mlflow_tags.MLFLOW_SOURCE_NAME: ENTRY_POINT}
+    if head != "unknown":
+        tags[mlflow_tags.MLFLOW_GIT_COMMIT] = head
+        tags[mlflow_tags.MLFLOW_GIT_DIRTY] = str(bool(dirty)).lower()
+    return tags
+
+
+def describe_point(cfg, overrides: list[str], sweep_id: str | None) -> str:
+    """The run description (MLflow's ``mlflow.note.content``): the grid point in words."""
+    task = "Session-aware query autocompletion" if cfg.task == "qac" else "Product search (XMR)"
+    data = cfg.data.name + (f" ({cfg.data.options.size})"
+                            if cfg.data.options.get("size") is not None else "")
+    what = [f"model **{cfg.model.name}**"]
+    if cfg.task == "qac":
+        what += [f"Table 2 row **{cfg.qac_row}**", f"features **{cfg.features.name}**",
+                 f"indexer **{cfg.indexer.name}**"]
+    else:
+        what += [f"features **{cfg.features.name}**", f"indexer **{cfg.indexer.name}**"]
+        if cfg.model.get("threshold") is not None:
+            what.append(f"pruning threshold **{cfg.model.threshold}**")
+        what.append(f"beam width **{cfg.eval.beam_size}**")
+    preset = cfg.get("experiment_name")
+    where = (f"grid point of the `{preset}` sweep {sweep_id}" if sweep_id
+             else f"single run{f' of preset `{preset}`' if preset else ''}")
+    shown = [o for o in overrides if not o.startswith(("paths.", "hydra", "logger."))]
+    return (f"{task} on {data}: {', '.join(what)}; {where}.\n\n"
+            f"Overrides: `{' '.join(shown) or '(none)'}`")
+
+
+# ------------------------------------------------------------------- runs: datasets
+def _source(cfg, card: dict) -> tuple[str, str]:
+    """(source_type, source JSON): the generator with its seed, or the data folder read."""
+    loader = card["data_config"]["loader"]
+    options = card["data_config"].get("options", {})
+    if loader in GENERATORS:
+        if options.get("size") is not None:  # a size preset: the other sizes are unused
+            options = {k: options[k] for k in ("size", "seed") if k in options}
+        return "code", json.dumps({"tags": {"generator": GENERATORS[loader],
+                                            "seed": str(options.get("seed")),
+                                            "options": json.dumps(options, sort_keys=True)}})
+    folder = Path(cfg.paths.data_dir).resolve()
+    return "local", json.dumps({"uri": folder.as_uri()})
+
+
+def _schema(task: str) -> str:
+    if task == "qac":
+        cols = [ColSpec("string", "previous_query"), ColSpec("string", "prefix"),
+                ColSpec("string", "next_query")]
+    else:
+        cols = [ColSpec("string", "query"), ColSpec(Array("long"), "relevant_labels")]
+    return json.dumps({"mlflow_colspec": Schema(cols).to_dict()})
+
+
+def dataset_inputs(cfg, card: dict, card_hash: str) -> list[DatasetInput]:
+    """The run's training and test data as MLflow datasets: name ``<data>[-<size>]-<split>``,
+    the dataset card's hash as digest, the source, a schema and a profile with the sizes."""
+    source_type, source = _source(cfg, card)
+    size = card["data_config"].get("options", {}).get("size")
+    base = card["data_config"]["name"]
+    base += f"-{size}" if size and str(size) not in base else ""  # not synthetic_tiny-tiny
+    out = []
+    for split in ("train", "test"):
+        if split not in card["splits"]:
+            continue
+        s = card["splits"][split]
+        profile = {"rows": s["rows"], "labels": card["n_labels"],
+                   "rows_all_splits": card["rows_total"], "task": card["task"]}
+        for key in ("positives", "rows_without_labels", "share_positives_unseen_in_train",
+                    "empty_previous_query"):
+            if key in s:
+                profile[key] = s[key]
+        if card.get("n_features"):
+            profile["features"] = card["n_features"]
+        ds = Dataset(name=f"{base}-{split}", digest=card_hash, source_type=source_type,
+                     source=source, schema=_schema(card["task"]), profile=json.dumps(profile))
+        out.append(DatasetInput(ds, tags=[InputTag(mlflow_tags.MLFLOW_DATASET_CONTEXT,
+                                                   "training" if split == "train" else "test")]))
+    return out
+
+
+# ------------------------------------------------------------- runs: system metrics
+def start_system_metrics(run_id: str, uri: str, interval_s: float):
+    """MLflow's own system metrics (CPU, memory, disk, network as ``system/*``) sampled every
+    ``interval_s`` seconds into the run until ``.finish()``; needs psutil."""
+    try:
+        from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+    except ImportError as exc:  # psutil missing
+        raise RuntimeError(f"logger.system_metrics=true needs psutil ({exc}): pip install "
+                           "psutil, or set logger.system_metrics=false") from exc
+    monitor = SystemMetricsMonitor(run_id, sampling_interval=interval_s, tracking_uri=uri)
+    monitor.start()
+    return monitor
+
+
+# ----------------------------------------------------------------------- make ui
+def _store_uri(log_dir: str) -> str:
+    return f"sqlite:///{(Path(log_dir).resolve() / 'mlflow.db')}"
+
+
+def links(uri: str, base: str = DEFAULT_UI) -> list[tuple[str, int, str]]:
+    """(experiment, number of grid-point runs, link) of every experiment with runs, newest
+    first."""
+    client = MlflowClient(tracking_uri=uri)
+    out = []
+    for exp in client.search_experiments(order_by=["last_update_time DESC"]):
+        runs = client.search_runs([exp.experiment_id], max_results=1000)
+        if not runs:
+            continue
+        n = sum(1 for r in runs if r.data.tags.get("role") != "sweep")
+        url = (runs_url(exp.experiment_id, base) if VIEW_TAG_PREFIX + VIEW_KEY in exp.tags
+               else f"{base.rstrip('/')}/#/experiments/{exp.experiment_id}/runs?"
+                    + urlencode({"workflowType": "machine_learning"}))
+        out.append((exp.name, n, url))
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serve(uri: str, *, port: int | None = None, timeout_s: float = 180.0):
+    """A real ``mlflow server`` over ``uri`` on 127.0.0.1 (a free port by default), yielding
+    its base URL once /health answers; stopped (its process group) on exit."""
+    port = port or free_port()
+    base = f"http://127.0.0.1:{port}"
+    cmd = [str(Path(sys.executable).with_name("mlflow")), "server", "--backend-store-uri", uri,
+           "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True)
+        try:
+            deadline = time.monotonic() + timeout_s
+            while True:
+                if proc.poll() is not None:
+                    log.seek(0)
+                    raise RuntimeError(f"mlflow server exited with {proc.returncode}:\n"
+                                       f"{log.read().decode(errors='replace')[-3000:]}")
+                try:
+                    with urllib.request.urlopen(f"{base}/health", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"mlflow server on {base} not up after {timeout_s:.0f} s")
+                time.sleep(0.5)
+            yield base
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m experiments.mlflow_ui",
+        description="Print the link to each comparison's runs table, then start the MLflow "
+                    "UI over the harness's store (make ui).")
+    p.add_argument("--log-dir", default="logs", help="paths.log_dir (default: ./logs)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--print-only", action="store_true", help="print the links, start nothing")
+    args = p.parse_args(argv)
+    db = Path(args.log_dir) / "mlflow.db"
+    if not db.is_file():
+        print(f"no MLflow store at {db}: run `make demo` (or `python -m {ENTRY_POINT} -m "
+              f"experiment=NAME`) first", file=sys.stderr)
+        return 3
+    uri, base = _store_uri(args.log_dir), f"http://{args.host}:{args.port}"
+    found = links(uri, base)
+    print(f"MLflow UI on {base} over {db}; each comparison's runs with their metric columns:")
+    for name, n, url in found:
+        print(f"  {name:24s} {n:4d} runs  {url}")
+    if not found:
+        print("  (no runs yet)")
+    if args.print_only:
+        return 0
+    mlflow = Path(sys.executable).with_name("mlflow")
+    cmd = [str(mlflow), "ui", "--backend-store-uri", uri, "--host", args.host,
+           "--port", str(args.port), "--workers", "1"]
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

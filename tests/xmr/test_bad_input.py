@@ -1,0 +1,211 @@
+"""Bad input to the library, class by class (README "When things go wrong"): every case ends
+in an error (or a warning) that names the problem, or is accepted by design — never a
+silently different answer, a numba TypingError or a raw MemoryError/OverflowError."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import warnings
+from functools import cache
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from _toy import random_problem
+
+from baselines.ovr_linear import OVRLinear
+from xmr import TextFeaturizer, XRLinear
+from xmr.metrics import precision_at_k, ranking_metrics
+
+FAST = dict(nr_splits=2, max_leaf_size=4, n_jobs=1)
+
+
+@cache
+def data():
+    return random_problem(40, 30, 12, seed=8)
+
+
+@cache
+def fitted() -> XRLinear:
+    X, Y = data()
+    return XRLinear(**FAST).fit(X, Y)
+
+
+@cache
+def fitted_ovr() -> OVRLinear:
+    X, Y = data()
+    return OVRLinear(n_jobs=1).fit(X, Y)
+
+
+def row(i: int = 0):
+    X, _ = data()
+    return X.indices[X.indptr[i]:X.indptr[i + 1]], X.data[X.indptr[i]:X.indptr[i + 1]]
+
+
+# ------------------------------------------------------------- predict_one: the query
+BAD_QUERIES = [
+    # (indices, data, message): each used to read past the end, answer differently, or
+    # end in a numba TypingError
+    ([0, 3, 5], [1.0, 0.5], r"indices and data must have the same length, got 3 indices "
+                            r"and 2 values"),
+    ([3, 0], [0.5, 0.5], r"indices must be strictly increasing .* got 3 then 0 at position 1"),
+    ([2, 2], [0.5, 0.5], r"strictly increasing .* got 2 then 2"),
+    ([-1, 2], [0.5, 0.5], r"indices\[0\] = -1 is not a feature id of this model \(must be in "
+                          r"\[0, 30\)"),
+    ([2, 30], [0.5, 0.5], r"indices\[1\] = 30 is not a feature id"),
+    ([2, 4], [np.nan, 0.5], r"data\[0\] = nan is not finite"),
+    ([2, 4], [0.5, np.inf], r"data\[1\] = inf is not finite"),
+]
+
+
+@pytest.mark.parametrize("model", [fitted, fitted_ovr], ids=["xrlinear", "ovr_linear"])
+@pytest.mark.parametrize("indices, values, msg", BAD_QUERIES)
+def test_predict_one_refuses_a_bad_query(model, indices, values, msg):
+    with pytest.raises(ValueError, match=msg):
+        model().predict_one(np.array(indices), np.array(values, np.float32))
+    with pytest.raises(ValueError, match=msg):  # lists: the same check, no TypingError
+        model().predict_one(list(indices), list(values))
+
+
+@pytest.mark.parametrize("model", [fitted, fitted_ovr], ids=["xrlinear", "ovr_linear"])
+def test_predict_one_accepts_lists_and_other_dtypes_with_the_same_answer(model):
+    idx, val = row(3)
+    want = model().predict_one(idx, val)
+    for args in ((idx.tolist(), val.tolist()), (idx.astype(np.int64), val.astype(np.float64)),
+                 (idx.astype(np.int32), val)):
+        got = model().predict_one(*args)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_allclose(got[1], want[1], rtol=1e-6)
+    empty = model().predict_one([], [])  # an empty query is valid: the bias decides
+    assert empty[0].dtype == np.int64 and empty[0].size > 0
+
+
+@pytest.mark.parametrize("indices, values, msg", [
+    ("abc", [1.0], "indices must hold integers"),
+    ([0.5], [1.0], "indices must hold integers"),
+    ([1], ["x"], "data must hold numbers"),
+    ([[1, 2]], [[1.0, 2.0]], "must be 1-D"),
+])
+def test_predict_one_wrong_types(indices, values, msg):
+    with pytest.raises((TypeError, ValueError), match=msg):
+        fitted().predict_one(indices, values)
+
+
+# --------------------------------------------------------------------- sizes and params
+def test_huge_topk_and_beam_are_capped_at_the_label_count():
+    # accepted by design: no beam or top-k can hold more than every label (was a numba
+    # MemoryError for topk=2**40 and empty results for beam_size=2**40)
+    X, _ = data()
+    idx, val = row(0)
+    labels, scores = fitted().predict_one(idx, val, topk=2**40, beam_size=2**40)
+    full = fitted().predict_one(idx, val, topk=12, beam_size=12)
+    np.testing.assert_array_equal(labels, full[0])
+    assert labels.size == 12
+    P = fitted().predict(X[:3], topk=2**40, beam_size=2**40)
+    assert (P != fitted().predict(X[:3], topk=12, beam_size=12)).nnz == 0
+    assert fitted_ovr().predict_one(idx, val, topk=2**40)[0].size == 12
+
+
+@pytest.mark.parametrize("params, exc, msg", [
+    ({"allow_empty": "no"}, TypeError, "allow_empty must be True or False, got str 'no'"),
+    ({"allow_empty": 0}, TypeError, "allow_empty must be True or False, got int 0"),
+    ({"verbose": "yes"}, TypeError, "verbose must be True or False"),
+    ({"seed": 2**64}, ValueError, r"seed must be <= 4294967295, got 18446744073709551616"),
+    ({"seed": -1}, ValueError, "seed must be >= 0"),
+])
+def test_params_checked_by_fit(params, exc, msg):
+    X, Y = data()
+    with pytest.raises(exc, match=msg):
+        XRLinear(**FAST, **params).fit(X, Y)
+
+
+def test_numpy_bool_and_big_valid_seed_accepted():
+    X, Y = data()
+    XRLinear(**FAST, allow_empty=np.bool_(False), seed=2**32 - 1).fit(X, Y)
+
+
+# ---------------------------------------------------------- models that cannot work
+def test_rows_not_unit_norm_warn():
+    X, Y = data()
+    with pytest.warns(UserWarning) as caught:
+        XRLinear(**FAST).fit(X * 1000.0, Y)
+    messages = [str(w.message) for w in caught]
+    assert any(re.search(r"X: 40 of 40 non-empty rows are not l2-normalised .*sklearn\."
+                         r"preprocessing\.normalize", m) for m in messages), messages
+    # what such rows do to the model: weights ~1/1000, all below the default threshold
+    assert any("pruned every weight" in m for m in messages), messages
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # unit rows (and empty ones): no warning
+        Xe = sp.vstack([X, sp.csr_matrix((1, X.shape[1]), dtype=np.float32)]).tocsr()
+        XRLinear(**FAST).fit(Xe, sp.vstack([Y, Y[:1]]).tocsr())
+
+
+def test_every_row_empty_is_refused():
+    _, Y = data()
+    with pytest.raises(ValueError, match=r"every row of X is empty \(40 rows, 0 non-zeros\)"):
+        XRLinear(**FAST).fit(sp.csr_matrix((40, 30), dtype=np.float32), Y)
+
+
+def test_a_threshold_that_prunes_every_weight_warns():
+    X, Y = data()
+    with pytest.warns(UserWarning, match=r"threshold=100.0 pruned every weight \(model_nnz_ "
+                                         r"= 0\)"):
+        model = XRLinear(**FAST, threshold=100.0).fit(X, Y)
+    assert model.model_nnz_ == 0
+    with pytest.warns(UserWarning, match="threshold=50.0 pruned every weight"):
+        fitted().prune(50.0)
+
+
+def test_featurizer_whose_every_idf_is_zero_warns():
+    # PECOS's idf max(ln(N / (df + 1)), 0) is 0 for every n-gram of two texts
+    with pytest.warns(UserWarning, match=r"every idf is 0: .* N = 2 fitted texts, so every "
+                                         r"transformed row will be empty"):
+        f = TextFeaturizer().fit(["red shoes", "blue shoes"])
+    assert f.transform(["red shoes"]).nnz == 0  # what the warning is about
+    with pytest.warns(UserWarning, match="every idf is 0"):
+        TextFeaturizer().fit(["same words"] * 50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # some idf > 0: no warning
+        TextFeaturizer().fit(["red shoes", "blue shoes", "green hat"])
+
+
+# ------------------------------------------------------------------------ model files
+@pytest.mark.parametrize("model, kind, weights", [
+    (fitted, "XRLinear", "W0.npz"), (fitted_ovr, "OVRLinear", "W.npz")])
+def test_truncated_weight_file(tmp_path, model, kind, weights):
+    model().save(tmp_path / "m")
+    f = tmp_path / "m" / weights
+    f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+    with pytest.raises(ValueError, match=rf"m is a damaged {kind} model \(.*\); save it "
+                                         rf"again or retrain"):
+        type(model()).load(tmp_path / "m")
+
+
+@pytest.mark.parametrize("edit, msg", [
+    (lambda p: p.update(nr_splits="sixteen"), "nr_splits must be an integer"),
+    (lambda p: p.update(seed=-4), "seed must be >= 0"),
+    (lambda p: p.update(colour="red"), "unexpected keyword argument 'colour'"),
+    (lambda p: p.pop("threshold") and p.update(threshold=None), "threshold must be a number"),
+])
+def test_malformed_params_in_the_model_file(tmp_path, edit, msg):
+    fitted().save(tmp_path / "m")
+    meta_file = tmp_path / "m" / "xrlinear.json"
+    meta = json.loads(meta_file.read_text())
+    edit(meta["params"])
+    meta_file.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=rf"damaged XRLinear model .*{msg}"):
+        XRLinear.load(tmp_path / "m")
+
+
+# ------------------------------------------------------------------------ metrics
+def test_metrics_refuse_truth_and_predictions_of_different_label_counts():
+    X, Y = data()
+    P = fitted().predict(X)
+    with pytest.raises(ValueError, match=r"same shape \(rows, labels\), got Y_true \(40, 12\) "
+                                         r"and Y_pred \(40, 11\)"):
+        ranking_metrics(Y, P[:, :11])
+    with pytest.raises(ValueError, match="same shape"):
+        precision_at_k(Y[:, :11], P, 1)
+    assert math.isfinite(ranking_metrics(Y, P)["recall_at_10"])

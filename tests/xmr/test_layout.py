@@ -1,0 +1,64 @@
+"""The inference layout holds exactly the trained weights, chunked by parent."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from _toy import random_problem
+
+import xmr
+from xmr.label_embedding import normalize
+from xmr.layout import build_layout
+
+
+def _weights_back(layout, tree, n_features: int) -> list[sp.csc_matrix]:
+    """Each level's (D+1) × n_{t+1} CSC rebuilt from the layout (bias row = D)."""
+    out = []
+    for t in range(layout.n_levels):
+        base_par, base_ch = layout.level_base[t], layout.level_base[t + 1]
+        rows, cols, vals = [], [], []
+        for g in range(base_par, layout.level_base[t + 1]):
+            kids = layout.child_ids[layout.child_ptr[g]:layout.child_ptr[g + 1]] - base_ch
+            feats = layout.row_feat[layout.chunk_ptr[g]:layout.chunk_ptr[g + 1]]
+            assert np.all(np.diff(feats) > 0)  # sorted, distinct within the chunk
+            for r, f in zip(range(layout.chunk_ptr[g], layout.chunk_ptr[g + 1]), feats):
+                a, b = layout.row_ptr[r], layout.row_ptr[r + 1]
+                assert np.all(np.diff(layout.ent_child[a:b]) > 0)
+                rows += [f] * (b - a)
+                cols += kids[layout.ent_child[a:b]].tolist()
+                vals += layout.ent_val[a:b].tolist()
+        n_ch = tree.level_sizes[t + 1]
+        bias = layout.node_bias[base_ch:base_ch + n_ch]
+        nz = np.flatnonzero(bias)
+        W = sp.csc_matrix((np.r_[vals, bias[nz]], (np.r_[rows, np.full(nz.size, n_features)],
+                                                   np.r_[cols, nz])),
+                          shape=(n_features + 1, n_ch), dtype=np.float32)
+        W.sort_indices()
+        out.append(W)
+    return out
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.1, 10.0])  # 10: levels without any weight
+def test_layout_round_trips_the_weights(threshold):
+    X, Y = random_problem(200, 40, 60, seed=3)
+    model = xmr.XRLinear(nr_splits=4, max_leaf_size=4, threshold=threshold,
+                         n_jobs=1).fit(X, Y)
+    back = _weights_back(model._layout, model.tree_, X.shape[1])
+    assert len(back) == model.tree_.depth >= 2
+    for W, B in zip(model.weights_, back):
+        assert (abs(W - B) > 0).nnz == 0
+    prefix = build_layout(model.tree_.chain, model.weights_[:1], 1.0)  # a prefix of levels
+    assert prefix.n_levels == 1 and prefix.level_base[-1] == 1 + model.tree_.level_sizes[1]
+
+
+def test_normalize_matches_scikit_learn():
+    from sklearn.preprocessing import normalize as sk_normalize
+
+    rng = np.random.default_rng(0)
+    M = sp.random(50, 30, density=0.3, format="csr", dtype=np.float32, random_state=rng)
+    M[3] = 0  # an all-zero row stays zero
+    M = sp.csr_matrix(M)
+    ours, theirs = normalize(M), sk_normalize(M, norm="l2")
+    assert ours.dtype == theirs.dtype == np.float32
+    np.testing.assert_array_equal(ours.toarray(), theirs.toarray())

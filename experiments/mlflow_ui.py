@@ -245,7 +245,7 @@ def _store_uri(log_dir: str) -> str:
 def links(uri: str, base: str = DEFAULT_UI) -> list[tuple[str, int, str]]:
     """(experiment, number of grid-point runs, link) of every experiment with runs, newest
     first."""
-    client = MlflowClient(tracking_uri=uri)
+    client = tracking.client_for(uri)
     out = []
     for exp in client.search_experiments(order_by=["last_update_time DESC"]):
         runs = client.search_runs([exp.experiment_id], max_results=1000)

@@ -191,10 +191,16 @@ def end_stale_runs(client: MlflowClient, exp_id: str) -> list[str]:
     return ended
 
 
+def client_for(uri: str) -> MlflowClient:
+    """An MLflow client; creating one opens the store (MLflow checks its schema), which a
+    process holding the SQLite lock can block, so it is retried like every other call."""
+    return _retry(MlflowClient, tracking_uri=uri)
+
+
 def open_store(uri: str, exp_name: str, log_dir: str) -> tuple[MlflowClient, str]:
     """(client, experiment id) of a checked store (see :func:`check_store`)."""
     check_store(uri)
-    client = MlflowClient(tracking_uri=uri)
+    client = client_for(uri)
     return client, experiment_id(client, exp_name, log_dir)
 
 
@@ -258,7 +264,7 @@ class TrackedRun:
 
     def __init__(self, uri: str, exp_name: str, log_dir: str, run_name: str,
                  tags: dict[str, str], parent_run_id: str | None = None):
-        self.client = MlflowClient(tracking_uri=uri)
+        self.client = client_for(uri)
         self.exp_id = experiment_id(self.client, exp_name, log_dir)
         tags = {**tags, **process_tags()}
         if parent_run_id:

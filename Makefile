@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo   - set up .venv, run a small product_search sweep on synthetic data (MLflow)"
 	@echo "make ui     - MLflow UI on http://127.0.0.1:5000 over logs/, printing each comparison's link"
-	@echo "make figures - the papers' figures and tables from the logged runs (analysis/figures/)"
+	@echo "make figures - the papers' figures, tables and claims table (claims.md) from the logged runs"
 	@echo "make test   - set up .venv and .peer-venv, run the whole test suite"
 	@echo "make peer   - build .peer-venv with libpecos 1.2.8 (the reference peer)"
 	@echo "make bench  - side-by-side benchmark against PECOS (bibtex + synthetic + dense)"

@@ -134,13 +134,15 @@ def markdown_table(df: pd.DataFrame, *, floatfmt: dict[str, str] | None = None) 
 
 
 def write_table(df: pd.DataFrame, out_dir: Path, name: str, *, title: str, footnote: str,
-                floatfmt: dict[str, str] | None = None) -> list[Path]:
-    """``<name>.csv`` (the rows, full precision) and ``<name>.md`` (title, table, footnote)."""
+                floatfmt: dict[str, str] | None = None,
+                shown: pd.DataFrame | None = None) -> list[Path]:
+    """``<name>.csv`` (the rows, full precision) and ``<name>.md`` (title, table, footnote);
+    ``shown``: what the Markdown shows instead of ``df`` (e.g. 'mean ± std' cells)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     csv, md = out_dir / f"{name}.csv", out_dir / f"{name}.md"
     df.to_csv(csv, index=False)
-    md.write_text(f"**{title}**\n\n{markdown_table(df, floatfmt=floatfmt)}\n\n"
-                  f"<sub>{footnote}</sub>\n")
+    table = markdown_table(df if shown is None else shown, floatfmt=floatfmt)
+    md.write_text(f"**{title}**\n\n{table}\n\n<sub>{footnote}</sub>\n")
     return [md, csv]
 
 

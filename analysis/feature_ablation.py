@@ -14,6 +14,7 @@ import pandas as pd
 
 from analysis import style
 from analysis.common import PRODUCT_SEARCH_CMD, Result, run_builders, write_points, xmr_runs
+from analysis.seeds import all_run_ids, over_seeds
 
 NAME = "feature_ablation"
 GROUP_COLS = ["experiment", "dataset", "model"]
@@ -21,27 +22,34 @@ DEFAULT_BEAM, DEFAULT_THRESHOLD = 10, 0.1  # conf/eval/default.yaml, conf/model/
 
 
 def points(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per (group, feature set): the default-setting run if present (``setting`` =
-    'default'), else the run with the best recall@10 ('best'). Groups with ≥ 2 feature sets."""
+    """One row per (group, feature set): the default-setting runs if present (``setting`` =
+    'default'), else the (threshold, beam) with the best mean recall@10 ('best'); recall@10
+    as the mean over seeds with ``recall_at_10_std`` and ``n_seeds``. Groups with ≥ 2
+    feature sets."""
     df = xmr_runs(runs).dropna(subset=["features", "recall_at_10"])
     rows = []
     for key, group in df.groupby(GROUP_COLS, dropna=False, sort=False):
         if group["features"].nunique() < 2:
             continue
         for feat, runs_f in group.groupby("features"):
-            default = runs_f[(runs_f["beam_size"] == DEFAULT_BEAM)
-                             & np.isclose(runs_f["threshold"], DEFAULT_THRESHOLD)]
+            grid = over_seeds(runs_f, ["threshold", "beam_size"], ["recall_at_10"])
+            default = grid[(grid["beam_size"] == DEFAULT_BEAM).fillna(False)
+                           & np.isclose(grid["threshold"], DEFAULT_THRESHOLD)]
             if len(default):
-                run, setting = default.iloc[0], "default"
+                point, setting = default.iloc[0], "default"
             else:
-                run, setting = runs_f.loc[runs_f["recall_at_10"].idxmax()], "best"
+                point, setting = grid.loc[grid["recall_at_10"].idxmax()], "best"
             rows.append({**dict(zip(GROUP_COLS, key)), "features": feat,
-                         "recall_at_10": run["recall_at_10"], "setting": setting,
-                         "threshold": run["threshold"], "beam_size": run["beam_size"],
-                         "n_runs": len(runs_f), "run_id": run["run_id"]})
-    out = pd.DataFrame(rows, columns=GROUP_COLS + ["features", "recall_at_10", "setting",
+                         "recall_at_10": point["recall_at_10"],
+                         "recall_at_10_std": point["recall_at_10_std"],
+                         "n_seeds": point["n_seeds"], "setting": setting,
+                         "threshold": point["threshold"], "beam_size": point["beam_size"],
+                         "n_runs": len(runs_f), "run_id": point["run_id"],
+                         "run_ids": point["run_ids"]})
+    out = pd.DataFrame(rows, columns=GROUP_COLS + ["features", "recall_at_10",
+                                                   "recall_at_10_std", "n_seeds", "setting",
                                                    "threshold", "beam_size", "n_runs",
-                                                   "run_id"])
+                                                   "run_id", "run_ids"])
     order = {f: i for i, f in enumerate(style.feature_order(out["features"]))}
     return out.sort_values(GROUP_COLS + ["features"],
                            key=lambda c: c.map(order) if c.name == "features" else c
@@ -77,7 +85,7 @@ def build(runs: pd.DataFrame, out: Path) -> Result:
         fig_w = style.SINGLE_COLUMN_IN if len(groups) == 1 else style.DOUBLE_COLUMN_IN
         fig, (ax,) = style.figure(1, width=fig_w, panel_height=2.4)
         for j, feat in enumerate(features):
-            xs, ys, labels = [], [], []
+            xs, ys, errs, labels = [], [], [], []
             for g, (_, grp) in enumerate(groups):
                 row = grp[grp["features"] == feat]
                 if row.empty:
@@ -85,11 +93,14 @@ def build(runs: pd.DataFrame, out: Path) -> Result:
                 row = row.iloc[0]
                 xs.append(g + (j - (len(features) - 1) / 2) * width)
                 ys.append(row["recall_at_10"])
+                errs.append(row["recall_at_10_std"])
                 labels.append(f"{row['recall_at_10']:.3f}" + (
                     "" if row["setting"] == "default" else
                     f"\nt={style.fmt_threshold(row['threshold'])}, b={int(row['beam_size'])}"))
             bars = ax.bar(xs, ys, width * 0.92, color=style.feature_color(feat, j),
-                          label=style.feature_label(feat))
+                          label=style.feature_label(feat),
+                          yerr=pd.Series(errs, dtype=float).fillna(0.0).to_numpy(),
+                          error_kw={"elinewidth": 0.6, "capsize": 1.5, "capthick": 0.6})
             ax.bar_label(bars, labels=labels, fontsize=5.5, padding=1.5)
         ax.set_xticks(range(len(groups)))
         if varying:
@@ -110,10 +121,12 @@ def build(runs: pd.DataFrame, out: Path) -> Result:
         else:
             setting = (f"bars without t/b: beam {DEFAULT_BEAM}, threshold {DEFAULT_THRESHOLD}; "
                        "with t/b: the feature set's best run")
-        style.add_footnote(fig, runs[runs["run_id"].isin(pts["run_id"])], setting)
+        spread = style.spread_text(pts["n_seeds"])
+        style.add_footnote(fig, runs[runs["run_id"].isin(all_run_ids(pts))],
+                           f"{setting}; {spread}")
         files = style.save(fig, out, NAME)
     files.append(write_points(pts, out, NAME))
-    return Result(NAME, files=files, caption=caption)
+    return Result(NAME, files=files, caption=f"{caption} {spread[0].upper()}{spread[1:]}.")
 
 
 def main(argv: list[str] | None = None) -> int:

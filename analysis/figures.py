@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import (
+    claims,
     feature_ablation,
     model_comparison,
     model_size,
@@ -28,7 +29,7 @@ from analysis.style import footnote_text
 
 BUILDERS = [recall_vs_latency.build, pruning_threshold.build, feature_ablation.build,
             model_comparison.build, model_size.build, qac_table2.build,
-            qac_prefix_slices.build]
+            qac_prefix_slices.build, claims.build]
 INDEX = "index.md"
 
 

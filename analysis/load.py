@@ -12,8 +12,8 @@ the FINISHED non-parent runs (a sweep's parent, ``tags.role = sweep``, is droppe
 share a grid point (the harness's ``config_hash`` tag), only the latest one.
 
 Columns: ``run_id, start_time, experiment, mlflow_experiment, sweep_id, task, data, dataset,
-model, features,
-indexer, threshold, beam_size, git_commit, artifact_uri`` + the metrics under their own names
+model, features, indexer, threshold, beam_size, seed, git_commit, artifact_uri`` + the metrics
+under their own names
 (``recall_at_10``, ``latency_p50_ms``, …) + every param as ``params.<dotted key>``.
 """
 
@@ -47,8 +47,9 @@ METRICS = ("precision_at_1", "precision_at_5", "recall_at_10", "recall_at_100", 
 PARAM_COLUMNS = {"experiment": "experiment_name", "task": "task", "data": "data.name",
                  "model": "model.name", "features": "features.name",
                  "indexer": "indexer.name", "threshold": "model.threshold",
-                 "beam_size": "eval.beam_size", "git_commit": "git_commit"}
-NUMERIC_PARAMS = ("threshold", "beam_size")
+                 "beam_size": "eval.beam_size", "seed": "seed", "git_commit": "git_commit"}
+NUMERIC_PARAMS = ("threshold", "beam_size", "seed")
+PER_QUERY = "per_query.parquet"  # each run's per-test-query metrics (experiments/job.py)
 # params that never distinguish two grid points (where things go, versions, provenance)
 NON_GRID_PREFIXES = ("params.logger.", "params.paths.", "params.version.", "params.git_commit",
                      "params.dataset_card_hash")
@@ -197,6 +198,7 @@ def tidy(raw: pd.DataFrame) -> pd.DataFrame:
     for short in NUMERIC_PARAMS:
         df[short] = pd.to_numeric(df[short], errors="coerce")
     df["beam_size"] = df["beam_size"].round().astype("Int64")  # nullable: QAC/MPC have none
+    df["seed"] = df["seed"].fillna(0).round().astype("int64")  # the harness's default seed
     df["dataset"] = [dataset_label(n, s) for n, s in
                      zip(df["data"], _col(raw, "params.data.options.size"))]
     for m in METRICS:
@@ -268,6 +270,32 @@ def load_artifact_json(runs: pd.DataFrame, run_id: str, name: str):
     except (MlflowException, OSError, json.JSONDecodeError) as exc:
         log.warning("could not read %s of run %s: %s", name, run_id, exc)
         return None
+
+
+_PER_QUERY_CACHE: dict[tuple[str, str], pd.DataFrame | None] = {}
+
+
+def load_per_query(runs: pd.DataFrame, run_id: str) -> pd.DataFrame | None:
+    """A run's ``per_query.parquet`` (one row per test query: ``query_id`` and the per-query
+    metrics), or None when the run has none (runs logged before it existed). Cached: a
+    FINISHED run's artifacts never change."""
+    uri = runs.attrs.get("tracking_uri") or resolve_tracking_uri()
+    key = (uri, run_id)
+    if key in _PER_QUERY_CACHE:
+        return _PER_QUERY_CACHE[key]
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    frame = None
+    try:
+        if PER_QUERY in {a.path for a in client.list_artifacts(run_id)}:
+            with tempfile.TemporaryDirectory() as tmp:
+                frame = pd.read_parquet(client.download_artifacts(run_id, PER_QUERY, tmp))
+    except (MlflowException, OSError, ValueError) as exc:
+        log.warning("could not read %s of run %s: %s", PER_QUERY, run_id, exc)
+    _PER_QUERY_CACHE[key] = frame
+    return frame
 
 
 def short_commit(commit) -> str:

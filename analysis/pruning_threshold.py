@@ -12,6 +12,7 @@ import pandas as pd
 
 from analysis import style
 from analysis.common import PRODUCT_SEARCH_CMD, Result, run_builders, write_points, xmr_runs
+from analysis.seeds import all_run_ids, over_seeds
 
 NAME = "pruning_threshold"
 CURVE_COLS = ["experiment", "dataset", "model", "features"]
@@ -20,8 +21,9 @@ DEFAULT_BEAM = 10  # conf/eval/default.yaml: recall is read at this beam when it
 
 def points(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per (curve, threshold): model_nnz, model_bytes (independent of the beam) and
-    recall@10 at beam 10 if the curve has it, else at its widest beam (``recall_beam``).
-    Curves with at least two thresholds only."""
+    recall@10 at beam 10 if the curve has it, else at its widest beam (``recall_beam``), each
+    the mean over seeds with ``*_std`` and ``n_seeds``. Curves with at least two thresholds
+    only."""
     df = xmr_runs(runs).dropna(subset=["threshold", "model_nnz"])
     rows = []
     for key, curve in df.groupby(CURVE_COLS, dropna=False, sort=False):
@@ -30,18 +32,27 @@ def points(runs: pd.DataFrame) -> pd.DataFrame:
         beams = curve["beam_size"].dropna()
         beam = DEFAULT_BEAM if (beams == DEFAULT_BEAM).any() else (
             beams.max() if len(beams) else pd.NA)
-        for t, at_t in curve.groupby("threshold"):
-            latest = at_t.iloc[0]  # runs come newest first
-            at_beam = at_t if beam is pd.NA else at_t[(at_t["beam_size"] == beam).fillna(False)]
+        size = over_seeds(curve, ["threshold"], ["model_nnz", "model_bytes"])
+        at_beam = curve if beam is pd.NA else curve[(curve["beam_size"] == beam).fillna(False)]
+        recall = over_seeds(at_beam, ["threshold"], ["recall_at_10"]).set_index("threshold")
+        for _, row in size.iterrows():
+            t = row["threshold"]
+            r = recall.loc[t] if t in recall.index else None
             rows.append({**dict(zip(CURVE_COLS, key)), "threshold": t,
-                         "model_nnz": latest["model_nnz"], "model_bytes": latest["model_bytes"],
-                         "recall_at_10": (at_beam["recall_at_10"].iloc[0] if len(at_beam)
-                                          else float("nan")),
-                         "recall_beam": beam, "run_id": latest["run_id"],
-                         "recall_run_id": at_beam["run_id"].iloc[0] if len(at_beam) else None})
+                         **{c: row[c] for c in ("model_nnz", "model_nnz_std", "model_bytes",
+                                                "model_bytes_std")},
+                         "recall_at_10": r["recall_at_10"] if r is not None else float("nan"),
+                         "recall_at_10_std": (r["recall_at_10_std"] if r is not None
+                                              else float("nan")),
+                         "n_seeds": int(r["n_seeds"]) if r is not None else row["n_seeds"],
+                         "recall_beam": beam, "run_id": row["run_id"],
+                         "recall_run_id": r["run_id"] if r is not None else None,
+                         "run_ids": ";".join(filter(None, [row["run_ids"], r["run_ids"] if r
+                                                           is not None else ""]))})
     return pd.DataFrame(rows, columns=CURVE_COLS + [
-        "threshold", "model_nnz", "model_bytes", "recall_at_10", "recall_beam", "run_id",
-        "recall_run_id"])
+        "threshold", "model_nnz", "model_nnz_std", "model_bytes", "model_bytes_std",
+        "recall_at_10", "recall_at_10_std", "n_seeds", "recall_beam", "run_id",
+        "recall_run_id", "run_ids"])
 
 
 def _curve_label(key: dict, varying: list[str]) -> str:
@@ -60,7 +71,8 @@ def build(runs: pd.DataFrame, out: Path) -> Result:
     caption = ("Model size — non-zero weights and bytes of the sparse weight matrices — and "
                f"recall@10 ({beam_text}) against the weight-pruning threshold (|w| below it "
                "set to zero after training).")
-    pts = pts.assign(model_mb=pts["model_bytes"] / 2**20)
+    pts = pts.assign(model_mb=pts["model_bytes"] / 2**20,
+                     model_mb_std=pts["model_bytes_std"] / 2**20)
     varying = [c for c in CURVE_COLS if pts[c].nunique(dropna=False) > 1]
     curves = list(pts.groupby(CURVE_COLS, dropna=False, sort=False))
     curves.sort(key=lambda kv: (style.feature_order(pts["features"]).index(kv[0][3]),
@@ -78,8 +90,8 @@ def build(runs: pd.DataFrame, out: Path) -> Result:
             curve = curve.sort_values("threshold")
             color = style.feature_color(key["features"], i)
             for ax, (col, _) in zip(axes, panels):
-                ax.plot(curve["threshold"], curve[col], marker=marker, color=color,
-                        label=_curve_label(key, varying))
+                style.errorbar(ax, curve["threshold"], curve[col], yerr=curve[f"{col}_std"],
+                               marker=marker, color=color, label=_curve_label(key, varying))
         for ax, (col, ylabel) in zip(axes, panels):
             ax.set_xlabel("pruning threshold")
             ax.set_ylabel(ylabel)
@@ -95,11 +107,11 @@ def build(runs: pd.DataFrame, out: Path) -> Result:
                 style.set_scale(ax, "y", pd.Series([0.5, 1.0]))  # linear
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4))
-        used = set(pts["run_id"]) | set(pts["recall_run_id"].dropna())
-        style.add_footnote(fig, runs[runs["run_id"].isin(used)])
+        spread = style.spread_text(pts["n_seeds"])
+        style.add_footnote(fig, runs[runs["run_id"].isin(all_run_ids(pts))], spread)
         files = style.save(fig, out, NAME)
-    files.append(write_points(pts.drop(columns="model_mb"), out, NAME))
-    return Result(NAME, files=files, caption=caption)
+    files.append(write_points(pts.drop(columns=["model_mb", "model_mb_std"]), out, NAME))
+    return Result(NAME, files=files, caption=f"{caption} {spread[0].upper()}{spread[1:]}.")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,13 +16,15 @@ import pandas as pd
 
 from analysis import load, style
 from analysis.common import QAC_CMD, Result, run_builders, write_points
-from analysis.qac import indexer_labels, qac_runs
+from analysis.qac import config_labels, indexer_labels, qac_runs
+from analysis.seeds import all_run_ids, over_seeds
 
 NAME = "qac_prefix_slices"
 ARTIFACT = "slices.json"
 SLICE = "prefix_length"
 CAPTION = ("MRR@10 by prefix length (characters typed) for each indexer — per indexer the "
-           "configuration with the best overall MRR@10 — and the MPC baseline (dashed).")
+           "configuration with the best overall MRR@10 (mean over seeds) — and the MPC "
+           "baseline (dashed).")
 
 
 def _slice_order(key: str) -> float:
@@ -53,22 +55,37 @@ def _tick(key: str) -> str:
 
 
 def points(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per (indexer, prefix-length bucket) from the chosen run's slices.json."""
+    """One row per (indexer, prefix-length bucket): MRR@10 of the indexer's configuration
+    with the best mean MRR@10 over seeds, from each seed's slices.json — the mean over seeds,
+    ``mrr_at_10_std`` and ``n_seeds``."""
     qac = qac_runs(runs)
-    qac = qac.assign(indexer_label=indexer_labels(qac))
+    qac = qac.assign(indexer_label=indexer_labels(qac), configuration=config_labels(qac))
     rows = []
     for label, group in qac.groupby("indexer_label", sort=True):
-        for _, run in group.sort_values("mrr_at_10", ascending=False).iterrows():
-            slices = load.load_artifact_json(runs, run["run_id"], ARTIFACT)
-            if not isinstance(slices, dict) or not isinstance(slices.get(SLICE), dict):
+        configs = group.groupby("configuration")["mrr_at_10"].mean().sort_values(
+            ascending=False)
+        for config in configs.index:
+            per_seed = []
+            for _, run in group[group["configuration"] == config].drop_duplicates(
+                    "seed").iterrows():
+                slices = load.load_artifact_json(runs, run["run_id"], ARTIFACT)
+                if not isinstance(slices, dict) or not isinstance(slices.get(SLICE), dict):
+                    continue
+                for key, value in slices[SLICE].items():
+                    mrr, n = _mrr(value)
+                    per_seed.append({"prefix_length": _bucket(key), "mrr_at_10": mrr,
+                                     "n_rows": n, "seed": run["seed"],
+                                     "dataset": run["dataset"], "run_id": run["run_id"]})
+            if not per_seed:
                 continue
-            for key, value in slices[SLICE].items():
-                mrr, n = _mrr(value)
-                rows.append({"indexer": label, "prefix_length": _bucket(key), "mrr_at_10": mrr,
-                             "n_rows": n, "dataset": run["dataset"], "run_id": run["run_id"]})
+            seeds = over_seeds(pd.DataFrame(per_seed), ["prefix_length", "dataset"],
+                               ["mrr_at_10", "n_rows"])
+            rows += [{"indexer": label, "configuration": config, **r}
+                     for r in seeds.to_dict("records")]
             break
-    return pd.DataFrame(rows, columns=["indexer", "prefix_length", "mrr_at_10", "n_rows",
-                                       "dataset", "run_id"])
+    return pd.DataFrame(rows, columns=["indexer", "configuration", "prefix_length",
+                                       "mrr_at_10", "mrr_at_10_std", "n_rows", "n_seeds",
+                                       "dataset", "run_id", "run_ids"])
 
 
 def build(runs: pd.DataFrame, out: Path) -> Result:
@@ -87,9 +104,11 @@ def build(runs: pd.DataFrame, out: Path) -> Result:
             curve = pts[pts["indexer"] == label].sort_values(
                 "prefix_length", key=lambda c: c.map(_slice_order))
             mpc = label == "MPC"
-            ax.plot(curve["prefix_length"].map(pos), curve["mrr_at_10"],
-                    marker="" if mpc else style.MARKERS[i % len(style.MARKERS)],
-                    ls="--" if mpc else "-", color="0.4" if mpc else f"C{i}", label=label)
+            style.errorbar(ax, curve["prefix_length"].map(pos), curve["mrr_at_10"],
+                           yerr=curve["mrr_at_10_std"],
+                           marker="" if mpc else style.MARKERS[i % len(style.MARKERS)],
+                           ls="--" if mpc else "-", color="0.4" if mpc else f"C{i}",
+                           label=label)
         ax.set_xticks(range(len(buckets)))
         ax.set_xticklabels([_tick(b) for b in buckets])
         ax.set_xlabel("prefix length (characters)")
@@ -97,10 +116,11 @@ def build(runs: pd.DataFrame, out: Path) -> Result:
         ax.set_ylim(bottom=0)
         fig.legend(loc="outside lower center", ncol=min(3, pts["indexer"].nunique()),
                    title="indexer")
-        style.add_footnote(fig, runs[runs["run_id"].isin(pts["run_id"])])
+        spread = style.spread_text(pts["n_seeds"])
+        style.add_footnote(fig, runs[runs["run_id"].isin(all_run_ids(pts))], spread)
         files = style.save(fig, out, NAME)
     files.append(write_points(pts, out, NAME))
-    return Result(NAME, files=files, caption=CAPTION)
+    return Result(NAME, files=files, caption=f"{CAPTION} {spread[0].upper()}{spread[1:]}.")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from analysis import style
 from analysis.common import PRODUCT_SEARCH_CMD, Result, run_builders, write_points, xmr_runs
+from analysis.seeds import all_run_ids, over_seeds
 
 NAME = "recall_vs_latency"
 PANEL_COLS = ["experiment", "dataset", "model", "features"]
@@ -39,19 +40,22 @@ def pareto_front(latency, recall) -> np.ndarray:
 
 
 def points(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per (panel, threshold, beam) with recall and latency; the panels with at
-    least two beam widths only. ``pareto`` marks the panel's front."""
+    """One row per (panel, threshold, beam): recall and latency, mean and standard deviation
+    over seeds (``*_std``, ``n_seeds``); the panels with at least two beam widths only.
+    ``pareto`` marks the panel's front (of the means)."""
     df = xmr_runs(runs).dropna(subset=["beam_size", "threshold", "recall_at_10",
                                        "latency_p50_ms"])
-    df = df.drop_duplicates(PANEL_COLS + ["threshold", "beam_size"], keep="first")  # latest
+    df = over_seeds(df, PANEL_COLS + ["threshold", "beam_size"],
+                    ["recall_at_10", "latency_p50_ms", "latency_p99_ms"])
     keep = df.groupby(PANEL_COLS, dropna=False)["beam_size"].transform("nunique") >= 2
     df = df[keep].copy()
     df["pareto"] = False
     for _, idx in df.groupby(PANEL_COLS, dropna=False).groups.items():
         df.loc[idx, "pareto"] = pareto_front(df.loc[idx, "latency_p50_ms"],
                                              df.loc[idx, "recall_at_10"])
-    cols = PANEL_COLS + ["threshold", "beam_size", "recall_at_10", "latency_p50_ms",
-                         "latency_p99_ms", "pareto", "run_id"]
+    cols = PANEL_COLS + ["threshold", "beam_size", "recall_at_10", "recall_at_10_std",
+                         "latency_p50_ms", "latency_p50_ms_std", "latency_p99_ms",
+                         "latency_p99_ms_std", "n_seeds", "pareto", "run_id", "run_ids"]
     return df.sort_values(PANEL_COLS + ["threshold", "beam_size"])[cols].reset_index(drop=True)
 
 
@@ -82,8 +86,10 @@ def build(runs: pd.DataFrame, out: Path) -> Result:
             least_pruned = df["threshold"].min()
             for t, curve in df.groupby("threshold"):
                 curve = curve.sort_values("beam_size")
-                ax.plot(curve["latency_p50_ms"], curve["recall_at_10"], marker="o",
-                        color=colors[t], label=style.fmt_threshold(t), zorder=3)
+                style.errorbar(ax, curve["latency_p50_ms"], curve["recall_at_10"],
+                               xerr=curve["latency_p50_ms_std"], yerr=curve["recall_at_10_std"],
+                               marker="o", color=colors[t], label=style.fmt_threshold(t),
+                               zorder=3)
                 if t == least_pruned:
                     for x, y, b in zip(curve["latency_p50_ms"], curve["recall_at_10"],
                                        curve["beam_size"]):
@@ -114,10 +120,12 @@ def build(runs: pd.DataFrame, out: Path) -> Result:
         fig.legend([handles[i] for i in order], [labels[i] for i in order],
                    title="pruning threshold", loc="outside lower center",
                    ncol=min(len(labels), 4 if len(panels) == 1 else 7))
-        style.add_footnote(fig, runs[runs["run_id"].isin(pts["run_id"])])
+        spread = style.spread_text(pts["n_seeds"])
+        style.add_footnote(fig, runs[runs["run_id"].isin(all_run_ids(pts))], spread)
         files = style.save(fig, out, NAME)
     files.append(write_points(pts, out, NAME))
-    return Result(NAME, files=files, caption=CAPTION)
+    return Result(NAME, files=files, caption=f"{CAPTION} {spread[0].upper()}{spread[1:]}.")
+
 
 
 def _num(label: str) -> float:

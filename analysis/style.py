@@ -148,6 +148,24 @@ def figure(n_panels: int = 1, *, width: float | None = None, panel_height: float
     return fig, flat[:n_panels]
 
 
+def spread_text(n_seeds) -> str:
+    """What the error bars of a figure are, from its points' ``n_seeds``."""
+    n = pd.Series(n_seeds).dropna()
+    if n.empty or n.max() < 2:
+        return ("one seed per point: no error bars (run the preset with seed=0,1,2 for "
+                "mean ± std)")
+    seeds = f"{int(n.min())}" if n.min() == n.max() else f"{int(n.min())}–{int(n.max())}"
+    return f"points: mean over {seeds} seeds, error bars ± 1 standard deviation"
+
+
+def errorbar(ax, x, y, *, xerr=None, yerr=None, **kwargs):
+    """``ax.errorbar`` with thin caps; a NaN spread (one seed) draws no bar."""
+    def clean(err):
+        return None if err is None else pd.Series(err, dtype=float).fillna(0.0).to_numpy()
+    return ax.errorbar(x, y, xerr=clean(xerr), yerr=clean(yerr), capsize=1.5,
+                       elinewidth=0.6, capthick=0.6, **kwargs)
+
+
 def footnote_text(runs: pd.DataFrame, extra: str = "") -> str:
     d = describe(runs)
     commits = d["commits"]

@@ -94,6 +94,23 @@ def _write_json(path: Path, obj) -> None:
     path.write_text(json.dumps(obj, indent=2, default=str))
 
 
+PER_QUERY = "per_query.parquet"  # one row per test query (analysis/load.py reads it)
+
+
+def write_per_query(path: Path, columns: dict) -> None:
+    """``per_query.parquet``: ``query_id`` (the test row, int32) + one float32 column per
+    per-query metric (integer columns such as ``prefix_length`` as int32); no texts."""
+    import numpy as np
+    import pandas as pd
+
+    n = len(next(iter(columns.values())))
+    frame = {"query_id": np.arange(n, dtype=np.int32)}
+    for name, values in columns.items():
+        values = np.asarray(values)
+        frame[name] = values.astype(np.int32 if values.dtype.kind in "iu" else np.float32)
+    pd.DataFrame(frame).to_parquet(path, index=False)
+
+
 def run_job(cfg: DictConfig) -> float:
     from experiments.tasks import get_task
 
@@ -169,6 +186,10 @@ def run_job(cfg: DictConfig) -> float:
         _write_json(out_dir / "metrics.json", metrics)
         for name, obj in result.artifacts.items():
             _write_json(out_dir / name, obj)
+        files = list(result.artifacts)
+        if result.per_query is not None:
+            write_per_query(out_dir / PER_QUERY, result.per_query)
+            files.append(PER_QUERY)
         if tracker is not None:
             from experiments import tracking
 
@@ -177,8 +198,7 @@ def run_job(cfg: DictConfig) -> float:
                                | {"dataset_card_hash": config_hash(card)} | result.params)
             tracker.log_metrics(metrics)
             tracker.set_tags(result.tags | {"dataset_cache_hit": str(hit).lower()})
-            for name in ("config.yaml", "metrics.json", "dataset_card.json",
-                         *result.artifacts):
+            for name in ("config.yaml", "metrics.json", "dataset_card.json", *files):
                 tracker.log_artifact(out_dir / name)
         trained = "trained" if metrics.get("trained") else "reused model"
         quality = "  ".join(f"{name} {metrics[key]:.4f}" for name, key in task.quality)

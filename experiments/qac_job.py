@@ -13,7 +13,7 @@ from experiments.models import Inference, QACRunner
 from experiments.results import JobResult, latency_sample_size, time_requests, timing_metrics
 from xmr.datasets.tasks import QACDataset
 from xmr.qac import count_unmatched_prefix
-from xmr.qac.metrics import qac_metrics, qac_slices
+from xmr.qac.metrics import qac_metrics, qac_per_query, qac_slices
 
 
 def evaluate_qac(run: QACRunner, ds: QACDataset, inf: Inference, ev, *, trained: bool
@@ -47,4 +47,6 @@ def evaluate_qac(run: QACRunner, ds: QACDataset, inf: Inference, ev, *, trained:
               for i in range(min(int(ev.n_prediction_samples), test.n))]
     return JobResult(metrics=out, tags=run.tags(),
                      artifacts={"slices.json": slices, "predictions_sample.json": sample},
-                     params={"latency_threads": latency["latency_threads"]})
+                     params={"latency_threads": latency["latency_threads"]},
+                     per_query=qac_per_query(suggestions, test.next_queries, test.prefixes,
+                                             k=10))

@@ -17,6 +17,7 @@ class JobResult:
     tags: dict[str, str] = field(default_factory=dict)
     artifacts: dict[str, object] = field(default_factory=dict)  # name → JSON-able
     params: dict[str, object] = field(default_factory=dict)  # logged next to the config
+    per_query: dict | None = None  # column → one value per test query (per_query.parquet)
 
 
 def latency_sample_size(ev, n_requests: int) -> int:

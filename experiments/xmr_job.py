@@ -54,4 +54,5 @@ def evaluate_xmr(run: XMRRunner, ds: XMRDataset, inf: Inference, ev, *, trained:
     artifacts = {"predictions_sample.json": _samples(ds, test, scores,
                                                      int(ev.n_prediction_samples))}
     return JobResult(metrics=metrics, tags=run.tags(), artifacts=artifacts,
-                     params={"latency_threads": latency.get("latency_threads", 1)})
+                     params={"latency_threads": latency.get("latency_threads", 1)},
+                     per_query=xmr.per_query_metrics(test.Y, scores))

@@ -9,6 +9,7 @@ from xmr.label_embedding import pifa
 from xmr.metrics import (
     mrr_at_k,
     ndcg_at_k,
+    per_query_metrics,
     precision_at_k,
     ranking_metrics,
     recall_at_k,
@@ -19,5 +20,5 @@ from xmr.tree import LabelTree
 
 __all__ = ["XRLinear", "TextFeaturizer", "LabelTree", "HierarchicalKMeans", "INDEXERS", "pifa",
            "precision_at_k", "recall_at_k", "ndcg_at_k", "mrr_at_k", "ranking_metrics",
-           "topk_labels"]
+           "per_query_metrics", "topk_labels"]
 __version__ = "0.1.0"

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from xmr._validation import check_shape_match
 
 __all__ = ["topk_labels", "precision_at_k", "recall_at_k", "ndcg_at_k", "mrr_at_k",
-           "ranking_metrics"]
+           "ranking_metrics", "per_query_metrics"]
 
 
 def _csr(M, name: str) -> sp.csr_matrix:
@@ -129,3 +129,22 @@ def ranking_metrics(Y_true, Y_pred) -> dict[str, float]:
         "ndcg_at_10": ndcg_at_k(Y_true, Y_pred, 10),
         "mrr_at_10": mrr_at_k(Y_true, Y_pred, 10),
     }
+
+
+def per_query_metrics(Y_true, Y_pred) -> dict[str, np.ndarray]:
+    """Each test row's own value of the headline metrics (their means are
+    :func:`ranking_metrics`'s): ``{"recall_at_10", "recall_at_100", "precision_at_1",
+    "reciprocal_rank"}`` (reciprocal rank of the first relevant label within the top 10, as
+    ``mrr_at_10``), each an (N,) float64 array."""
+    hits, n_true = _hits(Y_true, Y_pred, 100)  # (N, 100)
+    found = np.zeros_like(n_true)
+    out = {}
+    for k in (10, 100):
+        out[f"recall_at_{k}"] = np.divide(hits[:, :k].sum(axis=1), n_true,
+                                          out=found.copy(), where=n_true > 0)
+    out["precision_at_1"] = hits[:, 0].copy() if hits.shape[0] else found.copy()
+    top10 = hits[:, :10]
+    first = np.argmax(top10, axis=1) if hits.shape[0] else np.zeros(0, dtype=np.int64)
+    hit = top10[np.arange(top10.shape[0]), first] > 0
+    out["reciprocal_rank"] = np.where(hit, 1.0 / (first + 1.0), 0.0)
+    return out

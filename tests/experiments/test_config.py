@@ -28,9 +28,13 @@ SCHEMAS = {"features": (schema.FeaturesConfig, schema.QACFeaturesConfig),
            "model": tuple(schema.MODEL_SCHEMAS.values()), "eval": schema.EvalConfig,
            "logger": schema.LoggerConfig, "paths": schema.PathsConfig}
 # grid points of the presets (the comments in conf/experiment/*.yaml say so)
-PRESET_POINTS = {"smoke": 8, "demo": 18, "product_search": 4 * 6 * 6, "qac_table2": 13,
-                 "paper1_comparison": 4, "dual_encoder_tuning": 8,
-                 "smoke_qac": 5, "qac_comparison": 7, "smoke_qac_comparison": 7}
+PRESET_POINTS = {"smoke": 8 * 2, "demo": 18, "product_search": 4 * 6 * 6 * 3,
+                 "qac_table2": 13 * 3, "paper1_comparison": 4 * 3, "dual_encoder_tuning": 8,
+                 "smoke_qac": 5 * 2, "smoke_paper1": 4 * 2, "qac_comparison": 7,
+                 "smoke_qac_comparison": 7}
+# the presets whose comparisons carry intervals run several seeds (issue 13)
+PRESET_SEEDS = {"product_search": 3, "qac_table2": 3, "paper1_comparison": 3, "smoke": 2,
+                "smoke_qac": 2, "smoke_paper1": 2}
 LAUNCHERS = ("joblib", *sorted(p.stem for p in (CONF_DIR / "hydra" / "launcher").glob("*.yaml")))
 
 
@@ -105,8 +109,10 @@ def test_every_option_composes_resolves_and_builds(compose_cfg, tmp_path, group,
     assert OmegaConf.get_type(job.data.options) is DATASETS[loader].config_class()
 
     # the option's name is what runs and caches are named after
+    # (a sized variant of a model, e.g. dual_encoder_small for the smoke presets, runs as it)
     if group in ("data", "features", "indexer", "model", "logger"):
-        assert job[group].name == option
+        assert job[group].name == option or (
+            group == "model" and option.startswith(f"{job[group].name}_")), option
     assert job.logger.name in ("mlflow", "none")  # anything else would track nothing
     # the config maps onto the library's constructors (text features with XR-Linear, QAC
     # features with the QAC vectorizer)
@@ -153,17 +159,21 @@ def test_preset_sweep_parses_and_every_value_composes(compose_cfg, preset):
         n_points *= len(values)
     if preset in PRESET_POINTS:
         assert n_points == PRESET_POINTS[preset]
+    if preset in PRESET_SEEDS:
+        assert len(params["seed"]) == PRESET_SEEDS[preset]
 
     for key, values in params.items():
         for value in values:
             point = compose_cfg([f"experiment={preset}", f"{key}={value}"])
             if "." in key:
                 assert str(OmegaConf.select(point, key)) == value
+            elif key == "seed":
+                assert point.seed == int(value)
             elif key == "qac":  # a global-package group: its rows name themselves (a
                 # smaller size of a row keeps the row's name)
                 assert point.qac_row == value.removeprefix("row").removesuffix("_tiny")
-            else:  # a config group
-                assert point[key].name == value
+            else:  # a config group (a sized variant, e.g. dual_encoder_small, keeps its name)
+                assert value == point[key].name or value.startswith(f"{point[key].name}_")
             # the preset's shared training level is valid for every grid point
             build_all(point)
 
@@ -204,7 +214,7 @@ def test_man_training_keys_on_the_threshold(compose_cfg):
 def test_smoke_preset_values(compose_cfg):
     cfg = compose_cfg(["experiment=smoke"], return_hydra_config=True)
     assert sweep_params(cfg) == {"features": ["word1", "all"], "model.threshold": ["0.05", "0.2"],
-                                 "eval.beam_size": ["2", "10"]}
+                                 "eval.beam_size": ["2", "10"], "seed": ["0", "1"]}
     assert cfg.data.options.size == "tiny"
     assert cfg.model.train_threshold == 0.05
 
@@ -290,3 +300,12 @@ def test_cfg_hydra_with_slurm_launcher(run_app, tmp_path):
     assert "SlurmLauncher" in proc.stdout
     assert "array_parallelism: 64" in proc.stdout
     assert not (tmp_path / "logs").exists()  # printing the config runs nothing
+
+
+@pytest.mark.parametrize("data,key", [("synthetic_products", "seed"), ("synthetic_tiny", "seed"),
+                                      ("synthetic_bench", "seed"), ("synthetic_qac", "seed"),
+                                      ("aol", "prefix_seed")])
+def test_seed_moves_the_data_draws(compose_cfg, data, key):
+    """One ``seed`` key moves the synthetic generators and the AOL prefix draws too."""
+    assert compose_cfg([f"data={data}"]).data.options[key] == 0
+    assert compose_cfg([f"data={data}", "seed=2"]).data.options[key] == 2

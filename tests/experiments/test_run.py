@@ -29,7 +29,10 @@ METRICS = ("precision_at_1", "precision_at_5", "recall_at_10", "recall_at_100", 
 UNIT_INTERVAL = ("precision_at_1", "precision_at_5", "recall_at_10", "recall_at_100",
                  "ndcg_at_10", "mrr_at_10")
 ARTIFACTS = {"config.yaml", "metrics.json", "dataset_card.json", "predictions_sample.json"}
-SMOKE_GRID = {(f, t, b) for f in ("word1", "all") for t in ("0.05", "0.2") for b in ("2", "10")}
+SMOKE_GRID = {(f, t, b, s) for f in ("word1", "all") for t in ("0.05", "0.2") for b in ("2", "10")
+              for s in ("0", "1")}
+SEED0 = "seed=0"  # the sweep-mechanics tests run seed 0 only (8 of the 16 grid points)
+SMOKE_GRID_SEED0 = {g for g in SMOKE_GRID if g[3] == "0"}
 SUMMARY = re.compile(r"sweep done: (\d+) jobs, (\d+) finished, (\d+) failed, (\d+) skipped "
                      r"\(already finished\), (\d+) trainings")
 
@@ -49,9 +52,9 @@ def children(runs, parent_id: str) -> list:
     return [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent_id]
 
 
-def grid_point(run) -> tuple[str, str, str]:
+def grid_point(run) -> tuple[str, str, str, str]:
     p = run.data.params
-    return p["features.name"], p["model.threshold"], p["eval.beam_size"]
+    return p["features.name"], p["model.threshold"], p["eval.beam_size"], p["seed"]
 
 
 def flat(tree: dict, prefix: str = "") -> dict[str, object]:
@@ -96,21 +99,21 @@ def smoke(tmp_path_factory, run_app, tmp_paths, mlflow_store):
 
 # -------------------------------------------------------------------- the smoke sweep
 def test_smoke_sweep_summary(smoke):
-    assert summary(smoke.proc.stdout) == {"jobs": 8, "finished": 8, "failed": 0, "skipped": 0,
-                                          "trainings": 2}
+    assert summary(smoke.proc.stdout) == {"jobs": 16, "finished": 16, "failed": 0,
+                                          "skipped": 0, "trainings": 4}
 
 
 def test_smoke_sweep_runs(smoke):
-    assert len(smoke.runs) == 9  # 8 grid points + the sweep's parent
+    assert len(smoke.runs) == 17  # 8 grid points x 2 seeds + the sweep's parent
     assert smoke.parent.info.status == "FINISHED"
     assert smoke.parent.data.tags["experiment"] == "smoke"
-    assert len(smoke.children) == 8
+    assert len(smoke.children) == 16
     assert all(r.info.status == "FINISHED" for r in smoke.children)
     assert {grid_point(r) for r in smoke.children} == SMOKE_GRID
-    assert len({r.data.tags["config_hash"] for r in smoke.children}) == 8
+    assert len({r.data.tags["config_hash"] for r in smoke.children}) == 16
     m = smoke.parent.data.metrics
     assert (m["n_jobs"], m["n_finished"], m["n_failed"], m["n_skipped"], m["n_trainings"]) == (
-        8, 8, 0, 0, 2)
+        16, 16, 0, 0, 4)
     # the store and the artifacts live under paths.log_dir
     exp = smoke.client.get_experiment(smoke.exp_id)
     assert exp.artifact_location == (smoke.root / "logs" / "mlruns").as_uri()
@@ -164,6 +167,35 @@ def test_smoke_metrics_and_job_files(smoke):
         assert "traceback.txt" not in artifacts
 
 
+def test_smoke_per_query_artifact(smoke, tmp_path):
+    """per_query.parquet: one float32 row per test query, whose means are the run's metrics."""
+    import pandas as pd
+
+    for run in smoke.children[:4]:
+        path = smoke.client.download_artifacts(run.info.run_id, "per_query.parquet",
+                                               str(tmp_path / run.info.run_id))
+        frame = pd.read_parquet(path)
+        assert list(frame.columns) == ["query_id", "recall_at_10", "recall_at_100",
+                                       "precision_at_1", "reciprocal_rank"]
+        assert len(frame) == 200 and frame["query_id"].tolist() == list(range(200))
+        assert {str(t) for t in frame.dtypes.iloc[1:]} == {"float32"}
+        m = run.data.metrics
+        for col, metric in (("recall_at_10", "recall_at_10"), ("recall_at_100", "recall_at_100"),
+                            ("precision_at_1", "precision_at_1"),
+                            ("reciprocal_rank", "mrr_at_10")):
+            assert frame[col].astype("float64").mean() == pytest.approx(m[metric], abs=1e-6)
+
+
+def test_smoke_seeds_move_data_and_model(smoke):
+    """seed=1 draws other synthetic data and trains another model than seed=0."""
+    by_seed = {}
+    for r in smoke.children:
+        by_seed.setdefault(r.data.params["seed"], set()).add(r.data.params["dataset_card_hash"])
+    assert set(by_seed) == {"0", "1"}
+    assert all(len(h) == 1 for h in by_seed.values()) and by_seed["0"] != by_seed["1"]
+    assert {r.data.params["data.options.seed"] for r in smoke.children} == {"0", "1"}
+
+
 def test_smoke_artifact_contents(smoke, tmp_path):
     run = smoke.children[0]
     folder = Path(smoke.client.download_artifacts(run.info.run_id, "", str(tmp_path)))
@@ -179,24 +211,26 @@ def test_smoke_artifact_contents(smoke, tmp_path):
 
 def test_smoke_shares_trainings(smoke):
     trained = [r for r in smoke.children if r.data.metrics["trained"] == 1.0]
-    assert sum(r.data.metrics["trained"] for r in smoke.children) == 2
-    assert {r.data.params["features.name"] for r in trained} == {"word1", "all"}
-    # one training per feature set, reused over thresholds and beams
+    assert sum(r.data.metrics["trained"] for r in smoke.children) == 4
+    assert {(r.data.params["features.name"], r.data.params["seed"]) for r in trained} == {
+        (f, s) for f in ("word1", "all") for s in ("0", "1")}
+    # one training per feature set and seed, reused over thresholds and beams
     train_keys = {}
     for r in smoke.children:
-        train_keys.setdefault(r.data.params["features.name"], set()).add(
-            r.data.tags["train_key"])
+        train_keys.setdefault((r.data.params["features.name"], r.data.params["seed"]),
+                              set()).add(r.data.tags["train_key"])
     assert all(len(keys) == 1 for keys in train_keys.values())
-    assert len(set.union(*train_keys.values())) == 2
+    assert len(set.union(*train_keys.values())) == 4
 
 
 def test_smoke_pruning_shrinks_the_model(smoke):
     nnz = {grid_point(r): r.data.metrics["model_nnz"] for r in smoke.children}
     for features in ("word1", "all"):
-        for beam in ("2", "10"):
-            assert nnz[(features, "0.05", beam)] >= nnz[(features, "0.2", beam)]
-        # the model does not depend on the beam
-        assert nnz[(features, "0.05", "2")] == nnz[(features, "0.05", "10")]
+        for s in ("0", "1"):
+            for beam in ("2", "10"):
+                assert nnz[(features, "0.05", beam, s)] >= nnz[(features, "0.2", beam, s)]
+            # the model does not depend on the beam
+            assert nnz[(features, "0.05", "2", s)] == nnz[(features, "0.05", "10", s)]
 
 
 def test_smoke_sweep_folder(smoke):
@@ -207,8 +241,8 @@ def test_smoke_sweep_folder(smoke):
     written = json.loads((sweep_dir / "sweep_summary.json").read_text())
     assert written.pop("failed") == [] and written.pop("no_result") == []
     assert written == {k: int(v) for k, v in smoke.parent.data.metrics.items()}
-    assert sorted(p.parent.name for p in sweep_dir.glob("*/metrics.json")) == [
-        str(i) for i in range(8)]
+    assert sorted(int(p.parent.name) for p in sweep_dir.glob("*/metrics.json")) == list(
+        range(16))
 
 
 # ------------------------------------------------------ what MLflow's UI and the terminal show
@@ -354,8 +388,9 @@ def test_ui_command_prints_each_comparisons_link(smoke):
 
 # ------------------------------------------------------------------- skip-finished
 def test_rerun_skips_finished_then_reruns_when_asked(smoke, run_app, tmp_paths, mlflow_store):
-    first_ids = {r.info.run_id for r in smoke.children}
-    args = ("experiments.run", "-m", "experiment=smoke", *tmp_paths(smoke.root))
+    all_ids = {r.info.run_id for r in smoke.children}
+    first_ids = {r.info.run_id for r in smoke.children if r.data.params["seed"] == "0"}
+    args = ("experiments.run", "-m", "experiment=smoke", SEED0, *tmp_paths(smoke.root))
 
     proc = run_app(*args, cwd=smoke.root)
     assert_ok(proc)
@@ -365,7 +400,7 @@ def test_rerun_skips_finished_then_reruns_when_asked(smoke, run_app, tmp_paths, 
                                     "trainings": 0}
     _, _, runs = store(smoke.root, mlflow_store)
     grid_runs = [r for r in runs if r.data.tags.get("role") != "sweep"]
-    assert {r.info.run_id for r in grid_runs} == first_ids  # no new grid-point run
+    assert {r.info.run_id for r in grid_runs} == all_ids  # no new grid-point run
     [second] = [r for r in parents(runs) if r.info.run_id != smoke.parent.info.run_id]
     assert second.info.status == "FINISHED"
     assert second.data.metrics["n_skipped"] == 8 and second.data.metrics["n_trainings"] == 0
@@ -386,15 +421,15 @@ def test_rerun_skips_finished_then_reruns_when_asked(smoke, run_app, tmp_paths, 
     third = max(parents(runs), key=lambda r: r.info.start_time)
     rerun = children(runs, third.info.run_id)
     assert len(rerun) == 8 and all(r.info.status == "FINISHED" for r in rerun)
-    assert {grid_point(r) for r in rerun} == SMOKE_GRID
-    assert not {r.info.run_id for r in rerun} & first_ids
-    assert len([r for r in runs if r.info.status == "FINISHED"]) == 16 + 3
+    assert {grid_point(r) for r in rerun} == SMOKE_GRID_SEED0
+    assert not {r.info.run_id for r in rerun} & all_ids
+    assert len([r for r in runs if r.info.status == "FINISHED"]) == 16 + 8 + 3
 
 
 # ---------------------------------------------------------------- a failing grid point
 def test_failing_grid_point_is_recorded_and_the_sweep_goes_on(tmp_path, run_app, tmp_paths,
                                                                mlflow_store):
-    args = ("experiments.run", "-m", "experiment=smoke", "features=word1",
+    args = ("experiments.run", "-m", "experiment=smoke", SEED0, "features=word1",
             "model.threshold=0.2", "eval.beam_size=2", "data.options.size=tiny,nope",
             *tmp_paths(tmp_path))
     proc = run_app(*args, cwd=tmp_path)
@@ -538,7 +573,7 @@ def test_ovr_threshold_is_chosen_on_validation(job_cfg, tmp_path):
 
 # ------------------------------------------------------------------ parallel launcher
 def test_parallel_sweep_with_joblib(tmp_path, run_app, tmp_paths, mlflow_store):
-    proc = run_app("experiments.run", "-m", "experiment=smoke", "hydra/launcher=joblib",
+    proc = run_app("experiments.run", "-m", "experiment=smoke", SEED0, "hydra/launcher=joblib",
                    "hydra.launcher.n_jobs=2", *tmp_paths(tmp_path), cwd=tmp_path)
     assert_ok(proc)
     assert summary(proc.stdout) == {"jobs": 8, "finished": 8, "failed": 0, "skipped": 0,
@@ -548,7 +583,7 @@ def test_parallel_sweep_with_joblib(tmp_path, run_app, tmp_paths, mlflow_store):
     kids = children(runs, parent.info.run_id)
     assert len(runs) == 9 and len(kids) == 8
     assert all(r.info.status == "FINISHED" for r in runs)
-    assert {grid_point(r) for r in kids} == SMOKE_GRID
+    assert {grid_point(r) for r in kids} == SMOKE_GRID_SEED0
     n_params = {len(r.data.params) for r in kids}
     assert len(n_params) == 1  # no param lost to a concurrent writer
     for r in kids:

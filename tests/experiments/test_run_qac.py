@@ -1,5 +1,5 @@
 """The QAC side of the harness: experiment=smoke_qac end to end (4 XMR configurations of the
-Table 2 grid + most-popular completion on tiny synthetic session logs)."""
+Table 2 grid + most-popular completion, 2 seeds, on tiny synthetic session logs)."""
 
 from __future__ import annotations
 
@@ -29,10 +29,12 @@ def smoke_qac(tmp_path_factory):
 
 def test_every_configuration_finishes(smoke_qac):
     proc, _, _, runs = smoke_qac
-    assert len(runs) == 5
+    assert len(runs) == 10  # 5 configurations x 2 seeds
     assert {r.info.status for r in runs} == {"FINISHED"}
-    assert sorted(r.data.params["qac_row"] for r in runs) == ["0", "5", "7", "9", "mpc"]
-    assert "5 jobs, 5 finished, 0 failed" in proc.stdout
+    assert sorted(r.data.params["qac_row"] for r in runs) == sorted(
+        ["0", "5", "7", "9", "mpc"] * 2)
+    assert {r.data.params["seed"] for r in runs} == {"0", "1"}
+    assert "10 jobs, 10 finished, 0 failed" in proc.stdout
 
 
 def test_qac_metrics_are_logged_and_sane(smoke_qac):
@@ -81,6 +83,60 @@ def test_mpc_has_no_model_but_suggests(smoke_qac):
     assert mpc.data.metrics["mrr_at_10"] > 0.0
 
 
+def test_per_query_artifact(smoke_qac, tmp_path):
+    """per_query.parquet: one row per test request (reciprocal rank, BLEU, prefix length),
+    whose means are the run's MRR@10 and BLEU; the seeds draw other prefixes."""
+    import pandas as pd
+
+    _, _, client, runs = smoke_qac
+    frames = {}
+    for run in runs:
+        if run.data.params["qac_row"] not in ("7", "mpc"):
+            continue
+        path = client.download_artifacts(run.info.run_id, "per_query.parquet",
+                                         str(tmp_path / run.info.run_id))
+        frame = pd.read_parquet(path)
+        assert list(frame.columns) == ["query_id", "reciprocal_rank", "bleu", "prefix_length"]
+        assert str(frame["bleu"].dtype) == "float32"
+        m = run.data.metrics
+        assert frame["reciprocal_rank"].astype("float64").mean() == pytest.approx(
+            m["mrr_at_10"], abs=1e-6)
+        assert frame["bleu"].astype("float64").mean() == pytest.approx(m["bleu"], abs=1e-6)
+        assert (frame["prefix_length"] >= 1).all()
+        frames[(run.data.params["qac_row"], run.data.params["seed"])] = frame
+    # same seed: the same test requests for every configuration (a paired comparison)
+    assert frames[("7", "0")]["prefix_length"].equals(frames[("mpc", "0")]["prefix_length"])
+    assert not frames[("7", "0")]["prefix_length"].equals(frames[("7", "1")]["prefix_length"])
+
+
+def test_claims_table_on_the_smoke_runs(smoke_qac, tmp_path):
+    """The QAC claims the smoke rows can decide are measured over its 2 seeds; those that need
+    other Table 2 rows say to run qac_table2."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pandas as pd
+
+    _, root, _, _ = smoke_qac
+    repo = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env |= {"MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONPATH": str(repo), "MPLBACKEND": "Agg"}
+    proc = subprocess.run([sys.executable, "-m", "analysis.claims", "--tracking-uri",
+                           f"sqlite:///{root / 'logs' / 'mlflow.db'}", "--out", str(tmp_path)],
+                          cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = pd.read_csv(tmp_path / "claims.csv").set_index("claim")
+    for claim in ("C7c", "C9a", "C9b", "C10a", "C10b"):
+        row = table.loc[claim]
+        assert row["preset"] == "smoke_qac" and row["n_seeds"] == 2, claim
+        assert row["verdict"] in {"holds", "does not hold", "inconclusive"}, claim
+    for claim in ("C7a", "C8a"):  # rows 4 and 2 are not in the smoke preset
+        assert table.loc[claim, "verdict"] == "not run"
+        assert "experiment=qac_table2" in table.loc[claim, "detail"]
+
+
 def test_qac_datasets_and_the_sweep_table(smoke_qac):
     proc, _, _, runs = smoke_qac
     for run in runs:
@@ -90,11 +146,12 @@ def test_qac_datasets_and_the_sweep_table(smoke_qac):
             run.data.params["dataset_card_hash"]}
         assert json.loads(inputs["synthetic_qac-tiny-train"].dataset.source)["tags"][
             "generator"] == "xmr.datasets.synthetic_qac.make_qac_sessions"
-    # one table of the 5 grid points, sorted by MRR@10, the best marked
+    # one table of the 10 grid points (5 configurations x 2 seeds), sorted by MRR@10, the best
+    # marked
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("| ")]
     head, rows = lines[0], lines[1:]
     assert "| MRR@10 | BLEU |" in head and "| R@10 |" not in head
-    assert len(rows) == 5
+    assert len(rows) == 10
     col = [c.strip() for c in head.strip("|").split("|")].index("MRR@10")
     mrr = [float(r.strip("|").split("|")[col]) for r in rows]
     assert mrr == sorted(mrr, reverse=True)
@@ -111,12 +168,15 @@ def test_qac_analysis_on_the_real_store(smoke_qac, tmp_path):
     frame = load.load_runs(f"sqlite:///{root / 'logs' / 'mlflow.db'}")
     table = qac_table2.rows(frame)
     logged = {r.info.run_id: r.data.metrics for r in runs}
-    assert len(table) == 5 and set(table["run_id"]) == set(logged)
+    ids = [rid for r in table["run_ids"] for rid in r.split(";")]
+    assert len(table) == 5 and sorted(ids) == sorted(logged)  # each row: its 2 seeds' runs
     assert table["configuration"].iloc[-1].startswith("MPC")  # the baseline last
     assert table["configuration"].nunique() == 5  # every configuration has its own label
-    for _, row in table.iterrows():
-        assert row["MRR@10"] == logged[row["run_id"]]["mrr_at_10"]
-        assert row["BLEU"] == logged[row["run_id"]]["bleu"]
+    for _, row in table.iterrows():  # the mean over seeds of what was logged
+        seeds = [logged[rid] for rid in row["run_ids"].split(";")]
+        assert row["seeds"] == len(seeds) == 2
+        assert row["MRR@10"] == pytest.approx(sum(m["mrr_at_10"] for m in seeds) / 2)
+        assert row["BLEU"] == pytest.approx(sum(m["bleu"] for m in seeds) / 2)
     result = qac_table2.build(frame, tmp_path)
     assert result.files and (tmp_path / "qac_table2.csv").is_file()
     pts = qac_prefix_slices.points(frame)

@@ -121,3 +121,17 @@ def test_bad_input():
         sentence_bleu(["a"], "a")
     with pytest.raises(ValueError, match="k must be >= 1"):
         mrr_at_k([["a"]], ["a"], k=0)
+
+
+def test_qac_per_query_averages_to_the_metrics():
+    from xmr.qac.metrics import qac_per_query
+
+    sugg = [["ab", "abc"], [], ["xyz", "x y"], ["hello world"]]
+    truth = ["abc", "q", "x y", "hello there world"]
+    rows = qac_per_query(sugg, truth, ["a", "q", "x", "he"], k=10)
+    assert rows["reciprocal_rank"].tolist() == [0.5, 0.0, 0.5, 0.0]
+    assert rows["prefix_length"].tolist() == [1, 1, 1, 2]
+    assert rows["reciprocal_rank"].mean() == pytest.approx(mrr_at_k(sugg, truth, k=10))
+    assert rows["bleu"].mean() == pytest.approx(mean_rank_weighted_bleu(sugg, truth))
+    with pytest.raises(ValueError, match="prefixes and truths"):
+        qac_per_query(sugg, truth, ["a"])

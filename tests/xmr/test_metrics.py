@@ -170,3 +170,30 @@ def test_inputs_not_modified():
     before = (pred.data.copy(), pred.indices.copy())
     ranking_metrics(_csr([{1: 1}]), pred)
     assert np.array_equal(pred.data, before[0]) and np.array_equal(pred.indices, before[1])
+
+
+def test_per_query_metrics_average_to_ranking_metrics():
+    from xmr.metrics import per_query_metrics, ranking_metrics
+
+    Y = sp.random(50, 300, density=0.01, format="csr", random_state=1)
+    Y.data[:] = 1.0
+    P = sp.random(50, 300, density=0.3, format="csr", random_state=2)
+    rows = per_query_metrics(Y, P)
+    means = ranking_metrics(Y, P)
+    for name, mean_name in (("recall_at_10", "recall_at_10"), ("recall_at_100", "recall_at_100"),
+                            ("precision_at_1", "precision_at_1"),
+                            ("reciprocal_rank", "mrr_at_10")):
+        assert rows[name].shape == (50,)
+        assert rows[name].mean() == pytest.approx(means[mean_name])
+
+
+def test_per_query_metrics_hand_computed():
+    from xmr.metrics import per_query_metrics
+
+    Y = sp.csr_matrix(np.array([[1, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 0]], dtype=np.float32))
+    P = sp.csr_matrix(np.array([[0.1, 0.9, 0.5, 0], [0.9, 0.8, 0.7, 0], [0.5, 0, 0, 0]]))
+    rows = per_query_metrics(Y, P)
+    # row 0: ranking 1, 2, 0 -> hits at ranks 2 and 3; row 1: its label never predicted
+    np.testing.assert_allclose(rows["recall_at_10"], [1.0, 0.0, 0.0])
+    np.testing.assert_allclose(rows["precision_at_1"], [0.0, 0.0, 0.0])
+    np.testing.assert_allclose(rows["reciprocal_rank"], [0.5, 0.0, 0.0])

@@ -139,6 +139,21 @@ def qac_metrics(suggestions: Sequence[Sequence[str]], truths: Sequence[str], *,
             "coverage": float(np.mean([len(s) > 0 for s in suggestions])) if n else 0.0}
 
 
+def qac_per_query(suggestions: Sequence[Sequence[str]], truths: Sequence[str],
+                  prefixes: Sequence[str], *, k: int = 10) -> dict[str, np.ndarray]:
+    """Each request's own values (their means are ``mrr_at_{k}`` and ``bleu``):
+    ``{"reciprocal_rank", "bleu" (rank-weighted sentence BLEU), "prefix_length"}``, each an
+    (n,) array (float64; prefix length int64)."""
+    _check_rows(suggestions, truths)
+    if len(prefixes) != len(truths):
+        raise ValueError(f"prefixes and truths differ in length: {len(prefixes)} and "
+                         f"{len(truths)}")
+    return {"reciprocal_rank": reciprocal_ranks(suggestions, truths, k=k),
+            "bleu": np.array([rank_weighted_bleu(s, t) for s, t in zip(suggestions, truths)],
+                             dtype=np.float64),
+            "prefix_length": np.array([len(p) for p in prefixes], dtype=np.int64)}
+
+
 def _freq_bucket(f: int) -> str:
     for lo, hi, name in FREQ_BUCKETS:
         if f >= lo and (hi is None or f <= hi):

@@ -1,0 +1,118 @@
+"""Runs of one configuration under several seeds: mean ± standard deviation per configuration,
+and the paired bootstrap interval of a per-query difference between two configurations on the
+same test queries (from the runs' ``per_query.parquet``). What the figures, the tables and the
+claims table share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from analysis import uncertainty as u
+
+PerQuery = Callable[[str], "pd.DataFrame | None"]
+
+
+class NotRun(Exception):
+    """The runs needed for a comparison are missing; the message says what to run."""
+
+
+def over_seeds(df: pd.DataFrame, keys: list[str], metrics: Sequence[str]) -> pd.DataFrame:
+    """One row per ``keys`` value: each metric's mean over seeds, ``<metric>_std`` (sample
+    standard deviation, NaN from one seed), ``n_seeds``, ``seeds``, the latest ``run_id`` and
+    every ``run_ids`` (';'-joined). Within a seed the latest run of the key counts (runs come
+    newest first)."""
+    df = df.drop_duplicates(keys + ["seed"], keep="first")
+    rows = []
+    for key, g in df.groupby(keys, dropna=False, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        row = dict(zip(keys, key))
+        for m in metrics:
+            v = pd.to_numeric(g[m], errors="coerce")
+            row[m] = float(v.mean())
+            row[f"{m}_std"] = float(v.std(ddof=1)) if v.notna().sum() > 1 else float("nan")
+        row |= {"n_seeds": int(g["seed"].nunique()),
+                "seeds": ",".join(str(s) for s in sorted(g["seed"].unique())),
+                "run_id": g["run_id"].iloc[0], "run_ids": ";".join(g["run_id"])}
+        rows.append(row)
+    cols = keys + [c for m in metrics for c in (m, f"{m}_std")] + [
+        "n_seeds", "seeds", "run_id", "run_ids"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def all_run_ids(points: pd.DataFrame, column: str = "run_ids") -> set[str]:
+    """Every run behind the rows of an :func:`over_seeds` frame."""
+    return {rid for ids in points[column].dropna() for rid in str(ids).split(";") if rid}
+
+
+def by_seed(df: pd.DataFrame) -> dict[int, pd.Series]:
+    """seed → the run (runs come newest first: the latest run of a seed wins)."""
+    return {int(s): g.iloc[0] for s, g in df.groupby("seed", sort=True)}
+
+
+def seed_runs(runs: pd.DataFrame, run_ids: str) -> dict[int, pd.Series]:
+    """seed → run, for the ';'-joined ``run_ids`` of an :func:`over_seeds` row."""
+    return by_seed(runs[runs["run_id"].isin(str(run_ids).split(";"))])
+
+
+def common_seeds(*points: dict[int, pd.Series]) -> list[int]:
+    seeds = sorted(set.intersection(*(set(p) for p in points)))
+    if not seeds:
+        raise NotRun("the compared configurations share no seed — rerun them with the same "
+                     "seed=… values")
+    return seeds
+
+
+def per_query_columns(per_query: PerQuery, seeds: list[int],
+                      points: list[dict[int, pd.Series]], columns: list[str], *,
+                      cmd: str) -> list[np.ndarray]:
+    """Per seed a (len(points) * len(columns), n) array: for each point, its per-query
+    ``columns`` on the test queries every point has (aligned by ``query_id``). ``cmd``: what
+    to run when a run has no per-query results."""
+    out = []
+    for s in seeds:
+        frames = []
+        for p in points:
+            rid = p[s]["run_id"]
+            frame = per_query(rid)
+            if frame is None:
+                raise NotRun(f"run {rid[:8]} has no per_query.parquet (logged before "
+                             f"per-query results existed) — rerun `{cmd}`")
+            missing = [c for c in columns if c not in frame.columns]
+            if missing:
+                raise NotRun(f"run {rid[:8]}'s per_query.parquet lacks {', '.join(missing)}")
+            frames.append(frame.set_index("query_id")[columns])
+        common = frames[0].index
+        for f in frames[1:]:
+            common = common.intersection(f.index)
+        if len(common) == 0:
+            raise NotRun(f"seed {s}: the compared runs share no test query")
+        out.append(np.concatenate([f.loc[common].to_numpy(np.float64).T for f in frames]))
+    return out
+
+
+def paired_delta(per_query: PerQuery, a: dict[int, pd.Series], b: dict[int, pd.Series],
+                 column: str, *, cmd: str) -> u.Interval:
+    """95% paired bootstrap interval of mean(a) − mean(b) of a per-query ``column`` over the
+    seeds both ran (see :func:`analysis.uncertainty.bootstrap`)."""
+    seeds = common_seeds(a, b)
+    groups = per_query_columns(per_query, seeds, [a, b], [column], cmd=cmd)
+    return u.paired_difference([g[0] for g in groups], [g[1] for g in groups])
+
+
+def fmt_pm(mean: float, std: float, fmt: str = ".4f") -> str:
+    """'0.7660 ± 0.0031', or the mean alone when there is no spread (one seed)."""
+    if mean is None or not np.isfinite(mean):
+        return "–"
+    return f"{mean:{fmt}}" + (f" ± {std:{fmt}}" if std is not None and np.isfinite(std) else "")
+
+
+def fmt_interval(iv: u.Interval | None, fmt: str = "+.4f") -> str:
+    """'+0.0123 [+0.0040, +0.0201]' (estimate and 95% interval), '–' when none."""
+    if iv is None:
+        return "–"
+    if not iv.has_interval:
+        return f"{iv.estimate:{fmt}}"
+    return f"{iv.estimate:{fmt}} [{iv.low:{fmt}}, {iv.high:{fmt}}]"

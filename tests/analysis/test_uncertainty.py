@@ -1,0 +1,119 @@
+"""The bootstrap and seed intervals against answers known in advance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analysis import uncertainty as u
+
+
+def _rr(n: int, seed: int) -> np.ndarray:
+    """Reciprocal-rank-like per-query values: many zeros, some 1, 1/2, 1/3 …"""
+    rng = np.random.default_rng(seed)
+    return np.where(rng.random(n) < 0.4, 1.0 / rng.integers(1, 11, n), 0.0)
+
+
+def test_identical_configurations_interval_holds_zero():
+    a = [_rr(500, 1), _rr(400, 2)]
+    iv = u.paired_difference(a, [x.copy() for x in a])
+    assert iv.estimate == 0.0 and iv.low == 0.0 and iv.high == 0.0
+    assert iv.contains(0.0)
+    assert u.verdict(iv, 0.0, ">") == u.DOES_NOT_HOLD  # not better: equal
+
+
+def test_constant_shift_interval_is_the_shift():
+    a = _rr(1000, 3)
+    iv = u.paired_difference([a + 0.05], [a])
+    assert iv.estimate == pytest.approx(0.05)
+    assert iv.low == pytest.approx(0.05) and iv.high == pytest.approx(0.05)
+
+
+def test_noisy_shift_interval_around_the_shift():
+    rng = np.random.default_rng(4)
+    b = [rng.random(2000) for _ in range(3)]
+    a = [x + 0.1 + rng.normal(0, 0.2, x.size) for x in b]
+    iv = u.paired_difference(a, b)
+    assert iv.low < 0.1 < iv.high
+    assert 0.08 < iv.low and iv.high < 0.12  # se ~ 0.2/sqrt(6000) = 0.0026 per seed mean
+    assert u.verdict(iv, 0.0, ">") == u.HOLDS
+    assert u.verdict(iv, 0.2, ">") == u.DOES_NOT_HOLD
+    assert u.verdict(iv, 0.1, ">") == u.INCONCLUSIVE
+
+
+def test_pairing_narrows_the_interval():
+    """A shared per-query difficulty cancels in a paired comparison: the interval of the
+    difference is far narrower than either mean's own spread."""
+    rng = np.random.default_rng(5)
+    difficulty = rng.random(1000)
+    a, b = difficulty + 0.01, difficulty.copy()
+    iv = u.paired_difference([a], [b])
+    alone = u.bootstrap([difficulty[None, :]], lambda m: m[..., 0])
+    assert iv.high - iv.low < 1e-12 < alone.high - alone.low
+
+
+def test_seeded_run_is_reproducible_and_seed_matters():
+    a, b = [_rr(300, 6)], [_rr(300, 7)]
+    first = u.paired_difference(a, b, seed=11)
+    assert u.paired_difference(a, b, seed=11) == first
+    other = u.paired_difference(a, b, seed=12)
+    assert (other.low, other.high) != (first.low, first.high)
+    assert other.estimate == first.estimate
+
+
+def test_percentile_interval_matches_the_normal_approximation():
+    """Mean of 5,000 uniform draws: se = 1/sqrt(12 n); the 95% interval ~ ±1.96 se."""
+    rng = np.random.default_rng(8)
+    x = rng.random(5000)
+    iv = u.bootstrap([x[None, :]], lambda m: m[..., 0])
+    se = 1 / np.sqrt(12 * x.size)
+    assert iv.high - iv.low == pytest.approx(2 * 1.96 * se, rel=0.1)
+    assert iv.contains(x.mean())
+
+
+def test_seeds_that_disagree_make_the_interval_span_them():
+    """Two seeds whose differences have opposite signs: the two-stage bootstrap draws the
+    seeds too, so the interval spans zero (a single seed's query noise would not)."""
+    rng = np.random.default_rng(9)
+    b = [rng.random(3000), rng.random(3000)]
+    a = [b[0] + 0.05, b[1] - 0.03]
+    iv = u.paired_difference(a, b)
+    assert iv.estimate == pytest.approx(0.01)
+    assert iv.low <= -0.03 + 1e-9 and iv.high >= 0.05 - 1e-9
+    assert u.verdict(iv, 0.0, ">") == u.INCONCLUSIVE
+
+
+def test_ratio_and_joint_statistic():
+    rng = np.random.default_rng(10)
+    b = rng.random(4000)
+    iv = u.paired_ratio([2 * b], [b])
+    assert iv.estimate == pytest.approx(2.0) and iv.low == pytest.approx(2.0)
+    # min over several paired differences, resampled jointly
+    cols = np.stack([b + 0.2, b, b + 0.1])
+    iv = u.bootstrap([cols], lambda m: np.minimum(m[..., 0] - m[..., 1],
+                                                   m[..., 0] - m[..., 2]))
+    assert iv.estimate == pytest.approx(0.1) and iv.low == pytest.approx(0.1)
+
+
+def test_seed_interval():
+    iv = u.seed_interval([1.0, 2.0, 3.0])
+    # mean 2, sd 1, t(0.975, 2) = 4.303: half-width 4.303 / sqrt(3) = 2.484
+    assert iv.estimate == 2.0
+    assert iv.low == pytest.approx(2 - 2.4843, abs=1e-3)
+    assert iv.high == pytest.approx(2 + 2.4843, abs=1e-3)
+    one = u.seed_interval([0.5])
+    assert not one.has_interval and u.verdict(one, 1.0, "<") == u.INCONCLUSIVE
+    assert u.seed_summary([1.0, 3.0]) == (2.0, pytest.approx(np.sqrt(2)), 2)
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match="same test queries"):
+        u.paired_difference([np.zeros(3)], [np.zeros(4)])
+    with pytest.raises(ValueError, match="one array per seed"):
+        u.paired_difference([np.zeros(3)], [])
+    with pytest.raises(ValueError, match="NaN"):
+        u.paired_difference([np.array([np.nan, 1.0])], [np.zeros(2)])
+    with pytest.raises(ValueError, match="n_resamples"):
+        u.paired_difference([np.zeros(3)], [np.zeros(3)], n_resamples=10)
+    with pytest.raises(ValueError, match="direction"):
+        u.verdict(u.seed_interval([1.0, 2.0]), 0.0, ">=")

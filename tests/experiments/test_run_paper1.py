@@ -1,0 +1,62 @@
+"""experiment=smoke_paper1 end to end (XR-Linear, OVR linear, a small dual encoder and PECOS
+x 2 seeds on the tiny synthetic set), then the claims table on its runs: the paper-1 claims are
+measured with intervals over the 2 seeds, the others say which preset to run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.peer]
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def paper1(tmp_path_factory):
+    from conftest import _mlflow_store, _run_app, _tmp_paths  # noqa: PLC0415
+
+    from baselines.pecos_peer import find_peer_python
+
+    if find_peer_python() is None:
+        pytest.skip("PECOS peer venv not found: run `make peer` (or set XMR_PEER_PYTHON)")
+    root = tmp_path_factory.mktemp("smoke_paper1")
+    proc = _run_app("experiments.run", "-m", "experiment=smoke_paper1", *_tmp_paths(root),
+                    cwd=root, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    client, exp_id = _mlflow_store(root / "logs")
+    runs = [r for r in client.search_runs([exp_id], max_results=100)
+            if r.data.tags.get("role") != "sweep"]
+    return proc, root, runs
+
+
+def test_every_model_and_seed_finishes(paper1):
+    proc, _, runs = paper1
+    assert "8 jobs, 8 finished, 0 failed" in proc.stdout
+    assert sorted((r.data.params["model.name"], r.data.params["seed"]) for r in runs) == sorted(
+        (m, s) for m in ("xrlinear", "ovr_linear", "dual_encoder", "pecos") for s in "01")
+
+
+def test_claims_table_on_the_smoke_runs(paper1, tmp_path):
+    _, root, _ = paper1
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env |= {"MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg"}
+    proc = subprocess.run([sys.executable, "-m", "analysis.claims", "--tracking-uri",
+                           f"sqlite:///{root / 'logs' / 'mlflow.db'}", "--out", str(tmp_path)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = pd.read_csv(tmp_path / "claims.csv").set_index("claim")
+    for claim in ("C1a", "C1b", "C2", "C5", "C6"):
+        row = table.loc[claim]
+        assert row["preset"] == "smoke_paper1" and row["n_seeds"] == 2, claim
+        assert row["verdict"] in {"holds", "does not hold", "inconclusive"}, claim
+        assert row["ci_low"] <= row["estimate"] <= row["ci_high"], claim
+    # per-query claims carry the two-stage bootstrap; per-run ones the t interval
+    assert table.loc["C1a", "interval"].startswith("paired two-stage bootstrap over 2 seeds")
+    assert table.loc["C5", "interval"] == "t interval over 2 seeds"
+    assert table.loc["C4", "verdict"] == "not run"
+    assert "experiment=product_search" in table.loc["C4", "detail"]

@@ -298,8 +298,17 @@ class TrackedRun:
         _retry(self.client.log_artifact, self.run_id, str(path), subdir)
 
     def log_inputs(self, datasets: list) -> None:
-        """MLflow datasets (``mlflow.entities.DatasetInput``) the run read."""
-        _retry(self.client.log_inputs, self.run_id, datasets=datasets)
+        """MLflow datasets (``mlflow.entities.DatasetInput``) the run read. Parallel jobs
+        (joblib, SLURM) reading the same data race to insert the same dataset row; the loser
+        gets a UNIQUE-constraint error, and its retry finds the row and links to it."""
+        for attempt in range(5):
+            try:
+                return _retry(self.client.log_inputs, self.run_id, datasets=datasets)
+            except (mlflow.exceptions.MlflowException, sqlalchemy.exc.IntegrityError) as exc:
+                if "UNIQUE constraint failed" not in str(exc) or attempt == 4:
+                    raise
+                log.info("dataset logged meanwhile by a parallel job; linking to it")
+                time.sleep(0.2 * (attempt + 1))
 
     def log_text(self, text: str, name: str) -> None:
         _retry(self.client.log_text, self.run_id, text, name)

@@ -42,7 +42,18 @@ def _model_check(cfg: DictConfig) -> None:
     elif name == "ovr_linear":
         from baselines.ovr_linear import OVRLinear
 
-        OVRLinear(**params, seed=0)._validate_params()
+        # threshold null = chosen among threshold_candidates on valid_fraction of the rows
+        # (experiments.models.OVRRunner): every value it may train at must be valid
+        candidates = list(params.pop("threshold_candidates", ()))
+        fraction = params.pop("valid_fraction", None)
+        threshold = params.pop("threshold", None)
+        if threshold is None and fraction is not None and not 0.0 < fraction < 1.0:
+            raise ValueError(f"valid_fraction must be in (0, 1), got {fraction}")
+        if threshold is None and not candidates:
+            raise ValueError("threshold is null (chosen on validation) but "
+                             "threshold_candidates is empty")
+        for value in [threshold] if threshold is not None else candidates:
+            OVRLinear(**params, threshold=value, seed=0)._validate_params()
     elif name == "dual_encoder":
         from baselines.dual_encoder import DualEncoder
 

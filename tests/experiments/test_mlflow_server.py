@@ -20,7 +20,7 @@ import pytest
 from tests.experiments.test_run import (
     ARTIFACTS,
     METRICS,
-    SMOKE_GRID,
+    SMOKE_GRID_SEED0,
     assert_ok,
     children,
     grid_point,
@@ -92,7 +92,7 @@ def test_parallel_sweep_logs_everything_to_the_server(mlflow_server, tmp_path, r
     url, server_dir = mlflow_server
     root = tmp_path / "sweep"
     root.mkdir()
-    proc = run_app("experiments.run", "-m", "experiment=smoke", "hydra/launcher=joblib",
+    proc = run_app("experiments.run", "-m", "experiment=smoke", "seed=0", "hydra/launcher=joblib",
                    "hydra.launcher.n_jobs=2", *tmp_paths(root), cwd=root,
                    env={"MLFLOW_TRACKING_URI": url}, timeout=600)
     assert_ok(proc)
@@ -109,7 +109,7 @@ def test_parallel_sweep_logs_everything_to_the_server(mlflow_server, tmp_path, r
     kids = children(runs, parent.info.run_id)
     assert len(runs) == 9 and len(kids) == 8
     assert all(r.info.status == "FINISHED" for r in runs)
-    assert {grid_point(r) for r in kids} == SMOKE_GRID
+    assert {grid_point(r) for r in kids} == SMOKE_GRID_SEED0
     assert len({len(r.data.params) for r in kids}) == 1  # no param lost
     for r in kids:
         assert set(METRICS) <= set(r.data.metrics)

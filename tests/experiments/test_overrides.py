@@ -14,7 +14,8 @@ from experiments.overrides import check_overrides, check_overrides_or_exit
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL_KEYS = ("name", "threshold", "Cp", "Cn", "eps", "max_iter", "bias", "n_jobs",
-              "negative_sampling", "train_threshold")  # experiments.schema.ModelConfig
+              "negative_sampling", "shards", "shard_workers",
+              "train_threshold")  # experiments.schema.ModelConfig
 
 
 @pytest.mark.parametrize("argv", [

@@ -287,7 +287,7 @@ def test_smoke_datasets_are_mlflow_datasets(smoke):
             assert d.dataset.source_type == "code"
             source = json.loads(d.dataset.source)["tags"]
             assert source["generator"] == "xmr.datasets.synthetic.make_product_search"
-            assert source["seed"] == "0"
+            assert source["seed"] == run.data.params["seed"]  # the seed draws the data
             profile = json.loads(d.dataset.profile)
             assert profile["rows"] == card["splits"][split]["rows"]
             assert profile["labels"] == card["n_labels"] == 200
@@ -304,7 +304,7 @@ def test_smoke_sources_and_descriptions(smoke):
         assert tags["mlflow.source.git.dirty"] == str(params["git_commit"].endswith("-dirty")
                                                       ).lower()
         note = tags["mlflow.note.content"]
-        features, threshold, beam = grid_point(run)
+        features, threshold, beam, _ = grid_point(run)
         for words in (f"features **{features}**", f"pruning threshold **{threshold}**",
                       f"beam width **{beam}**", "synthetic_tiny (tiny)", "`smoke` sweep"):
             assert words in note, (words, note)
@@ -313,15 +313,16 @@ def test_smoke_sources_and_descriptions(smoke):
 
 def test_terminal_dataset_summary_once_and_a_sorted_table(smoke):
     out = smoke.proc.stdout
-    assert out.count("dataset synthetic_products (xmr): 200 labels") == 1  # not once per job
+    # once per dataset (each seed draws its own synthetic data), not once per job
+    assert out.count("dataset synthetic_products (xmr): 200 labels") == 2
     lines = [ln for ln in out.splitlines() if ln.startswith("| ")]
     head, rows = lines[0], lines[1:]
     cols = [c.strip() for c in head.strip().strip("|").split("|")]
-    assert cols[:4] == ["", "features", "model.threshold", "eval.beam_size"]
+    assert cols[:5] == ["", "features", "model.threshold", "eval.beam_size", "seed"]
     assert {"R@10", "R@100", "P@1", "MRR@10", "p50 ms", "p99 ms", "train s", "MB"} <= set(cols)
-    assert len(rows) == 8
+    assert len(rows) == 16
     cells = [[c.strip() for c in r.strip().strip("|").split("|")] for r in rows]
-    assert {tuple(c[1:4]) for c in cells} == SMOKE_GRID
+    assert {tuple(c[1:5]) for c in cells} == SMOKE_GRID
     recall = [float(c[cols.index("R@10")]) for c in cells]
     assert recall == sorted(recall, reverse=True)
     by_point = {grid_point(r): r.data.metrics["recall_at_10"] for r in smoke.children}
@@ -379,7 +380,7 @@ def test_ui_command_prints_each_comparisons_link(smoke):
                           capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert mlflow_ui.runs_url(smoke.exp_id, "http://127.0.0.1:5123") in proc.stdout
-    assert "smoke" in proc.stdout and " 8 runs" in proc.stdout
+    assert "smoke" in proc.stdout and " 16 runs" in proc.stdout  # 8 grid points x 2 seeds
     missing = subprocess.run([sys.executable, "-m", "experiments.mlflow_ui", "--print-only",
                               "--log-dir", str(smoke.root / "nothing")],
                              capture_output=True, text=True, cwd=REPO, timeout=120)

@@ -28,7 +28,7 @@ def paper1(tmp_path_factory):
     proc = _run_app("experiments.run", "-m", "experiment=smoke_paper1", *_tmp_paths(root),
                     cwd=root, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    client, exp_id = _mlflow_store(root / "logs")
+    client, exp_id = _mlflow_store(root / "logs", "smoke_paper1")
     runs = [r for r in client.search_runs([exp_id], max_results=100)
             if r.data.tags.get("role") != "sweep"]
     return proc, root, runs

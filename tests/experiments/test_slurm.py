@@ -16,7 +16,7 @@ import pytest
 
 from experiments import slurm_local
 from tests.experiments.test_run import (
-    SMOKE_GRID,
+    SMOKE_GRID_SEED0,
     assert_ok,
     children,
     grid_point,
@@ -63,7 +63,8 @@ def test_smoke_sweep_on_slurm_with_sharded_training(slurm_conf, tmp_path, run_ap
                                                     mlflow_store):
     root = tmp_path / "slurm"
     root.mkdir()
-    proc = run_app("experiments.run", "-m", "experiment=smoke", "hydra/launcher=slurm",
+    proc = run_app("experiments.run", "-m", "experiment=smoke", "seed=0",
+                   "hydra/launcher=slurm",
                    f"hydra.launcher.partition={slurm_local.PARTITION}",
                    "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=1",
                    "hydra.launcher.timeout_min=20", "model.shards=2", *tmp_paths(root),
@@ -76,7 +77,7 @@ def test_smoke_sweep_on_slurm_with_sharded_training(slurm_conf, tmp_path, run_ap
     [parent] = parents(runs)
     kids = children(runs, parent.info.run_id)
     assert len(runs) == 9 and all(r.info.status == "FINISHED" for r in runs)
-    assert {grid_point(r) for r in kids} == SMOKE_GRID
+    assert {grid_point(r) for r in kids} == SMOKE_GRID_SEED0
 
     # every grid point ran as its own SLURM job, which the controller ran to completion
     jobs = slurm_jobs(slurm_conf)
@@ -100,7 +101,7 @@ def test_smoke_sweep_on_slurm_with_sharded_training(slurm_conf, tmp_path, run_ap
     # the sharded models are the one-process models: same size and quality at one point
     local = tmp_path / "local"
     local.mkdir()
-    point = ("word1", "0.05", "10")
+    point = ("word1", "0.05", "10", "0")  # features, threshold, beam, seed
     proc = run_app("experiments.run", "experiment=smoke", "features=word1",
                    "model.threshold=0.05", "eval.beam_size=10", *tmp_paths(local), cwd=local,
                    timeout=600)

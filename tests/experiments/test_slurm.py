@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -58,6 +59,20 @@ def slurm_jobs(conf) -> dict[str, str]:
     return jobs
 
 
+def settled_jobs(conf, ids, timeout_s: float = 180.0) -> dict[str, str]:
+    """:func:`slurm_jobs` once none of ``ids`` is still pending or running: submitit hands
+    back a job's result as soon as the job wrote it, a moment before the controller marks
+    the job COMPLETED (bounded wait; the assertions then read what the controller says)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        jobs = slurm_jobs(conf)
+        live = [i for i in ids if jobs.get(i) in ("PENDING", "CONFIGURING", "RUNNING",
+                                                   "COMPLETING")]
+        if not live or time.monotonic() > deadline:
+            return jobs
+        time.sleep(1.0)
+
+
 @pytest.mark.timeout(1500)
 def test_smoke_sweep_on_slurm_with_sharded_training(slurm_conf, tmp_path, run_app, tmp_paths,
                                                     mlflow_store):
@@ -80,9 +95,9 @@ def test_smoke_sweep_on_slurm_with_sharded_training(slurm_conf, tmp_path, run_ap
     assert {grid_point(r) for r in kids} == SMOKE_GRID_SEED0
 
     # every grid point ran as its own SLURM job, which the controller ran to completion
-    jobs = slurm_jobs(slurm_conf)
     ids = [r.data.tags.get("slurm_job_id") for r in kids]
     assert all(ids) and len(set(ids)) == 8, ids
+    jobs = settled_jobs(slurm_conf, ids)
     assert all(jobs.get(i) == "COMPLETED" for i in ids), {i: jobs.get(i) for i in ids}
 
     # trainings shared through paths.cache_dir: one per feature set, each by 2 shard jobs
@@ -94,6 +109,7 @@ def test_smoke_sweep_on_slurm_with_sharded_training(slurm_conf, tmp_path, run_ap
         assert tags["shard_engine"] == "slurm" and tags["shard_tasks"] == "3"
         shard_ids = tags["shard_slurm_job_ids"].split(",")
         assert len(set(shard_ids)) == 3 and not set(shard_ids) & set(ids)
+        jobs = settled_jobs(slurm_conf, shard_ids)
         assert all(jobs.get(i) == "COMPLETED" for i in shard_ids)
     assert {r.data.tags["train_key"] for r in kids} == {r.data.tags["train_key"]
                                                         for r in trained}

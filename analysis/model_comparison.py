@@ -24,13 +24,11 @@ from analysis.common import (
     xmr_runs,
 )
 from analysis.seeds import (
-    NotRun,
     all_run_ids,
+    deltas_to_reference,
     fmt_interval,
     fmt_pm,
     over_seeds,
-    paired_delta,
-    seed_runs,
 )
 
 NAME = "model_comparison"
@@ -73,20 +71,9 @@ def rows(runs: pd.DataFrame, *, per_query=None) -> pd.DataFrame:
     rank = {m: i for i, m in enumerate(MODELS)}
     picked = (picked.assign(_rank=picked["model"].map(lambda m: rank.get(m, len(MODELS))))
               .sort_values(["experiment", "dataset", "_rank", "model"]))
-    deltas = []
-    for _, row in picked.iterrows():
-        ref = picked[(picked["experiment"] == row["experiment"])
-                     & (picked["dataset"] == row["dataset"]) & (picked["model"] == REFERENCE)]
-        iv = None
-        if len(ref) and row["model"] != REFERENCE:
-            try:
-                iv = paired_delta(per_query, seed_runs(runs, row["run_ids"]),
-                                  seed_runs(runs, ref.iloc[0]["run_ids"]), "recall_at_10",
-                                  cmd=PRODUCT_SEARCH_CMD)
-            except NotRun:
-                iv = None
-        deltas.append((iv.estimate, iv.low, iv.high) if iv else (np.nan,) * 3)
-    picked[["Δ recall@10", "Δ low", "Δ high"]] = np.array(deltas, dtype=float).reshape(-1, 3)
+    picked[["Δ recall@10", "Δ low", "Δ high"]] = deltas_to_reference(
+        picked, runs, per_query, picked["model"] == REFERENCE, ["experiment", "dataset"],
+        "recall_at_10", cmd=PRODUCT_SEARCH_CMD)
     cols = GROUP_COLS + ["features", "threshold", "beam_size"] + [
         c for m in COLUMNS for c in (m, f"{m}_std")] + ["n_seeds", "Δ recall@10", "Δ low",
                                                         "Δ high", "run_id", "run_ids"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from analysis import load, style
@@ -16,13 +15,11 @@ from analysis import uncertainty as u
 from analysis.common import QAC_CMD, Result, panel_keys, run_builders, write_table
 from analysis.qac import MPC_LABEL, config_labels, qac_runs, row_order
 from analysis.seeds import (
-    NotRun,
     all_run_ids,
+    deltas_to_reference,
     fmt_interval,
     fmt_pm,
     over_seeds,
-    paired_delta,
-    seed_runs,
 )
 
 NAME = "qac_table2"
@@ -44,19 +41,8 @@ def rows(runs: pd.DataFrame, *, per_query=None) -> pd.DataFrame:
     table = over_seeds(qac, ["configuration", "dataset", "_row"], list(COLUMNS))
     table = table.assign(_mpc=table["configuration"] == MPC_LABEL)
     table = table.sort_values(["dataset", "_mpc", "_row", "configuration"])
-    deltas = []
-    for _, row in table.iterrows():
-        ref = table[(table["dataset"] == row["dataset"]) & table["_mpc"]]
-        iv = None
-        if len(ref) and not row["_mpc"]:
-            try:
-                iv = paired_delta(per_query, seed_runs(runs, row["run_ids"]),
-                                  seed_runs(runs, ref.iloc[0]["run_ids"]), "reciprocal_rank",
-                                  cmd=QAC_CMD)
-            except NotRun:
-                iv = None
-        deltas.append((iv.estimate, iv.low, iv.high) if iv else (np.nan,) * 3)
-    table[["Δ MRR@10", "Δ low", "Δ high"]] = np.array(deltas, dtype=float).reshape(-1, 3)
+    table[["Δ MRR@10", "Δ low", "Δ high"]] = deltas_to_reference(
+        table, runs, per_query, table["_mpc"], ["dataset"], "reciprocal_rank", cmd=QAC_CMD)
     cols = ["configuration", "dataset"] + [c for m in COLUMNS for c in (m, f"{m}_std")] + [
         "n_seeds", "Δ MRR@10", "Δ low", "Δ high", "run_id", "run_ids"]
     out = table[cols].rename(columns={"n_seeds": "seeds", **COLUMNS,

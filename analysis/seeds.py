@@ -102,6 +102,31 @@ def paired_delta(per_query: PerQuery, a: dict[int, pd.Series], b: dict[int, pd.S
     return u.paired_difference([g[0] for g in groups], [g[1] for g in groups])
 
 
+def deltas_to_reference(table: pd.DataFrame, runs: pd.DataFrame, per_query: PerQuery,
+                        is_reference: pd.Series, group: Sequence[str], metric: str, *,
+                        cmd: str) -> np.ndarray:
+    """(n, 3) array: each row's paired-bootstrap difference (estimate, low, high) in ``metric``
+    to the reference row (``is_reference``) with the same ``group`` values; NaN for the
+    reference itself, a group without one, or runs without per-query results."""
+    out = np.full((len(table), 3), np.nan)
+    for i, (_, row) in enumerate(table.iterrows()):
+        if is_reference.iloc[i]:
+            continue
+        same = is_reference.copy()
+        for col in group:
+            same &= table[col] == row[col]
+        ref = table[same]
+        if not len(ref):
+            continue
+        try:
+            iv = paired_delta(per_query, seed_runs(runs, row["run_ids"]),
+                              seed_runs(runs, ref.iloc[0]["run_ids"]), metric, cmd=cmd)
+        except NotRun:
+            continue
+        out[i] = (iv.estimate, iv.low, iv.high)
+    return out
+
+
 def fmt_pm(mean: float, std: float, fmt: str = ".4f") -> str:
     """'0.7660 ± 0.0031', or the mean alone when there is no spread (one seed)."""
     if mean is None or not np.isfinite(mean):

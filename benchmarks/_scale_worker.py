@@ -7,7 +7,12 @@
 ``python -m benchmarks._scale_worker xmr --dir D --out OUT.json``
     loads D's matrices, trains ``xmr.XRLinear`` (the settings of ``benchmarks.vs_pecos``),
     predicts the test set in one batch, times every test row as a single query on one thread
-    and writes the figures, ``P.npz`` (top-10 scores) and the process's peak memory.
+    and writes the figures, ``P_xmr.npz`` (top-10 scores) and the process's peak memory.
+``python -m benchmarks._scale_worker pecos --dir D --settings S.json --out OUT.json``
+    the same for libpecos (``baselines.pecos_peer``, whose own worker processes run in the
+    peer venv; their peak memory is reported), writing ``P_pecos.npz``. A process of its own,
+    like every side, so that :mod:`benchmarks.scale` can stop it (and its workers) at a time
+    limit.
 
 Peak memory is the kernel's high-water mark of this process's resident set (``VmHWM`` in
 ``/proc/self/status``): unlike ``ru_maxrss`` it is not inherited from the parent through
@@ -127,6 +132,32 @@ def run_xmr(folder: Path, settings: dict) -> dict:
     return out
 
 
+def run_pecos(folder: Path, settings: dict) -> dict:
+    from baselines.pecos_peer import PecosXRLinear
+
+    X, Y = load_csr(folder / "X_trn.npz"), load_csr(folder / "Y_trn.npz")
+    predict = settings["predict"]
+    with PecosXRLinear(**settings["model"]) as model:
+        model.fit(X, Y)
+        del X, Y
+        out = {"train_s": model.train_time_s_, "index_s": model.index_time_s_,
+               "peak_mem_train_mib": model.fit_peak_rss_mib_, "model_nnz": model.model_nnz_,
+               "model_bytes": dir_bytes(model._model_dir)}
+        X_tst = load_csr(folder / "X_tst.npz")
+        P = model.predict(X_tst, **predict)
+        lat = model.measure_latency(X_tst, n_warmup=settings["n_warmup"], threads=1, **predict)
+        out |= {k: lat[k] for k in ("throughput_qps", "latency_p50_ms", "latency_p99_ms",
+                                    "latency_mean_ms")}
+        out["n_latency_queries"] = lat["n_queries"]
+        out["peak_mem_mib"] = model.peak_rss_mib_
+        out["versions"] = model.peer_versions_
+    sp.save_npz(folder / "P_pecos.npz", sp.csr_matrix(P, dtype=np.float32), compressed=False)
+    return out
+
+
+SIDE_RUNNERS = {"xmr": run_xmr, "pecos": run_pecos}
+
+
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks._scale_worker")
     sub = p.add_subparsers(dest="op", required=True)
@@ -135,15 +166,17 @@ def main(argv: list[str]) -> int:
     pp.add_argument("--n-test", type=int, required=True)
     pp.add_argument("--seed", type=int, default=0)
     pp.add_argument("--dir", type=Path, required=True)
-    px = sub.add_parser("xmr")
-    px.add_argument("--dir", type=Path, required=True)
-    px.add_argument("--settings", type=Path, required=True, help="JSON: model, predict, n_warmup")
-    px.add_argument("--out", type=Path, required=True)
+    for side in SIDE_RUNNERS:
+        px = sub.add_parser(side)
+        px.add_argument("--dir", type=Path, required=True)
+        px.add_argument("--settings", type=Path, required=True,
+                        help="JSON: model, predict, n_warmup")
+        px.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     if args.op == "prepare":
         prepare(args.n_labels, args.n_test, args.seed, args.dir)
         return 0
-    result = run_xmr(args.dir, json.loads(args.settings.read_text()))
+    result = SIDE_RUNNERS[args.op](args.dir, json.loads(args.settings.read_text()))
     args.out.write_text(json.dumps(result, indent=2))
     return 0
 

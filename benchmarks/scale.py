@@ -34,14 +34,16 @@ import argparse
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks._scale_worker import dir_bytes, load_csr
+from benchmarks._scale_worker import load_csr
 from benchmarks.vs_pecos import MODEL, N_WARMUP, PREDICT, accuracy, machine_info
 
 logger = logging.getLogger(__name__)
@@ -53,6 +55,7 @@ SIDES = ("xmr", "pecos", "omikuji", "napkinxc")
 PEERS = ("omikuji", "napkinxc")  # run by the .xmc-venv interpreter
 KEYS = ("train_s", "peak_mem_mib", "peak_mem_train_mib", "throughput_qps", "latency_p50_ms",
         "latency_p99_ms", "precision_at_1", "recall_at_10", "model_nnz", "model_bytes")
+SAME_SETTINGS = tuple(MODEL) + tuple(PREDICT) + ("n_test", "seed", "n_warmup")
 RATIO_KEYS = ("train_s", "peak_mem_mib", "peak_mem_train_mib", "throughput_qps",
               "latency_p50_ms", "latency_p99_ms", "model_bytes")
 
@@ -64,11 +67,38 @@ def xmc_python() -> Path | None:
     return exe if exe.is_file() else None
 
 
-def _run(cmd: list, what: str) -> None:
+class SideTimeout(Exception):
+    """A side ran past ``--side-timeout``; recorded as did-not-finish, the run goes on."""
+
+
+def _run(cmd: list, what: str, timeout_s: float | None = None) -> None:
+    """Run ``cmd`` in a session of its own; at ``timeout_s`` stop it and all its children
+    (PECOS's peer workers included) and raise :class:`SideTimeout`."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    proc = subprocess.run([str(c) for c in cmd], env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{what} failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen([str(c) for c in cmd], env=env, stdout=subprocess.DEVNULL,
+                                stderr=err, text=True, start_new_session=True)
+        try:
+            rc = proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            _stop_group(proc)
+            raise SideTimeout(f"{what}: did not finish in {timeout_s:.0f} s") from None
+        except BaseException:  # Ctrl-C: leave no orphan holding memory
+            _stop_group(proc)
+            raise
+        if rc != 0:
+            err.seek(0)
+            raise RuntimeError(f"{what} failed (exit {rc}):\n{err.read()[-4000:]}")
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    for sig, wait_s in ((signal.SIGTERM, 10), (signal.SIGKILL, 30)):
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=wait_s)
+            return
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            continue
 
 
 def prepare(n_labels: int, n_test: int, seed: int, folder: Path) -> dict:
@@ -84,47 +114,36 @@ def _metrics(folder: Path, side: str) -> dict:
     return accuracy(load_csr(folder / "Y_tst.npz"), P)
 
 
-def run_xmr(folder: Path) -> dict:
-    settings = folder / "settings_xmr.json"
+def run_side(folder: Path, side: str, timeout_s: float | None = None) -> dict:
+    """Our side ("xmr") or PECOS's ("pecos") in a worker process of its own."""
+    settings = folder / f"settings_{side}.json"
     settings.write_text(json.dumps({"model": MODEL, "predict": PREDICT, "n_warmup": N_WARMUP}))
-    out = folder / "result_xmr.json"
-    _run([sys.executable, "-m", "benchmarks._scale_worker", "xmr", "--dir", folder,
-          "--settings", settings, "--out", out], "xmr side")
-    return json.loads(out.read_text()) | _metrics(folder, "xmr")
+    out = folder / f"result_{side}.json"
+    _run([sys.executable, "-m", "benchmarks._scale_worker", side, "--dir", folder,
+          "--settings", settings, "--out", out], f"{side} side", timeout_s)
+    return json.loads(out.read_text()) | _metrics(folder, side)
 
 
-def run_pecos(folder: Path) -> dict:
-    from baselines.pecos_peer import PecosXRLinear
-
-    X, Y = load_csr(folder / "X_trn.npz"), load_csr(folder / "Y_trn.npz")
-    with PecosXRLinear(**MODEL) as model:
-        model.fit(X, Y)
-        del X, Y
-        out = {"train_s": model.train_time_s_, "index_s": model.index_time_s_,
-               "peak_mem_train_mib": model.fit_peak_rss_mib_, "model_nnz": model.model_nnz_,
-               "model_bytes": dir_bytes(model._model_dir)}
-        X_tst = load_csr(folder / "X_tst.npz")
-        P = model.predict(X_tst, **PREDICT)
-        lat = model.measure_latency(X_tst, n_warmup=N_WARMUP, threads=1, **PREDICT)
-        out |= {k: lat[k] for k in ("throughput_qps", "latency_p50_ms", "latency_p99_ms",
-                                    "latency_mean_ms")}
-        out["n_latency_queries"] = lat["n_queries"]
-        out["peak_mem_mib"] = model.peak_rss_mib_
-        out["versions"] = model.peer_versions_
-    return out | accuracy(load_csr(folder / "Y_tst.npz"), P)
+def run_xmr(folder: Path, timeout_s: float | None = None) -> dict:
+    return run_side(folder, "xmr", timeout_s)
 
 
-def run_peer(folder: Path, lib: str) -> dict:
+def run_pecos(folder: Path, timeout_s: float | None = None) -> dict:
+    return run_side(folder, "pecos", timeout_s)
+
+
+def run_peer(folder: Path, lib: str, timeout_s: float | None = None) -> dict:
     exe = xmc_python()
     if exe is None:
         return {"skipped": "no .xmc-venv: run `make xmc-venv` (or set XMR_XMC_PYTHON)"}
     out = folder / f"result_{lib}.json"
-    _run([exe, XMC_WORKER, lib, folder, out], f"{lib} side")
+    _run([exe, XMC_WORKER, lib, folder, out], f"{lib} side", timeout_s)
     return json.loads(out.read_text()) | _metrics(folder, lib)
 
 
-RUNNERS = {"xmr": run_xmr, "pecos": run_pecos, "omikuji": lambda f: run_peer(f, "omikuji"),
-           "napkinxc": lambda f: run_peer(f, "napkinxc")}
+RUNNERS = {"xmr": run_xmr, "pecos": run_pecos,
+           "omikuji": lambda f, t=None: run_peer(f, "omikuji", t),
+           "napkinxc": lambda f, t=None: run_peer(f, "napkinxc", t)}
 
 
 def fitted_slope(sizes, values) -> float | None:
@@ -144,7 +163,7 @@ def summarise(rows: list[dict], sides) -> dict:
 
 
 def ratios(ours: dict, peer: dict) -> dict:
-    if not ours or not peer or "skipped" in peer:
+    if not ours or not peer or "skipped" in peer or "did_not_finish" in peer:
         return {}
     out = {k: ours[k] / peer[k] for k in RATIO_KEYS if ours.get(k) and peer.get(k)}
     for k in ("precision_at_1", "recall_at_10"):
@@ -169,7 +188,7 @@ def markdown_table(result: dict) -> str:
                   "| | " + " | ".join(sides) + " | xmr / PECOS |",
                   "|---|" + "---:|" * (len(sides) + 1)]
         for k in KEYS:
-            cells = [fmt((row.get(s) or {}).get(k)) for s in sides]
+            cells = [_cell(row.get(s), k, fmt) for s in sides]
             r = row.get("ratio", {}).get(k)
             lines.append(f"| {k} | " + " | ".join(cells) + f" | {fmt(r)} |")
         lines.append("")
@@ -177,6 +196,15 @@ def markdown_table(result: dict) -> str:
         f"{s} {fmt(v['train_s'])} / {fmt(v['peak_mem_mib'])}"
         for s, v in result["summary"]["slopes"].items()))
     return "\n".join(lines)
+
+
+def _cell(entry: dict | None, key: str, fmt) -> str:
+    entry = entry or {}
+    if "did_not_finish" in entry:  # said once, on the first row
+        return f"did not finish in {entry['time_limit_s']:.0f} s" if key == KEYS[0] else "–"
+    if "skipped" in entry:
+        return "skipped" if key == KEYS[0] else "–"
+    return fmt(entry.get(key))
 
 
 def plot(result: dict, path: Path) -> None:
@@ -224,51 +252,101 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=REPO_ROOT / "bench-results" / "scale.json")
     p.add_argument("--figure", type=Path, default=None,
                    help="log-log figure (default: --out with .png)")
+    p.add_argument("--side-timeout", type=float, default=None, metavar="SECONDS",
+                   help="stop a side (its whole worker process) after this many seconds and "
+                        "record it as did-not-finish; default: no limit")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the sizes and sides --out already holds (same settings) and run "
+                        "only the missing ones (and those stopped at a smaller --side-timeout)")
     args = p.parse_args(argv)
     for name, vals in (("--sizes", args.sizes), ("--n-test", [args.n_test])):
         bad = [v for v in vals if v < 2]
         if bad:
             p.error(f"{name} must be >= 2, got {bad}")
+    if args.side_timeout is not None and args.side_timeout <= 0:
+        p.error(f"--side-timeout must be > 0 seconds, got {args.side_timeout}")
     if args.figure is None:
         args.figure = args.out.with_suffix(".png")
     return args
+
+
+def _previous_rows(args: argparse.Namespace, settings: dict) -> dict[int, dict]:
+    """``--resume``: the rows of --out by label count, if it was run with the same settings."""
+    if not args.resume or not args.out.is_file():
+        return {}
+    old = json.loads(args.out.read_text())
+    same = {k: old["settings"].get(k) for k in SAME_SETTINGS} == {
+        k: settings[k] for k in SAME_SETTINGS}
+    if not same:
+        raise SystemExit(f"--resume: {args.out} was run with other settings "
+                         f"({ {k: old['settings'].get(k) for k in SAME_SETTINGS} }); "
+                         f"use another --out or drop --resume")
+    return {r["n_labels"]: r for r in old["sizes"]}
+
+
+def _needs_run(entry: dict | None, timeout_s: float | None) -> bool:
+    if not entry or "skipped" in entry:
+        return True
+    if "did_not_finish" in entry:  # rerun when the limit is now larger (or none)
+        return timeout_s is None or timeout_s > entry.get("time_limit_s", 0)
+    return False
+
+
+def run_one(folder: Path, side: str, timeout_s: float | None) -> dict:
+    load = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    try:
+        entry = RUNNERS[side](folder, timeout_s)
+    except SideTimeout as exc:
+        entry = {"did_not_finish": str(exc), "time_limit_s": timeout_s}
+    entry["wall_s"] = time.perf_counter() - t0
+    entry["load_average_before"] = load
+    return entry
 
 
 def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     args = parse_args(argv)
     sides = [s for s in SIDES if s in args.sides]
-    result = {"settings": {**MODEL, **PREDICT, "sides": sides, "n_test": args.n_test,
-                           "seed": args.seed, "n_warmup": N_WARMUP, "latency_threads": 1,
-                           "load_average_start": os.getloadavg()},
-              "machine": machine_info(None), "sizes": []}
+    settings = {**MODEL, **PREDICT, "sides": sides, "n_test": args.n_test, "seed": args.seed,
+                "n_warmup": N_WARMUP, "latency_threads": 1, "side_timeout_s": args.side_timeout,
+                "load_average_start": os.getloadavg()}
+    rows = _previous_rows(args, settings)
+    if rows:
+        settings["sides"] = [s for s in SIDES if s in set(sides) | set(
+            k for r in rows.values() for k in r if k in SIDES)]
+    result = {"settings": settings, "machine": machine_info(None), "sizes": []}
+
+    def write() -> None:
+        result["sizes"] = [rows[n] for n in sorted(rows)]
+        result["summary"] = summarise(result["sizes"], settings["sides"])
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+
     for n_labels in sorted(args.sizes):
         folder = args.cache_dir / f"L{n_labels}"
+        row = rows.get(n_labels, {"n_labels": n_labels})
+        todo = [s for s in sides if _needs_run(row.get(s), args.side_timeout)]
+        if not todo:
+            logger.info("%d labels: every side already in %s", n_labels, args.out)
+            continue
         t0 = time.perf_counter()
-        data = prepare(n_labels, args.n_test, args.seed, folder)
+        row["data"] = prepare(n_labels, args.n_test, args.seed, folder)
         logger.info("%d labels: data ready in %.0f s: %s", n_labels, time.perf_counter() - t0,
-                    {k: data[k] for k in ("n_train", "n_features", "x_trn_nnz")})
-        row = {"n_labels": n_labels, "data": data}
-        for side in sides:
-            load = os.getloadavg()[0]
-            t0 = time.perf_counter()
-            row[side] = RUNNERS[side](folder)
-            row[side]["wall_s"] = time.perf_counter() - t0
-            row[side]["load_average_before"] = load
+                    {k: row["data"][k] for k in ("n_train", "n_features", "x_trn_nnz")})
+        rows[n_labels] = row
+        for side in todo:
+            row[side] = run_one(folder, side, args.side_timeout)
             logger.info("%d labels, %s: %s", n_labels, side,
-                        {k: row[side].get(k) for k in KEYS + ("skipped",) if k in row[side]})
+                        {k: row[side].get(k) for k in KEYS + ("skipped", "did_not_finish")
+                         if k in row[side]})
             row["ratio"] = ratios(row.get("xmr"), row.get("pecos"))
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            partial = {**result, "sizes": result["sizes"] + [row]}
-            args.out.write_text(json.dumps(partial, indent=2) + "\n")  # after every side
-        result["sizes"].append(row)
-        result["summary"] = summarise(result["sizes"], sides)
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
-    for row in result["sizes"]:
-        for name in ("P_xmr", "P_omikuji", "P_napkinxc"):
-            (args.cache_dir / f"L{row['n_labels']}" / f"{name}.npz").unlink(missing_ok=True)
-    result["settings"]["load_average_end"] = os.getloadavg()
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+            write()  # after every side
+    for n_labels in rows:
+        for name in ("P_xmr", "P_pecos", "P_omikuji", "P_napkinxc"):
+            (args.cache_dir / f"L{n_labels}" / f"{name}.npz").unlink(missing_ok=True)
+    settings["load_average_end"] = os.getloadavg()
+    write()
     plot(result, args.figure)
     print(markdown_table(result))
     logger.info("wrote %s and %s", args.out, args.figure)

@@ -56,9 +56,9 @@ from pathlib import Path
 import numba as nb
 import numpy as np
 import scipy.sparse as sp
-from sklearn.exceptions import NotFittedError
 from tqdm.auto import tqdm
 
+from xmr._estimator import not_fitted
 from xmr.kernels import ngrams as _k
 
 logger = logging.getLogger(__name__)
@@ -298,7 +298,7 @@ class TextFeaturizer:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "_kernel_args"):
-            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet; "
+            raise not_fitted(f"This {type(self).__name__} instance is not fitted yet; "
                                  "call fit(texts) or TextFeaturizer.load(folder) first")
 
     @staticmethod
@@ -614,7 +614,7 @@ class PerOrderFeaturizer:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "blocks_"):
-            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet; "
+            raise not_fitted(f"This {type(self).__name__} instance is not fitted yet; "
                                  "call fit(texts) or PerOrderFeaturizer.load(folder) first")
 
     def fit(self, texts: Sequence[str]) -> PerOrderFeaturizer:

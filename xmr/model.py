@@ -13,10 +13,9 @@ from pathlib import Path
 import numba as nb
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError
 from tqdm.auto import tqdm
 
+from xmr._estimator import ParamsMixin, not_fitted
 from xmr._io import DAMAGED_FILE_ERRORS, read_model_meta
 from xmr._threads import resolve_n_jobs
 from xmr._validation import (
@@ -85,7 +84,7 @@ def numba_threads(n: int):
 _K, _P = KMeansParams, XRLinearParams  # the defaults, defined once
 
 
-class XRLinear(BaseEstimator):
+class XRLinear(ParamsMixin):
     """XR-Linear eXtreme multilabel ranker.
 
     Parameters (all keyword-only; stored as given, validated by :meth:`fit`)
@@ -130,7 +129,7 @@ class XRLinear(BaseEstimator):
                  eps: float = _P.eps, max_iter: int = _P.max_iter, bias: float = _P.bias,
                  negative_sampling: str = _P.negative_sampling, seed: int = 0,
                  n_jobs: int = _P.n_jobs, allow_empty: bool = False, verbose: bool = False):
-        store_params(self, locals())  # get_params/set_params: sklearn's BaseEstimator
+        store_params(self, locals())  # get_params/set_params: ParamsMixin
 
     def _validate_params(self) -> None:
         validate_params(self)
@@ -307,7 +306,7 @@ class XRLinear(BaseEstimator):
     # ----------------------------------------------------------------- predict
     def _check_fitted(self):
         if not hasattr(self, "_layout"):
-            raise NotFittedError("this XRLinear is not fitted yet: call fit(X, Y) first "
+            raise not_fitted("this XRLinear is not fitted yet: call fit(X, Y) first "
                                  "(or XRLinear.load(folder))")
 
     def _check_predict_args(self, beam_size, topk, post_processor) -> tuple[int, int, int]:

@@ -44,8 +44,8 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.exceptions import NotFittedError
 
+from xmr._estimator import not_fitted
 from xmr.features import TextFeaturizer, _check_texts, _idf, check_idf
 from xmr.kernels import prefix_ngrams as _k
 from xmr.kernels.ngrams import build_table
@@ -187,7 +187,7 @@ class QACVectorizer:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "_prefix_args"):
-            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet; call "
+            raise not_fitted(f"This {type(self).__name__} instance is not fitted yet; call "
                                  "fit(prev_queries, prefixes) or QACVectorizer.load(folder)")
 
     def _lower(self, texts: list[str]) -> list[str]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from xmr.kernels.layout import chunk_level, count_entries, fill_rows
+from xmr.kernels.layout import chunk_level, count_entries
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def build_layout(chain: tuple[sp.csc_matrix, ...], weights: list[sp.csc_matrix],
     is the bias weight). A prefix of the levels is allowed (used by matcher-aware negatives).
 
     Built parent by parent by numba kernels (:mod:`xmr.kernels.layout`): besides the layout
-    itself only one int32 per weight is allocated for the whole model.
+    itself only one int64 mark per feature is allocated for the whole model.
     """
     n_levels = len(weights)
     sizes = [1] + [C.shape[0] for C in chain[:n_levels]]
@@ -50,6 +50,8 @@ def build_layout(chain: tuple[sp.csc_matrix, ...], weights: list[sp.csc_matrix],
     n_children = np.zeros(n_nodes, dtype=np.int64)
     child_ids, node_bias = [], np.zeros(n_nodes, dtype=np.float32)
     ent_count = np.zeros(n_nodes, dtype=np.int64)
+    row_count = np.zeros(n_nodes, dtype=np.int64)
+    mark = None
     levels = []
     max_children = 1
     for t in range(n_levels):
@@ -59,6 +61,8 @@ def build_layout(chain: tuple[sp.csc_matrix, ...], weights: list[sp.csc_matrix],
         if not W.has_sorted_indices:
             W = W.sorted_indices()
         D = W.shape[0] - 1
+        if mark is None:
+            mark = np.full(D, -1, dtype=np.int64)
         n_par, base_par, base_ch = C.shape[1], level_base[t], level_base[t + 1]
         counts = np.diff(C.indptr)
         max_children = max(max_children, int(counts.max()))
@@ -70,29 +74,30 @@ def build_layout(chain: tuple[sp.csc_matrix, ...], weights: list[sp.csc_matrix],
         has_bias[has_bias] = W.indices[ends[has_bias] - 1] == D
         cols = np.flatnonzero(has_bias)
         node_bias[base_ch + cols] = W.data[ends[cols] - 1] * bias
-        count_entries(C.indptr.astype(np.int64), C.indices.astype(np.int64), W.indptr,
-                      W.indices, D, ent_count[base_par:base_par + n_par])
-        levels.append((C, W, D, base_par, n_par))
+        C_indptr, C_indices = C.indptr.astype(np.int64), C.indices.astype(np.int64)
+        count_entries(C_indptr, C_indices, W.indptr, W.indices, D,
+                      ent_count[base_par:base_par + n_par],
+                      row_count[base_par:base_par + n_par], mark, base_par)
+        levels.append((C_indptr, C_indices, W, D, base_par, n_par))
+    del mark
 
     ent_ptr = np.zeros(n_nodes + 1, dtype=np.int64)
     np.cumsum(ent_count, out=ent_ptr[1:])
-    n_ent = int(ent_ptr[-1])
-    ent_feat = np.empty(n_ent, dtype=np.int32)
+    chunk_ptr = np.zeros(n_nodes + 1, dtype=np.int64)
+    np.cumsum(row_count, out=chunk_ptr[1:])
+    n_ent, n_rows = int(ent_ptr[-1]), int(chunk_ptr[-1])
     ent_child = np.empty(n_ent, dtype=np.int32)
     ent_val = np.empty(n_ent, dtype=np.float32)
-    rows_per_node = np.zeros(n_nodes, dtype=np.int64)
-    for C, W, D, base_par, n_par in levels:
+    row_feat = np.empty(n_rows, dtype=np.int32)
+    row_ptr = np.empty(n_rows + 1, dtype=np.int64)
+    row_ptr[n_rows] = n_ent
+    for C_indptr, C_indices, W, D, base_par, n_par in levels:
         lo, hi = ent_ptr[base_par], ent_ptr[base_par + n_par]
-        chunk_level(C.indptr.astype(np.int64), C.indices.astype(np.int64), W.indptr,
-                    W.indices, W.data, D, ent_ptr[base_par:base_par + n_par + 1] - lo,
-                    ent_feat[lo:hi], ent_child[lo:hi], ent_val[lo:hi],
-                    rows_per_node[base_par:base_par + n_par])
-    chunk_ptr = np.zeros(n_nodes + 1, dtype=np.int64)
-    np.cumsum(rows_per_node, out=chunk_ptr[1:])
-    row_feat = np.empty(int(chunk_ptr[-1]), dtype=np.int32)
-    row_ptr = np.empty(int(chunk_ptr[-1]) + 1, dtype=np.int64)
-    fill_rows(ent_ptr, chunk_ptr, ent_feat, row_feat, row_ptr)
-    del ent_feat
+        r_lo, r_hi = chunk_ptr[base_par], chunk_ptr[base_par + n_par]
+        chunk_level(C_indptr, C_indices, W.indptr, W.indices, W.data, D,
+                    ent_ptr[base_par:base_par + n_par + 1] - lo, lo,
+                    chunk_ptr[base_par:base_par + n_par + 1] - r_lo,
+                    ent_child[lo:hi], ent_val[lo:hi], row_feat[r_lo:r_hi], row_ptr[r_lo:r_hi])
 
     return InferenceLayout(
         n_levels=n_levels,

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from xmr._estimator import ParamsMixin, not_fitted
 from xmr._io import DAMAGED_FILE_ERRORS, read_model_meta
+from xmr._memory import release_free_memory
 from xmr._threads import resolve_n_jobs
 from xmr._validation import (
     check_bool,
@@ -240,6 +241,8 @@ class XRLinear(ParamsMixin):
                     parts.append(res)
                     bar.update(1)
             weights.append(self._assemble(parts, tasks, D, Yt.shape[1]))
+            del parts, tasks, pools
+            release_free_memory()  # the threads' freed pieces, before the next level
         return weights
 
     def _pools(self, X, tree, targets, weights, t, n_threads) -> sp.csc_matrix:
@@ -301,6 +304,7 @@ class XRLinear(ParamsMixin):
         self.n_features_in_ = int(n_features)
         self.n_labels_ = tree.n_labels
         self.model_nnz_ = int(sum(W.nnz for W in weights))
+        release_free_memory()  # before the layout's large allocations
         self._layout: InferenceLayout = build_layout(tree.chain, weights, float(self.bias))
 
     # ----------------------------------------------------------------- predict

@@ -7,6 +7,9 @@ PECOS runs only with the peer venv (`make peer`), Omikuji / napkinXC only with `
 from __future__ import annotations
 
 import json
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,3 +88,80 @@ def test_other_libraries(data_dir, lib):
 def test_bad_sizes_are_refused():
     with pytest.raises(SystemExit):
         scale.parse_args(["--sizes", "1"])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")  # a zombie has ended
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_a_side_past_its_time_limit_is_stopped_with_its_children(tmp_path):
+    pid_file = tmp_path / "child.pid"
+    code = ("import subprocess, sys, time; "
+            "c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)']); "
+            f"open({str(pid_file)!r}, 'w').write(str(c.pid)); time.sleep(120)")
+    with pytest.raises(scale.SideTimeout, match="sleeper: did not finish in 2 s"):
+        scale._run([sys.executable, "-c", code], "sleeper", timeout_s=2)
+    assert pid_file.is_file()
+    child = int(pid_file.read_text())
+    for _ in range(50):  # the kernel may take a moment to deliver
+        if not _alive(child):
+            break
+        time.sleep(0.1)
+    assert not _alive(child)
+
+
+def test_a_failing_side_reports_its_error():
+    code = "import sys; print('went wrong', file=sys.stderr); sys.exit(3)"
+    with pytest.raises(RuntimeError, match=r"(?s)boom side failed \(exit 3\).*went wrong"):
+        scale._run([sys.executable, "-c", code], "boom side")
+
+
+def _fake_side(calls: list, name: str, *, timeout: bool = False):
+    def run(folder, timeout_s=None):
+        calls.append((name, folder.name, timeout_s))
+        if timeout:
+            raise scale.SideTimeout(f"{name} side: did not finish in {timeout_s:.0f} s")
+        return {"train_s": 2.0, "peak_mem_mib": 100.0, "throughput_qps": 50.0,
+                "precision_at_1": 0.5, "recall_at_10": 0.4}
+    return run
+
+
+def test_resume_runs_only_the_missing_sides_and_records_time_limits(data_dir, tmp_path,
+                                                                     monkeypatch):
+    calls: list = []
+    monkeypatch.setattr(scale, "RUNNERS", {
+        "xmr": _fake_side(calls, "xmr"), "pecos": _fake_side(calls, "pecos"),
+        "omikuji": _fake_side(calls, "omikuji", timeout=True),
+        "napkinxc": _fake_side(calls, "napkinxc")})
+    out = tmp_path / "scale.json"
+    common = ["--sizes", str(N_LABELS), "--n-test", str(N_TEST),
+              "--cache-dir", str(data_dir.parent), "--out", str(out)]
+    scale.main([*common, "--sides", "xmr"])
+    assert calls == [("xmr", data_dir.name, None)]
+    result = scale.main([*common, "--sides", "xmr", "pecos", "omikuji", "--resume",
+                         "--side-timeout", "5"])
+    assert calls[1:] == [("pecos", data_dir.name, 5.0), ("omikuji", data_dir.name, 5.0)]
+    row = result["sizes"][0]
+    assert row["omikuji"]["did_not_finish"] == "omikuji side: did not finish in 5 s"
+    assert row["omikuji"]["time_limit_s"] == 5.0
+    assert row["ratio"]["train_s"] == 1.0
+    assert "did not finish in 5 s" in scale.markdown_table(result)
+    # same limit: nothing reruns; a larger one retries the side that was stopped
+    scale.main([*common, "--sides", "xmr", "pecos", "omikuji", "--resume",
+                "--side-timeout", "5"])
+    assert len(calls) == 3
+    scale.main([*common, "--sides", "omikuji", "--resume", "--side-timeout", "50"])
+    assert calls[3:] == [("omikuji", data_dir.name, 50.0)]
+    # a file from other settings is refused, not mixed in
+    with pytest.raises(SystemExit, match="other settings"):
+        scale.main([*common, "--sides", "xmr", "--resume", "--n-test", str(N_TEST + 1)])
+
+
+def test_bad_side_timeout_is_refused():
+    with pytest.raises(SystemExit):
+        scale.parse_args(["--side-timeout", "0"])

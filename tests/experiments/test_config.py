@@ -31,7 +31,7 @@ SCHEMAS = {"features": (schema.FeaturesConfig, schema.QACFeaturesConfig),
 PRESET_POINTS = {"smoke": 8 * 2, "demo": 18, "product_search": 4 * 6 * 6 * 3,
                  "qac_table2": 13 * 3, "paper1_comparison": 4 * 3, "dual_encoder_tuning": 8,
                  "smoke_qac": 5 * 2, "smoke_paper1": 4 * 2, "qac_comparison": 7,
-                 "smoke_qac_comparison": 7}
+                 "smoke_qac_comparison": 7, "product_search_xl": 3 * 2}
 # the presets whose comparisons carry intervals run several seeds (issue 13)
 PRESET_SEEDS = {"product_search": 3, "qac_table2": 3, "paper1_comparison": 3, "smoke": 2,
                 "smoke_qac": 2, "smoke_paper1": 2}
@@ -217,6 +217,21 @@ def test_smoke_preset_values(compose_cfg):
                                  "eval.beam_size": ["2", "10"], "seed": ["0", "1"]}
     assert cfg.data.options.size == "tiny"
     assert cfg.model.train_threshold == 0.05
+
+
+def test_product_search_xl_preset_values(compose_cfg):
+    """The 1M-label preset (issue 16): the xl generator size, the scale benchmark's word
+    1-2-gram features, one training re-pruned to each threshold, one seed."""
+    cfg = compose_cfg(["experiment=product_search_xl"], return_hydra_config=True)
+    assert sweep_params(cfg) == {"model.threshold": ["0.1", "0.2"],
+                                 "eval.beam_size": ["1", "10", "50"]}
+    assert cfg.data.loader == "synthetic_products" and cfg.data.options.size == "xl"
+    assert cfg.features.name == "word12" and list(cfg.features.word_ngram_range) == [1, 2]
+    assert cfg.features.char_ngram_range is None
+    keys = {str(build.training_key(compose_cfg(["experiment=product_search_xl",
+                                                f"model.threshold={t}"]), "dataset"))
+            for t in ("0.1", "0.2")}
+    assert len(keys) == 1  # trains once
 
 
 # ----------------------------------------------------------------------- typed schemas

@@ -428,6 +428,18 @@ def test_rerun_skips_finished_then_reruns_when_asked(smoke, run_app, tmp_paths, 
 
 
 # ---------------------------------------------------------------- a failing grid point
+def test_xl_preset_runs_at_a_tiny_size(tmp_path, run_app, tmp_paths):
+    """`experiment=product_search_xl` with the data size overridden to tiny: its six grid
+    points run from one training."""
+    proc = run_app("experiments.run", "-m", "experiment=product_search_xl",
+                   "data.options.size=tiny", "indexer.max_leaf_size=20",
+                   "eval.latency_min_queries=50", "eval.latency_warmup=10",
+                   *tmp_paths(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert summary(proc.stdout) == {"jobs": 6, "finished": 6, "failed": 0, "skipped": 0,
+                                    "trainings": 1}
+
+
 def test_failing_grid_point_is_recorded_and_the_sweep_goes_on(tmp_path, run_app, tmp_paths,
                                                                mlflow_store):
     args = ("experiments.run", "-m", "experiment=smoke", SEED0, "features=word1",

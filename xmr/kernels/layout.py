@@ -1,9 +1,10 @@
 """Building the chunked inference layout (see :mod:`xmr.kernels.beam`) straight from the
 per-level CSC weights, one parent at a time.
 
-Only the layout's own arrays and one int32 feature id per weight are allocated for the whole
-model; sorting happens per parent, so the transient memory is that of the largest parent's
-weights (the former numpy version sorted all of a level's weights at once with int64 keys,
+Only the layout's own arrays are allocated for the whole model (the rows are counted first,
+with one mark per feature, so no per-weight feature array is kept to derive them); sorting
+happens per parent, so the transient memory is that of the largest parent's weights (the
+former numpy version sorted all of a level's weights at once with int64 keys,
 several copies of the model at its peak).
 """
 
@@ -14,24 +15,37 @@ import numpy as np
 
 
 @nb.njit(nogil=True, cache=True)
-def count_entries(C_indptr, C_indices, W_indptr, W_indices, bias_row, ent_count):
-    """ent_count[p] = weights (bias row excluded) of parent p's children."""
+def count_entries(C_indptr, C_indices, W_indptr, W_indices, bias_row, ent_count, row_count,
+                  mark, stamp0):
+    """ent_count[p] = weights (bias row excluded) of parent p's children; row_count[p] = their
+    distinct features. ``mark`` (one int per feature, no value >= stamp0 yet) remembers which
+    parent (stamp0 + p) last counted a feature."""
     for p in range(C_indptr.size - 1):
         s = 0
+        r = 0
+        stamp = stamp0 + p
         for q in range(C_indptr[p], C_indptr[p + 1]):
             c = C_indices[q]
             a, b = W_indptr[c], W_indptr[c + 1]
             if b > a and W_indices[b - 1] == bias_row:
                 b -= 1
             s += b - a
+            for i in range(a, b):
+                f = W_indices[i]
+                if mark[f] != stamp:
+                    mark[f] = stamp
+                    r += 1
         ent_count[p] = s
+        row_count[p] = r
 
 
 @nb.njit(nogil=True, cache=True, parallel=True)
 def chunk_level(C_indptr, C_indices, W_indptr, W_indices, W_data, bias_row, ent_ptr,
-                ent_feat, ent_child, ent_val, rows_per_parent):
-    """Parent p's weights into ``[ent_ptr[p], ent_ptr[p+1])``, sorted by (feature, child
-    position in p's child list); rows_per_parent[p] = distinct features of p."""
+                ent_base, chunk_ptr, ent_child, ent_val, row_feat, row_ptr):
+    """Parent p's weights into ``[ent_ptr[p], ent_ptr[p+1])`` sorted by (feature, child
+    position in p's child list), and its rows (distinct features, ascending) into
+    ``[chunk_ptr[p], chunk_ptr[p+1])``: ``row_ptr[r]`` = global index (``ent_base`` + local)
+    of the row's first entry. All pointers and slices are the level's own."""
     for p in nb.prange(C_indptr.size - 1):
         lo = ent_ptr[p]
         n = ent_ptr[p + 1] - lo
@@ -54,32 +68,17 @@ def chunk_level(C_indptr, C_indices, W_indptr, W_indices, W_data, bias_row, ent_
                 val[k] = W_data[q]
                 k += 1
         order = np.argsort(keys)
-        rows = 0
+        r = chunk_ptr[p]
         prev = -1
         for i in range(n):
             o = order[i]
-            ent_feat[lo + i] = feat[o]
             ent_child[lo + i] = child[o]
             ent_val[lo + i] = val[o]
             if feat[o] != prev:
-                rows += 1
                 prev = feat[o]
-        rows_per_parent[p] = rows
-
-
-@nb.njit(nogil=True, cache=True, parallel=True)
-def fill_rows(ent_ptr, chunk_ptr, ent_feat, row_feat, row_ptr):
-    """Rows of every node: row_feat (distinct sorted features) and row_ptr → entries."""
-    for g in nb.prange(ent_ptr.size - 1):
-        r = chunk_ptr[g]
-        prev = -1
-        for i in range(ent_ptr[g], ent_ptr[g + 1]):
-            if ent_feat[i] != prev:
-                prev = ent_feat[i]
                 row_feat[r] = prev
-                row_ptr[r] = i
+                row_ptr[r] = ent_base + lo + i
                 r += 1
-    row_ptr[row_ptr.size - 1] = ent_ptr[ent_ptr.size - 1]
 
 
 @nb.njit(nogil=True, cache=True)

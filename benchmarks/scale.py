@@ -258,6 +258,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--resume", action="store_true",
                    help="keep the sizes and sides --out already holds (same settings) and run "
                         "only the missing ones (and those stopped at a smaller --side-timeout)")
+    p.add_argument("--redo", nargs="+", choices=SIDES, default=[], metavar="SIDE",
+                   help="with --resume: run these sides again at --sizes even when --out "
+                        "holds them (e.g. after a change to that side's code)")
     args = p.parse_args(argv)
     for name, vals in (("--sizes", args.sizes), ("--n-test", [args.n_test])):
         bad = [v for v in vals if v < 2]
@@ -326,7 +329,8 @@ def main(argv: list[str] | None = None) -> dict:
     for n_labels in sorted(args.sizes):
         folder = args.cache_dir / f"L{n_labels}"
         row = rows.get(n_labels, {"n_labels": n_labels})
-        todo = [s for s in sides if _needs_run(row.get(s), args.side_timeout)]
+        todo = [s for s in sides
+                if s in args.redo or _needs_run(row.get(s), args.side_timeout)]
         if not todo:
             logger.info("%d labels: every side already in %s", n_labels, args.out)
             continue

@@ -157,6 +157,8 @@ def test_resume_runs_only_the_missing_sides_and_records_time_limits(data_dir, tm
     assert len(calls) == 3
     scale.main([*common, "--sides", "omikuji", "--resume", "--side-timeout", "50"])
     assert calls[3:] == [("omikuji", data_dir.name, 50.0)]
+    scale.main([*common, "--sides", "xmr", "pecos", "--resume", "--redo", "xmr"])
+    assert calls[4:] == [("xmr", data_dir.name, None)]
     # a file from other settings is refused, not mixed in
     with pytest.raises(SystemExit, match="other settings"):
         scale.main([*common, "--sides", "xmr", "--resume", "--n-test", str(N_TEST + 1)])

@@ -5,9 +5,15 @@ set_params and clone."""
 from __future__ import annotations
 
 import inspect
+import os
+import subprocess
+import sys
 from dataclasses import fields
+from pathlib import Path
 
+import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.base import clone
 
 from baselines.ovr_linear import OVRLinear
@@ -21,6 +27,8 @@ from xmr.params import (
     XRLinearParams,
     defaults,
 )
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _dual_encoder():
@@ -75,3 +83,33 @@ def test_clone_and_set_params(make):
     assert est.get_params()["seed"] == 0
     with pytest.raises(ValueError, match="Invalid parameter"):
         twin.set_params(no_such_parameter=1)
+
+
+def test_the_library_imports_no_heavy_package():
+    """`import xmr` (what a process that only trains and predicts loads) pulls in neither
+    scikit-learn (with scipy.stats, pandas, pyarrow: ~120 MiB resident) nor torch or MLflow."""
+    code = ("import sys, xmr, xmr.timing; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'sklearn', 'pandas', 'pyarrow', 'torch', 'mlflow', 'hydra', 'omegaconf'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.stdout.strip() == "[]"
+
+
+def test_unfitted_errors_are_scikit_learns():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError, match="not fitted"):
+        XRLinear().predict(sp.csr_matrix((1, 3), dtype=np.float32))
+
+
+def test_nested_params_and_repr():
+    est = XRLinear(threshold=0.3, seed=2)
+    assert repr(est) == "XRLinear(seed=2, threshold=0.3)"
+    assert XRLinear._get_param_names() == sorted(inspect.signature(XRLinear).parameters)
+
+
+def test_release_free_memory_runs():
+    from xmr._memory import release_free_memory
+
+    release_free_memory()  # glibc: malloc_trim(0); elsewhere a no-op

@@ -77,9 +77,12 @@ bench: venv peer
 	$(VPY) -m benchmarks.vs_pecos --dataset synthetic --out bench-results/vs_pecos_synthetic.json
 	$(VPY) -m benchmarks.vs_pecos --dataset dense --out bench-results/vs_pecos_dense.json
 
+# SCALE_ARGS: e.g. "--side-timeout 3600" (a side past it is recorded as did-not-finish);
+# --resume continues an interrupted run (every side is saved to the JSON as it ends)
+SCALE_ARGS ?= --resume
 bench-scale: venv peer xmc-venv
 	mkdir -p bench-results
-	$(VPY) -m benchmarks.scale --out bench-results/scale.json --figure bench-results/scale.png
+	$(VPY) -m benchmarks.scale --out bench-results/scale.json --figure bench-results/scale.png $(SCALE_ARGS)
 
 # A single-node SLURM cluster on this machine (Debian: apt-get install -y slurm-wlm munge;
 # root), in .slurm/: then SLURM_CONF=$(CURDIR)/.slurm/slurm.conf for sinfo/sbatch/sweeps.

@@ -19,13 +19,18 @@ process, on the same ``.npz`` matrices, with the settings of :mod:`benchmarks.vs
   peak_mem_mib, throughput_qps, P@1, R@10, model_bytes (see ``benchmarks/_xmc_worker.py``).
 
 One run of each side per size: timings on a shared machine are noisy, so compare the ratios,
-which are measured in the same run. The figure plots train time and peak memory against L on
+which are measured in the same run. Every side (PECOS included) runs in a worker process of
+its own session: ``--side-timeout`` stops the whole worker (PECOS's peer processes too) and
+records ``did_not_finish`` instead of holding up the run. The JSON is rewritten after every
+side; ``--resume`` keeps what it holds (same settings) and runs only the missing sides, so a
+run can be continued or extended by sizes; ``--redo SIDE`` reruns one side. The figure plots train time and peak memory against L on
 log-log axes with the least-squares slope of each side.
 
 Usage::
 
     python -m benchmarks.scale --out bench-results/scale.json --figure bench-results/scale.png
     python -m benchmarks.scale --sizes 20000 100000 --sides xmr pecos   # a quick look
+    python -m benchmarks.scale --resume --side-timeout 600 --sides omikuji napkinxc  # add sides
 """
 
 from __future__ import annotations

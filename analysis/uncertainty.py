@@ -14,9 +14,14 @@ Two kinds of quantity, two kinds of interval:
   queries within each drawn seed (a two-stage bootstrap), so the interval covers both the
   choice of test queries and the training randomness. With one seed it is the plain paired
   bootstrap over test queries. Percentile interval, 10,000 resamples, seeded.
-- **Per-run quantities** (training time, latency percentiles, model size: one number per run):
-  :func:`seed_interval`, the mean over seeds ± Student's t half-width (no interval from a
-  single seed).
+- **Latency percentiles** of runs that logged each request's own latency (``latency_ms``):
+  the same paired bootstrap with each column summarised by the percentile instead of the
+  mean (``bootstrap(..., percentile=50)``): requests drawn with replacement, the same for
+  every configuration. It covers which requests were drawn (and, with several seeds, the
+  seeds), not a change of machine load between runs.
+- **Per-run quantities** (training time, model size, latencies without per-request times:
+  one number per run): :func:`seed_interval`, the mean over seeds ± Student's t half-width
+  (no interval from a single seed).
 
 :func:`verdict` turns an interval and a claim's threshold into ``holds`` / ``does not hold`` /
 ``inconclusive``.
@@ -79,10 +84,17 @@ def _check_groups(groups: Sequence[np.ndarray]) -> list[np.ndarray]:
     return out
 
 
-def _resampled_means(values: np.ndarray, n_resamples: int, rng: np.random.Generator
-                     ) -> np.ndarray:
-    """(n_resamples, k): the column means of ``values`` (k, n) over ``n`` queries drawn with
-    replacement, the same draw for every column (paired)."""
+def _summary(values: np.ndarray, percentile: float | None, axis: int = -1) -> np.ndarray:
+    """The per-column summary the statistic sees: the mean, or a percentile (latency)."""
+    if percentile is None:
+        return values.mean(axis=axis)
+    return np.percentile(values, percentile, axis=axis)
+
+
+def _resampled_means(values: np.ndarray, n_resamples: int, rng: np.random.Generator,
+                     percentile: float | None = None) -> np.ndarray:
+    """(n_resamples, k): the column means (or ``percentile``) of ``values`` (k, n) over ``n``
+    queries drawn with replacement, the same draw for every column (paired)."""
     k, n = values.shape
     out = np.empty((n_resamples, k))
     chunk = max(1, _CHUNK_VALUES // n)
@@ -90,13 +102,13 @@ def _resampled_means(values: np.ndarray, n_resamples: int, rng: np.random.Genera
         stop = min(n_resamples, start + chunk)
         idx = rng.integers(0, n, size=(stop - start, n))  # (chunk, n)
         for j in range(k):
-            out[start:stop, j] = values[j][idx].mean(axis=1)
+            out[start:stop, j] = _summary(values[j][idx], percentile, axis=1)
     return out
 
 
 def bootstrap(groups: Sequence[np.ndarray], statistic: Callable[[np.ndarray], np.ndarray], *,
               n_resamples: int = N_RESAMPLES, confidence: float = CONFIDENCE,
-              seed: int = BOOTSTRAP_SEED) -> Interval:
+              seed: int = BOOTSTRAP_SEED, percentile: float | None = None) -> Interval:
     """Paired (two-stage when several seeds) bootstrap interval of ``statistic``.
 
     Parameters
@@ -113,6 +125,9 @@ def bootstrap(groups: Sequence[np.ndarray], statistic: Callable[[np.ndarray], np
         Two-sided level of the percentile interval (default 0.95).
     seed : int, keyword-only
         Seed of the resampling generator: the same inputs and seed give the same interval.
+    percentile : float, keyword-only, optional
+        Summarise each column by this percentile of its per-query values instead of the mean
+        (e.g. 50 for the p50 latency of per-request times); the statistic then maps those.
 
     Returns
     -------
@@ -126,8 +141,11 @@ def bootstrap(groups: Sequence[np.ndarray], statistic: Callable[[np.ndarray], np
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     values = _check_groups(groups)
     rng = np.random.default_rng(seed)
-    point = float(statistic(np.mean([v.mean(axis=1) for v in values], axis=0)))
-    means = np.stack([_resampled_means(v, n_resamples, rng) for v in values])  # (S, R, k)
+    if percentile is not None and not 0 <= percentile <= 100:
+        raise ValueError(f"percentile must be in [0, 100], got {percentile}")
+    point = float(statistic(np.mean([_summary(v, percentile) for v in values], axis=0)))
+    means = np.stack([_resampled_means(v, n_resamples, rng, percentile)
+                      for v in values])  # (S, R, k)
     n_seeds = len(values)
     if n_seeds == 1:
         combined = means[0]

@@ -10,7 +10,13 @@ from collections import Counter
 import numpy as np
 
 from experiments.models import Inference, QACRunner
-from experiments.results import JobResult, latency_sample_size, time_requests, timing_metrics
+from experiments.results import (
+    JobResult,
+    latency_sample_size,
+    time_requests,
+    timing_metrics,
+    with_latency,
+)
 from xmr.datasets.tasks import QACDataset
 from xmr.qac import count_unmatched_prefix
 from xmr.qac.metrics import qac_metrics, qac_per_query, qac_slices
@@ -48,5 +54,6 @@ def evaluate_qac(run: QACRunner, ds: QACDataset, inf: Inference, ev, *, trained:
     return JobResult(metrics=out, tags=run.tags(),
                      artifacts={"slices.json": slices, "predictions_sample.json": sample},
                      params={"latency_threads": latency["latency_threads"]},
-                     per_query=qac_per_query(suggestions, test.next_queries, test.prefixes,
-                                             k=10))
+                     per_query=with_latency(qac_per_query(suggestions, test.next_queries,
+                                                          test.prefixes, k=10),
+                                            latency, test.n))

@@ -30,9 +30,19 @@ def time_requests(one: Callable[[object], object], requests: Sequence, *, n_time
                   n_warmup: int) -> dict[str, float]:
     """The latency protocol: one request at a time, every backend on one thread
     (``latency_threads``), ``n_warmup`` untimed requests first, then ``n_timed`` (cycling) or
-    every request if there are more."""
+    every request if there are more. ``per_query_ms``: each request's own latency (its
+    per-query column ``latency_ms``)."""
     out = measure_latency(one, requests, n_warmup=n_warmup, min_timed=n_timed)
-    return {k: out[k] for k in (*LATENCY_KEYS, "latency_threads")}
+    return {k: out[k] for k in (*LATENCY_KEYS, "latency_threads", "per_query_ms")}
+
+
+def with_latency(per_query: dict, latency: dict, n: int) -> dict:
+    """``per_query`` plus the column ``latency_ms`` when the latency protocol timed each of
+    the ``n`` test requests itself (not PECOS's, timed inside the peer)."""
+    times = latency.get("per_query_ms")
+    if times is not None and len(times) == n:
+        per_query = per_query | {"latency_ms": times}
+    return per_query
 
 
 def throughput(n_requests: int, seconds: float) -> float:

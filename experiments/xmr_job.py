@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 
 import xmr
 from experiments.models import Inference, XMRRunner
-from experiments.results import JobResult, latency_sample_size, timing_metrics
+from experiments.results import JobResult, latency_sample_size, timing_metrics, with_latency
 from xmr.datasets.tasks import XMRDataset
 
 CHUNK = 20_000  # rows per featurisation/prediction chunk (progress bars)
@@ -55,4 +55,5 @@ def evaluate_xmr(run: XMRRunner, ds: XMRDataset, inf: Inference, ev, *, trained:
                                                      int(ev.n_prediction_samples))}
     return JobResult(metrics=metrics, tags=run.tags(), artifacts=artifacts,
                      params={"latency_threads": latency.get("latency_threads", 1)},
-                     per_query=xmr.per_query_metrics(test.Y, scores))
+                     per_query=with_latency(xmr.per_query_metrics(test.Y, scores), latency,
+                                            test.n))

@@ -60,12 +60,14 @@ def pinned_threads(n: int = LATENCY_THREADS) -> Iterator[None]:
 
 
 def measure_latency(predict_one: Callable[[object], object], queries: Sequence,
-                    *, n_warmup: int = 100, min_timed: int = 1000) -> dict[str, float]:
+                    *, n_warmup: int = 100, min_timed: int = 1000) -> dict[str, object]:
     """Calls ``predict_one(q)`` for each query (cycling through ``queries`` until at least
     ``min_timed`` calls, or once over all of them if there are more) after ``n_warmup``
     untimed calls, with every backend pinned to one thread (`pinned_threads`). Returns
     milliseconds: ``latency_p50_ms``, ``latency_p99_ms``, ``latency_mean_ms``, plus
-    ``n_timed`` and ``latency_threads`` (1)."""
+    ``n_timed``, ``latency_threads`` (1) and ``per_query_ms``: each query's own latency, an
+    array aligned with ``queries`` (the median of its timed calls when cycling), so that an
+    analysis can resample test queries for an interval of a latency percentile."""
     if len(queries) == 0:
         raise ValueError("queries is empty: nothing to time")
     n = max(min_timed, len(queries))
@@ -83,4 +85,13 @@ def measure_latency(predict_one: Callable[[object], object], queries: Sequence,
     return {"latency_p50_ms": float(np.percentile(times, 50)),
             "latency_p99_ms": float(np.percentile(times, 99)),
             "latency_mean_ms": float(times.mean()), "n_timed": int(n),
-            "latency_threads": LATENCY_THREADS}
+            "latency_threads": LATENCY_THREADS,
+            "per_query_ms": per_query_times(times, len(queries))}
+
+
+def per_query_times(times: np.ndarray, n_queries: int) -> np.ndarray:
+    """(n_queries,) float32: call i timed query ``i % n_queries``; each query's median."""
+    cycles = -(-len(times) // n_queries)
+    padded = np.full(cycles * n_queries, np.nan)
+    padded[:len(times)] = times
+    return np.nanmedian(padded.reshape(cycles, n_queries), axis=0).astype(np.float32)

@@ -117,10 +117,14 @@ def test_partial_feature_ablation_stays_inconclusive():
 
 
 def _qac(store: Store, row: str, rr: np.ndarray, seed: int, *, model: str = "xrlinear",
-         p50: float = 0.1, p99: float = 0.5) -> None:
+         p50: float = 0.1, p99: float = 0.5, experiment: str = "smoke_qac",
+         bleu: np.ndarray | None = None, latency_ms: np.ndarray | None = None) -> None:
     prefix = np.arange(N) % 8 + 1
-    store.add({"reciprocal_rank": rr, "bleu": rr / 2, "prefix_length": prefix}, seed=seed,
-              model=model, experiment="smoke_qac", task="qac",
+    per_query = {"reciprocal_rank": rr, "bleu": rr / 2 if bleu is None else bleu,
+                 "prefix_length": prefix}
+    if latency_ms is not None:
+        per_query["latency_ms"] = latency_ms
+    store.add(per_query, seed=seed, model=model, experiment=experiment, task="qac",
               dataset="synthetic_qac (tiny)", latency_p50_ms=p50, latency_p99_ms=p99,
               **{"params.qac_row": row})
 
@@ -149,8 +153,50 @@ def test_qac_claims_and_missing_rows():
     for cid in ("C7a", "C8a", "C8b", "C8c"):  # rows 2-5 and 10 were not run
         row = t.loc[(cid, ds)]
         assert row["verdict"] == u.NOT_RUN and "experiment=qac_table2" in row["detail"]
-    assert "neural" in t.loc[("C11a", ds), "detail"]
-    assert t.loc[("C11a", ds), "verdict"] == u.NOT_RUN
+    # the neural baselines are qac_comparison's: not run here, naming that preset
+    assert t.loc[("C11a", "–"), "verdict"] == u.NOT_RUN
+    assert "experiment=qac_comparison" in t.loc[("C11a", "–"), "detail"]
+
+
+def test_neural_claims_from_one_seed_with_per_request_latencies():
+    """qac_comparison runs one seed: MRR/BLEU bootstrap over requests, and the latency ratio
+    over the requests' own latencies (no t interval needed)."""
+    store = Store()
+    rng = np.random.default_rng(3)
+    xmr_rr = rng.random(N) * (rng.random(N) < 0.5)
+    lat = rng.lognormal(-2.5, 0.3, N)  # ~0.08 ms
+    cmp_ = "qac_comparison"
+    _qac(store, "7", xmr_rr, 0, experiment=cmp_, latency_ms=lat)
+    _qac(store, "seq2seq", xmr_rr * 0.6, 0, model="seq2seq", experiment=cmp_,
+         bleu=xmr_rr / 2 + 0.1, latency_ms=lat * 200)  # better BLEU, 200x slower
+    _qac(store, "dual_encoder", xmr_rr.copy(), 0, model="dual_encoder", experiment=cmp_,
+         latency_ms=lat * rng.uniform(0.8, 1.2, N))
+    t = store.evaluate()
+    ds = "synthetic_qac (tiny)"
+    assert t.loc[("C11a", ds), "verdict"] == u.HOLDS
+    assert t.loc[("C11a", ds), "preset"] == cmp_
+    assert t.loc[("C11b", ds), "verdict"] == u.DOES_NOT_HOLD  # the generator's BLEU is higher
+    c11c = t.loc[("C11c", ds)]
+    assert c11c["verdict"] == u.HOLDS and c11c["estimate"] == pytest.approx(1 / 200)
+    assert c11c["interval"].startswith("paired bootstrap") and "per-request" in c11c["detail"]
+    assert t.loc[("C11d", ds), "verdict"] == u.DOES_NOT_HOLD  # identical MRR: Δ = 0
+    c11f = t.loc[("C11f", ds)]  # as fast as XMR, request by request: not "far lower"
+    assert c11f["verdict"] == u.DOES_NOT_HOLD and 0.8 < c11f["estimate"] < 1.2
+
+
+def test_latency_claims_use_per_request_latencies_when_logged():
+    store = Store()
+    rng = np.random.default_rng(5)
+    for s in (0, 1):
+        rr = rng.random(N)
+        _qac(store, "7", rr, s, p50=0.1, latency_ms=np.full(N, 0.1) + rng.random(N) / 100)
+        _qac(store, "9", rr, s, p50=0.3, latency_ms=np.full(N, 0.3) + rng.random(N) / 100)
+    t = store.evaluate()
+    c9a = t.loc[("C9a", "synthetic_qac (tiny)")]
+    assert c9a["verdict"] == u.HOLDS and c9a["estimate"] == pytest.approx(0.2, abs=0.005)
+    assert c9a["interval"].startswith("paired two-stage bootstrap")
+    c9b = t.loc[("C9b", "synthetic_qac (tiny)")]  # p99 of the per-request times, ~0.31 ms
+    assert c9b["verdict"] == u.HOLDS and c9b["estimate"] == pytest.approx(0.31, abs=0.005)
 
 
 def test_runs_without_per_query_results_are_not_run():

@@ -117,3 +117,22 @@ def test_bad_input_is_named():
         u.paired_difference([np.zeros(3)], [np.zeros(3)], n_resamples=10)
     with pytest.raises(ValueError, match="direction"):
         u.verdict(u.seed_interval([1.0, 2.0]), 0.0, ">=")
+
+
+def test_percentile_bootstrap_of_a_latency_ratio():
+    # per-request latencies: b is a scaled by 4, request by request → p50 ratio exactly 1/4
+    rng = np.random.default_rng(7)
+    a = rng.lognormal(-2.0, 0.5, 3000)
+    iv = u.bootstrap([np.stack([a, 4 * a])], lambda m: m[..., 0] / m[..., 1], percentile=50)
+    assert iv.estimate == pytest.approx(0.25) and iv.low == pytest.approx(0.25)
+    assert iv.high == pytest.approx(0.25)
+    # one sample: the interval of its median is around the sample median, about as wide as
+    # the median's standard error says (1 / (2 f(m) sqrt(n)) = 0.0015 here: width ~0.006)
+    med = u.bootstrap([a[None, :]], lambda m: m[..., 0], percentile=50)
+    assert med.estimate == pytest.approx(np.median(a))
+    assert med.low < np.median(a) < med.high and 0.002 < med.high - med.low < 0.012
+    # p99 is the 99th percentile of the values, not of their means
+    p99 = u.bootstrap([a[None, :]], lambda m: m[..., 0], percentile=99, n_resamples=200)
+    assert p99.estimate == pytest.approx(np.percentile(a, 99))
+    with pytest.raises(ValueError, match="percentile"):
+        u.bootstrap([a[None, :]], lambda m: m[..., 0], percentile=150)

@@ -176,7 +176,8 @@ def test_smoke_per_query_artifact(smoke, tmp_path):
                                                str(tmp_path / run.info.run_id))
         frame = pd.read_parquet(path)
         assert list(frame.columns) == ["query_id", "recall_at_10", "recall_at_100",
-                                       "precision_at_1", "reciprocal_rank"]
+                                       "precision_at_1", "reciprocal_rank", "latency_ms"]
+        assert (frame["latency_ms"] > 0).all()  # each query's own latency (text in)
         assert len(frame) == 200 and frame["query_id"].tolist() == list(range(200))
         assert {str(t) for t in frame.dtypes.iloc[1:]} == {"float32"}
         m = run.data.metrics

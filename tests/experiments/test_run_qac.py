@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -97,8 +98,11 @@ def test_per_query_artifact(smoke_qac, tmp_path):
         path = client.download_artifacts(run.info.run_id, "per_query.parquet",
                                          str(tmp_path / run.info.run_id))
         frame = pd.read_parquet(path)
-        assert list(frame.columns) == ["query_id", "reciprocal_rank", "bleu", "prefix_length"]
+        assert list(frame.columns) == ["query_id", "reciprocal_rank", "bleu", "prefix_length",
+                                       "latency_ms"]
         assert str(frame["bleu"].dtype) == "float32"
+        # each request's own latency (the timed path): for intervals of latency percentiles
+        assert (frame["latency_ms"] > 0).all() and np.isfinite(frame["latency_ms"]).all()
         m = run.data.metrics
         assert frame["reciprocal_rank"].astype("float64").mean() == pytest.approx(
             m["mrr_at_10"], abs=1e-6)

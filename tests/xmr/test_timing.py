@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numba as nb
+import numpy as np
 import pytest
 
 from xmr.timing import measure_latency, pinned_threads, thread_counts
@@ -78,3 +79,30 @@ def test_every_request_is_timed_once_when_there_are_more_than_min_timed():
     calls = []
     out = measure_latency(calls.append, list(range(7)), n_warmup=0, min_timed=3)
     assert calls == list(range(7)) and out["n_timed"] == 7
+
+
+def test_per_query_ms_is_each_querys_own_latency():
+    # a fake clock: query q's call takes q ms, so each query's own time is known exactly
+    import xmr.timing as timing
+
+    now = [0.0]
+
+    def predict_one(q):
+        now[0] += q / 1e3
+
+    real = timing.time.perf_counter
+    timing.time.perf_counter = lambda: now[0]
+    try:
+        out = measure_latency(predict_one, [1, 5, 2], n_warmup=1, min_timed=7)  # cycles
+    finally:
+        timing.time.perf_counter = real
+    per_query = out["per_query_ms"]
+    assert per_query.dtype == np.float32 and per_query.shape == (3,)
+    np.testing.assert_allclose(per_query, [1, 5, 2], rtol=1e-5)
+
+
+def test_per_query_times_takes_each_querys_median_over_cycles():
+    from xmr.timing import per_query_times
+
+    times = np.array([1.0, 10.0, 3.0, 20.0, 2.0])  # query 0: 1, 3, 2; query 1: 10, 20
+    np.testing.assert_allclose(per_query_times(times, 2), [2.0, 15.0])

@@ -14,7 +14,7 @@ import pandas as pd
 
 from analysis import style
 from analysis.common import PRODUCT_SEARCH_CMD, Result, run_builders, write_points, xmr_runs
-from analysis.seeds import all_run_ids, over_seeds
+from analysis.seeds import all_run_ids, logged_query_spread, over_seeds
 
 NAME = "feature_ablation"
 GROUP_COLS = ["experiment", "dataset", "model"]
@@ -73,6 +73,8 @@ def caption_for(pts: pd.DataFrame) -> str:
 
 def build(runs: pd.DataFrame, out: Path) -> Result:
     pts = points(runs)
+    # one-seed points: ± the standard error over test queries instead of no bar
+    pts, query_se = logged_query_spread(pts, runs, ["recall_at_10"])
     if pts.empty:
         return Result(NAME, missing=f"no runs with at least two feature sets — run "
                                     f"`{PRODUCT_SEARCH_CMD}`")
@@ -121,7 +123,7 @@ def build(runs: pd.DataFrame, out: Path) -> Result:
         else:
             setting = (f"bars without t/b: beam {DEFAULT_BEAM}, threshold {DEFAULT_THRESHOLD}; "
                        "with t/b: the feature set's best run")
-        spread = style.spread_text(pts["n_seeds"])
+        spread = style.spread_text(pts["n_seeds"], query_se=query_se)
         style.add_footnote(fig, runs[runs["run_id"].isin(all_run_ids(pts))],
                            f"{setting}; {spread}")
         files = style.save(fig, out, NAME)

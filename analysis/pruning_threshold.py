@@ -12,7 +12,7 @@ import pandas as pd
 
 from analysis import style
 from analysis.common import PRODUCT_SEARCH_CMD, Result, run_builders, write_points, xmr_runs
-from analysis.seeds import all_run_ids, over_seeds
+from analysis.seeds import all_run_ids, logged_query_spread, over_seeds
 
 NAME = "pruning_threshold"
 CURVE_COLS = ["experiment", "dataset", "model", "features"]
@@ -62,6 +62,8 @@ def _curve_label(key: dict, varying: list[str]) -> str:
 
 def build(runs: pd.DataFrame, out: Path) -> Result:
     pts = points(runs)
+    # one-seed points: ± the standard error over test queries instead of no bar
+    pts, query_se = logged_query_spread(pts, runs, ["recall_at_10"], run_col="recall_run_id")
     if pts.empty:
         return Result(NAME, missing=f"no runs with several pruning thresholds — run "
                                     f"`{PRODUCT_SEARCH_CMD}`")
@@ -107,7 +109,7 @@ def build(runs: pd.DataFrame, out: Path) -> Result:
                 style.set_scale(ax, "y", pd.Series([0.5, 1.0]))  # linear
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4))
-        spread = style.spread_text(pts["n_seeds"])
+        spread = style.spread_text(pts["n_seeds"], query_se=query_se)
         style.add_footnote(fig, runs[runs["run_id"].isin(all_run_ids(pts))], spread)
         files = style.save(fig, out, NAME)
     files.append(write_points(pts.drop(columns=["model_mb", "model_mb_std"]), out, NAME))

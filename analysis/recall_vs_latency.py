@@ -14,7 +14,7 @@ import pandas as pd
 
 from analysis import style
 from analysis.common import PRODUCT_SEARCH_CMD, Result, run_builders, write_points, xmr_runs
-from analysis.seeds import all_run_ids, over_seeds
+from analysis.seeds import all_run_ids, logged_query_spread, over_seeds
 
 NAME = "recall_vs_latency"
 PANEL_COLS = ["experiment", "dataset", "model", "features"]
@@ -69,6 +69,8 @@ def _panel_title(key: dict, varying: list[str]) -> str:
 
 def build(runs: pd.DataFrame, out: Path) -> Result:
     pts = points(runs)
+    # one-seed points: ± the standard error over test queries instead of no bar
+    pts, query_se = logged_query_spread(pts, runs, ["recall_at_10", "latency_p50_ms"])
     if pts.empty:
         return Result(NAME, missing=f"no runs with several beam widths — run "
                                     f"`{PRODUCT_SEARCH_CMD}`")
@@ -120,7 +122,7 @@ def build(runs: pd.DataFrame, out: Path) -> Result:
         fig.legend([handles[i] for i in order], [labels[i] for i in order],
                    title="pruning threshold", loc="outside lower center",
                    ncol=min(len(labels), 4 if len(panels) == 1 else 7))
-        spread = style.spread_text(pts["n_seeds"])
+        spread = style.spread_text(pts["n_seeds"], query_se=query_se)
         style.add_footnote(fig, runs[runs["run_id"].isin(all_run_ids(pts))], spread)
         files = style.save(fig, out, NAME)
     files.append(write_points(pts, out, NAME))

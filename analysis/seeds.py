@@ -42,6 +42,59 @@ def over_seeds(df: pd.DataFrame, keys: list[str], metrics: Sequence[str]) -> pd.
     return pd.DataFrame(rows, columns=cols)
 
 
+# a run-level metric → (its per-query column, None for the mean or the percentile taken)
+QUERY_COLUMNS = {"recall_at_10": ("recall_at_10", None), "recall_at_100": ("recall_at_100", None),
+                 "precision_at_1": ("precision_at_1", None),
+                 "mrr_at_10": ("reciprocal_rank", None), "bleu": ("bleu", None),
+                 "latency_p50_ms": ("latency_ms", 50.0), "latency_p99_ms": ("latency_ms", 99.0)}
+SE_RESAMPLES = 500  # bootstrap resamples for the standard error of a latency percentile
+
+
+def query_standard_error(values: np.ndarray, percentile: float | None = None) -> float:
+    """Standard error over test queries of their mean (``percentile`` None) or of a
+    percentile (bootstrap, seeded)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size < 2:
+        return float("nan")
+    if percentile is None:
+        return float(v.std(ddof=1) / np.sqrt(v.size))
+    rng = np.random.default_rng(u.BOOTSTRAP_SEED)
+    draws = np.percentile(v[rng.integers(0, v.size, size=(SE_RESAMPLES, v.size))],
+                          percentile, axis=1)
+    return float(draws.std(ddof=1))
+
+
+def query_spread(points: pd.DataFrame, per_query: PerQuery, metrics: Sequence[str], *,
+                 run_col: str = "run_id") -> tuple[pd.DataFrame, bool]:
+    """``points`` (an :func:`over_seeds`-style frame) where each one-seed point's
+    ``<metric>_std`` — NaN, no spread over seeds — becomes the metric's standard error over
+    the run's test queries (:func:`query_standard_error` of its ``per_query.parquet``
+    column). Returns (points, whether any spread came from queries)."""
+    out, used = points.copy(), False
+    for i, row in out.iterrows():
+        if row.get("n_seeds", 1) != 1 or pd.isna(row.get(run_col)):
+            continue
+        frame = per_query(str(row[run_col]))
+        if frame is None:
+            continue
+        for m in metrics:
+            column, pct = QUERY_COLUMNS[m]
+            if column in frame.columns and pd.isna(row.get(f"{m}_std")):
+                out.at[i, f"{m}_std"] = query_standard_error(frame[column].to_numpy(), pct)
+                used = True
+    return out, used
+
+
+def logged_query_spread(points: pd.DataFrame, runs: pd.DataFrame, metrics: Sequence[str], *,
+                        run_col: str = "run_id") -> tuple[pd.DataFrame, bool]:
+    """:func:`query_spread` reading each run's ``per_query.parquet`` from the runs' store."""
+    from analysis import load
+
+    return query_spread(points, lambda rid: load.load_per_query(runs, rid), metrics,
+                        run_col=run_col)
+
+
 def all_run_ids(points: pd.DataFrame, column: str = "run_ids") -> set[str]:
     """Every run behind the rows of an :func:`over_seeds` frame."""
     return {rid for ids in points[column].dropna() for rid in str(ids).split(";") if rid}

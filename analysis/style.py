@@ -148,12 +148,20 @@ def figure(n_panels: int = 1, *, width: float | None = None, panel_height: float
     return fig, flat[:n_panels]
 
 
-def spread_text(n_seeds) -> str:
-    """What the error bars of a figure are, from its points' ``n_seeds``."""
+def spread_text(n_seeds, *, query_se: bool = False) -> str:
+    """What the error bars of a figure are, from its points' ``n_seeds`` (``query_se``: the
+    one-seed points carry the standard error over test queries, `seeds.query_spread`)."""
     n = pd.Series(n_seeds).dropna()
+    if (n.empty or n.max() < 2) and query_se:
+        return ("one seed per point: error bars ± 1 standard error over the test queries "
+                "(bootstrap for latency percentiles); run the preset with seed=0,1,2 for the "
+                "spread over seeds")
     if n.empty or n.max() < 2:
         return ("one seed per point: no error bars (run the preset with seed=0,1,2 for "
                 "mean ± std)")
+    if query_se:
+        return ("error bars ± 1 standard deviation over seeds (points of one seed: ± 1 "
+                "standard error over the test queries)")
     seeds = f"{int(n.min())}" if n.min() == n.max() else f"{int(n.min())}–{int(n.max())}"
     return f"points: mean over {seeds} seeds, error bars ± 1 standard deviation"
 

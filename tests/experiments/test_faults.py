@@ -63,6 +63,9 @@ def _statuses(db: Path) -> list[tuple[str, str]]:
         return []
 
 
+SLOW_JOBS = ("eval.latency_min_queries=100000", "eval.latency_max_queries=100000")
+
+
 def _start_sweep(root: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "experiments.run", "-m", "experiment=smoke", "seed=0", *args,
@@ -196,7 +199,9 @@ def test_a_store_locked_by_another_process_still_records_every_run(tmp_path, run
 def test_sigint_kills_the_running_job_and_a_rerun_completes_only_the_rest(tmp_path,
                                                                          mlflow_store):
     db = tmp_path / "logs" / "mlflow.db"
-    proc = _start_sweep(tmp_path)
+    # each job times 100k single requests (seconds), so the signal, sent as soon as a job's
+    # run is RUNNING, lands inside that job and not in the gap between two jobs
+    proc = _start_sweep(tmp_path, *SLOW_JOBS)
     done = _wait_for_a_running_job(proc, db, finished=2)
     proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
     out, err = proc.communicate(timeout=120)
@@ -223,7 +228,7 @@ def test_sigint_kills_the_running_job_and_a_rerun_completes_only_the_rest(tmp_pa
 def test_a_sigkilled_sweep_does_not_stay_running_after_the_next_sweep(tmp_path,
                                                                       mlflow_store):
     db = tmp_path / "logs" / "mlflow.db"
-    proc = _start_sweep(tmp_path, "features=word1")
+    proc = _start_sweep(tmp_path, "features=word1", *SLOW_JOBS)  # the kill lands in a job
     _wait_for_a_running_job(proc, db, finished=1)
     proc.kill()  # SIGKILL: no handler, no atexit, nothing ends the runs
     proc.wait(timeout=60)

@@ -6,7 +6,9 @@ Both sides get the same X matrices (CSR float32, l2-normalised rows) and the sam
 
 - train_s: indexing + training seconds, all threads, as each side measures it inside fit
   (PECOS: inside its worker, no process start, no file IO; ours: ``XRLinear.fit_time_s_``; its
-  first repeat pays numba compilation, which the median leaves out).
+  first repeat pays numba compilation, which the median leaves out). The sides' training
+  repeats alternate (PECOS, ours, PECOS, ours, …) so that a shared machine's drift reaches
+  both alike.
 - latency_*: every test row as one query, one thread, after 100 warm-up queries. PECOS: its
   predict-only (C++) model on a single-row CSR; ours: ``XRLinear.predict_one`` on the row's
   index/value arrays (``xmr.timing.measure_latency``). Rows are sliced before the clock starts
@@ -163,48 +165,71 @@ def _median_of(runs: list[dict], keys) -> dict:
     return {k: statistics.median(r[k] for r in runs) for k in keys}
 
 
-# ------------------------------------------------------------------------------------ PECOS
-def run_pecos(data: Data, repeats: int) -> tuple[dict, object]:
-    """Returns (figures, fitted PecosXRLinear); the caller closes the model."""
+# ------------------------------------------------------------------------------ training
+def fit_interleaved(data: Data, repeats: int, sides: str, same_tree: bool):
+    """Train each side ``repeats`` times, alternating PECOS and ours (P, x, P, x, …).
+
+    On a shared machine the speed drifts over minutes; alternating gives the two sides the
+    same drift, where back-to-back blocks of repeats gave one side a quiet minute and the
+    other a busy one. Returns ``(peer_model, peer_fits, our_model, our_fits)`` (a side not
+    run: None, []), each fit a dict of train_s, index_s (and wall_s for ours).
+    """
+    import xmr
     from baselines.pecos_peer import PecosXRLinear
 
-    model = PecosXRLinear(**MODEL)
-    train_s, index_s = [], []
-    for _ in tqdm(range(repeats), desc="pecos fit", leave=False):
-        model.fit(data.X_trn, data.Y_trn)
-        train_s.append(model.train_time_s_)
-        index_s.append(model.index_time_s_)
+    peer_model = PecosXRLinear(**MODEL) if sides in ("both", "pecos") else None
+    # allow_empty: accept labels without training positives, as PECOS does silently
+    our_model = xmr.XRLinear(**MODEL, allow_empty=True) if sides in ("both", "xmr") else None
+    peer_fits, our_fits = [], []
+    try:
+        for _ in tqdm(range(repeats), desc="fit (alternating sides)", leave=False):
+            if peer_model is not None:
+                peer_model.fit(data.X_trn, data.Y_trn)
+                peer_fits.append({"train_s": peer_model.train_time_s_,
+                                  "index_s": peer_model.index_time_s_})
+            if our_model is not None:
+                tree = peer_model.tree_ if same_tree else None
+                t0 = time.perf_counter()
+                our_model.fit(data.X_trn, data.Y_trn, tree=tree)
+                our_fits.append({"train_s": our_model.fit_time_s_,
+                                 "index_s": our_model.index_time_s_,
+                                 "wall_s": time.perf_counter() - t0})
+    except BaseException:
+        if peer_model is not None:
+            peer_model.close()
+        raise
+    return peer_model, peer_fits, our_model, our_fits
+
+
+def _fit_summary(fits: list[dict]) -> dict:
+    return {"train_s": statistics.median(f["train_s"] for f in fits),
+            "index_s": statistics.median(f["index_s"] for f in fits),
+            "train_s_runs": [f["train_s"] for f in fits]}
+
+
+# ------------------------------------------------------------------------------------ PECOS
+def measure_pecos(model, fits: list[dict], data: Data, repeats: int) -> dict:
+    """Accuracy and speed of the fitted PecosXRLinear (the last of ``fits``)."""
     P = model.predict(data.X_tst, **PREDICT)
     X_lat = latency_queries(data.X_tst)
     runs = [model.measure_latency(X_lat, n_warmup=N_WARMUP, threads=1, **PREDICT)
             for _ in tqdm(range(repeats), desc="pecos latency", leave=False)]
-    out = {"train_s": statistics.median(train_s), "index_s": statistics.median(index_s),
-           **_median_of(runs, ("throughput_qps", "latency_p50_ms", "latency_p99_ms",
-                               "latency_mean_ms")),
-           **accuracy(data.Y_tst, P), "model_nnz": model.model_nnz_,
-           "tree_shapes": [list(C.shape) for C in model.tree_],
-           "train_s_runs": train_s, "throughput_qps_runs": [r["throughput_qps"] for r in runs],
-           "latency_p50_ms_runs": [r["latency_p50_ms"] for r in runs],
-           "n_latency_queries": X_lat.shape[0]}
-    return out, model
+    return {**_fit_summary(fits),
+            **_median_of(runs, ("throughput_qps", "latency_p50_ms", "latency_p99_ms",
+                                "latency_mean_ms")),
+            **accuracy(data.Y_tst, P), "model_nnz": model.model_nnz_,
+            "tree_shapes": [list(C.shape) for C in model.tree_],
+            "throughput_qps_runs": [r["throughput_qps"] for r in runs],
+            "latency_p50_ms_runs": [r["latency_p50_ms"] for r in runs],
+            "n_latency_queries": X_lat.shape[0]}
 
 
 # -------------------------------------------------------------------------------------- ours
-def run_xmr(data: Data, repeats: int, tree=None) -> dict:
-    import xmr
+def measure_xmr(model, fits: list[dict], data: Data, repeats: int) -> dict:
+    """Accuracy and speed of the fitted XRLinear (the last of ``fits``)."""
     from xmr.timing import measure_latency
 
-    # allow_empty: accept labels without training positives, as PECOS does silently
-    model = xmr.XRLinear(**MODEL, allow_empty=True)
-    train_s, index_s, wall_s = [], [], []
-    for _ in tqdm(range(repeats), desc="xmr fit", leave=False):
-        t0 = time.perf_counter()
-        model.fit(data.X_trn, data.Y_trn, tree=tree)
-        wall_s.append(time.perf_counter() - t0)
-        train_s.append(model.fit_time_s_)
-        index_s.append(model.index_time_s_)
     P = model.predict(data.X_tst, **PREDICT)
-
     X_lat = latency_queries(data.X_tst)
     # (indices, values) of each row, sliced before the clock starts
     rows = [(X_lat.indices[a:b], X_lat.data[a:b])
@@ -217,12 +242,12 @@ def run_xmr(data: Data, repeats: int, tree=None) -> dict:
         model.predict(X_lat, **PREDICT)
         run["throughput_qps"] = X_lat.shape[0] / (time.perf_counter() - t0)
         runs.append(run)
-    return {"train_s": statistics.median(train_s), "index_s": statistics.median(index_s),
+    return {**_fit_summary(fits),
             **_median_of(runs, ("throughput_qps", "latency_p50_ms", "latency_p99_ms",
                                 "latency_mean_ms")),
             **accuracy(data.Y_tst, P), "model_nnz": int(model.model_nnz_),
             "tree_shapes": [list(C.shape) for C in model.tree_.to_pecos_chain()],
-            "train_s_runs": train_s, "train_wall_s_runs": wall_s,
+            "train_wall_s_runs": [f["wall_s"] for f in fits],
             "throughput_qps_runs": [r["throughput_qps"] for r in runs],
             "latency_p50_ms_runs": [r["latency_p50_ms"] for r in runs],
             "n_latency_queries": X_lat.shape[0]}
@@ -307,14 +332,15 @@ def main(argv: list[str] | None = None) -> dict:
     data = load_dataset(args.dataset, args.data_dir)
     logger.info("%s: %s", args.dataset, data.info)
 
-    peer, ours, peer_model = None, None, None
+    peer, ours = None, None
+    peer_model, peer_fits, our_model, our_fits = fit_interleaved(
+        data, args.repeats, args.sides, args.same_tree)
     try:
-        if args.sides in ("both", "pecos"):
-            peer, peer_model = run_pecos(data, args.repeats)
+        if peer_model is not None:
+            peer = measure_pecos(peer_model, peer_fits, data, args.repeats)
             logger.info("PECOS: %s", {k: peer[k] for k in REPORT_KEYS})
-        if args.sides in ("both", "xmr"):
-            tree = peer_model.tree_ if args.same_tree else None
-            ours = run_xmr(data, args.repeats, tree=tree)
+        if our_model is not None:
+            ours = measure_xmr(our_model, our_fits, data, args.repeats)
             logger.info("xmr: %s", {k: ours[k] for k in REPORT_KEYS})
     finally:
         peer_versions = getattr(peer_model, "peer_versions_", None)

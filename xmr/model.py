@@ -83,6 +83,11 @@ def numba_threads(n: int):
 
 
 _K, _P = KMeansParams, XRLinearParams  # the defaults, defined once
+# A level is cut into at least this many tasks per thread: with one task per parent, a level
+# of few parents (the dense shape: 16 parents, ~60 children each, most rows in every pool)
+# left one thread idle while the other finished the last long task. Gathering a pool once
+# more per extra group costs little next to solving its children.
+TASKS_PER_THREAD = 16
 
 
 class XRLinear(ParamsMixin):
@@ -215,9 +220,9 @@ class XRLinear(ParamsMixin):
             pos_ptr, pos_idx = Yt.indptr.astype(np.int64), Yt.indices.astype(np.int64)
             tasks = []
             # one task = one parent's pool gathered once + a group of its children; a level
-            # with few parents splits their children into groups so every core gets work
+            # with few parents splits their children into groups (TASKS_PER_THREAD)
             trained = range(C.shape[1]) if parents is None else parents[t]
-            groups_per_parent = -(-4 * n_threads // max(1, len(trained)))
+            groups_per_parent = -(-TASKS_PER_THREAD * n_threads // max(1, len(trained)))
             for p in trained:
                 pool = pools.indices[pools.indptr[p]:pools.indptr[p + 1]].astype(np.int64)
                 children = C.indices[C.indptr[p]:C.indptr[p + 1]].astype(np.int64)

@@ -16,12 +16,14 @@ def _scatter(F_indptr, F_indices, F_data, rows, weights, center, marker, touched
     for r in rows:
         w = weights[r]
         for p in range(F_indptr[r], F_indptr[r + 1]):
-            f = F_indices[p]
-            if not marker[f]:
-                marker[f] = True
+            up = np.uint64(p)  # unsigned indices: see _scores
+            f = F_indices[up]
+            uf = np.uint64(f)
+            if not marker[uf]:
+                marker[uf] = True
                 touched[n_touched] = f
                 n_touched += 1
-            center[f] += w * F_data[p]
+            center[uf] += w * F_data[up]
     return n_touched
 
 
@@ -44,7 +46,10 @@ def _scores(Z_indptr, Z_indices, Z_data, members, c1, c2, scores):
         r = members[i]
         s = 0.0
         for p in range(Z_indptr[r], Z_indptr[r + 1]):
-            s += Z_data[p] * (c1[Z_indices[p]] - c2[Z_indices[p]])
+            # unsigned: numba emits negative-index wrap-around code for every signed index
+            up = np.uint64(p)
+            f = np.uint64(Z_indices[up])
+            s += Z_data[up] * (c1[f] - c2[f])
         scores[i] = s
 
 

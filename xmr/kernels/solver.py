@@ -8,6 +8,11 @@ child, negatives = the rest of the pool) and its weights are pruned to ``|w| >= 
 Solver (Hsieh et al. 2008, Algorithm 3, as in PECOS ``linear_solver.hpp``): min_α ½αᵀQ̄α − eᵀα,
 α ≥ 0, Q̄ = Q + D, D_ii = 1/(2C_i), with the bias as a constant feature of value ``bias``;
 random permutation each pass, shrinking, stop when the projected-gradient spread <= eps.
+
+The inner loops index with unsigned integers: numba supports negative (wrap-around) indices,
+and for a signed index it emits a sign test and an add on every array access. In the dot and
+axpy loops over a row that was a third of the solver's time (the dense many-label benchmark);
+the arithmetic, and so every weight, is unchanged.
 """
 
 from __future__ import annotations
@@ -70,7 +75,8 @@ def solve_dual_cd(indptr, indices, data, sqnorm, y, Cp, Cn, eps, max_iter, bias,
             diag = diag_p if yi > 0 else diag_n
             dot = 0.0
             for p in range(indptr[i], indptr[i + 1]):
-                dot += w[indices[p]] * data[p]
+                up = np.uint64(p)  # unsigned: no negative-index wraparound code per access
+                dot += w[np.uint64(indices[up])] * data[up]
             if bias > 0:
                 dot += b * bias
             G = yi * dot - 1.0 + alpha[i] * diag
@@ -98,7 +104,8 @@ def solve_dual_cd(indptr, indices, data, sqnorm, y, Cp, Cn, eps, max_iter, bias,
                 alpha[i] = a_new
                 d = (a_new - a_old) * yi
                 for p in range(indptr[i], indptr[i + 1]):
-                    w[indices[p]] += d * data[p]
+                    up = np.uint64(p)
+                    w[np.uint64(indices[up])] += d * data[up]
                 if bias > 0:
                     b += d * bias
             s += 1

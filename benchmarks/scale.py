@@ -50,7 +50,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks._scale_worker import load_csr
-from benchmarks.vs_pecos import MODEL, N_WARMUP, PREDICT, accuracy, machine_info
+from benchmarks.vs_pecos import MODEL, N_WARMUP, PREDICT, accuracy, fmt_number, machine_info
 
 logger = logging.getLogger(__name__)
 
@@ -180,11 +180,7 @@ def ratios(ours: dict, peer: dict) -> dict:
 
 def markdown_table(result: dict) -> str:
     def fmt(v) -> str:
-        if v is None:
-            return "–"
-        if isinstance(v, int) or abs(v) >= 1000:
-            return f"{v:,.0f}"
-        return f"{v:.3g}" if abs(v) >= 1 else f"{v:.4f}"
+        return fmt_number(v, sig=3, small_decimals=4)
 
     sides = result["settings"]["sides"]
     lines = []

@@ -282,14 +282,21 @@ def ratios(ours: dict | None, peer: dict | None) -> dict:
             for k in REPORT_KEYS if k in ours and k in peer}
 
 
-def markdown_table(result: dict) -> str:
-    def fmt(v) -> str:
-        if v is None:
-            return "–"
-        if isinstance(v, int) or abs(v) >= 1000:
-            return f"{v:,.0f}"
-        return f"{v:.4g}"
+def fmt_number(v, *, sig: int = 4, small_decimals: int | None = None) -> str:
+    """A table cell: "–" for None; integers and values from 1,000 up with thousands
+    separators; values below 1 with ``small_decimals`` decimals when given; else ``sig``
+    significant digits. (Shared by this benchmark's and `benchmarks.scale`'s tables.)"""
+    if v is None:
+        return "–"
+    if isinstance(v, int) or abs(v) >= 1000:
+        return f"{v:,.0f}"
+    if small_decimals is not None and abs(v) < 1:
+        return f"{v:.{small_decimals}f}"
+    return f"{v:.{sig}g}"
 
+
+def markdown_table(result: dict) -> str:
+    fmt = fmt_number
     lines = [f"### {result['dataset']}: xmr vs PECOS", "",
              "| metric | xmr | PECOS | xmr / PECOS |", "|---|---:|---:|---:|"]
     for k in REPORT_KEYS:

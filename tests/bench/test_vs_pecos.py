@@ -69,3 +69,11 @@ def test_one_side_has_no_ratios(tiny, tmp_path):
     result = vs_pecos.main(["--dataset", "dense", "--repeats", "1", "--sides", "xmr",
                             "--out", str(tmp_path / "x.json")])
     assert result["pecos"] is None and result["ratio"] == {}
+
+
+@pytest.mark.parametrize("value, kwargs, text", [
+    (None, {}, "–"), (12345, {}, "12,345"), (1234.6, {}, "1,235"), (0.123456, {}, "0.1235"),
+    (2.5, {"sig": 3, "small_decimals": 4}, "2.5"),
+    (0.05, {"sig": 3, "small_decimals": 4}, "0.0500")])
+def test_table_cells(value, kwargs, text):
+    assert vs_pecos.fmt_number(value, **kwargs) == text

@@ -188,7 +188,7 @@ def _latency(scope: Scope, points: list[dict], percentile: float, statistic,
     except NotRun:  # runs without per-request latencies (older runs, PECOS's peer)
         return _seed_values(points, value, detail)
     with np.errstate(divide="ignore", invalid="ignore"):
-        per_seed = [float(statistic(np.percentile(g, percentile, axis=1))) for g in groups]
+        per_seed = [float(statistic(u.query_summary(g, percentile))) for g in groups]
     return Measured(u.bootstrap(groups, statistic, percentile=percentile), per_seed,
                     f"{detail}; per-request latencies, seeds {', '.join(map(str, seeds))}",
                     _ids(seeds, *points))

@@ -84,8 +84,9 @@ def _check_groups(groups: Sequence[np.ndarray]) -> list[np.ndarray]:
     return out
 
 
-def _summary(values: np.ndarray, percentile: float | None, axis: int = -1) -> np.ndarray:
-    """The per-column summary the statistic sees: the mean, or a percentile (latency)."""
+def query_summary(values: np.ndarray, percentile: float | None, axis: int = -1) -> np.ndarray:
+    """The per-column summary over queries that the statistic sees: the mean, or a
+    percentile (latency). Also each seed's point value in `analysis.claims`."""
     if percentile is None:
         return values.mean(axis=axis)
     return np.percentile(values, percentile, axis=axis)
@@ -102,7 +103,7 @@ def _resampled_means(values: np.ndarray, n_resamples: int, rng: np.random.Genera
         stop = min(n_resamples, start + chunk)
         idx = rng.integers(0, n, size=(stop - start, n))  # (chunk, n)
         for j in range(k):
-            out[start:stop, j] = _summary(values[j][idx], percentile, axis=1)
+            out[start:stop, j] = query_summary(values[j][idx], percentile, axis=1)
     return out
 
 
@@ -143,7 +144,7 @@ def bootstrap(groups: Sequence[np.ndarray], statistic: Callable[[np.ndarray], np
     rng = np.random.default_rng(seed)
     if percentile is not None and not 0 <= percentile <= 100:
         raise ValueError(f"percentile must be in [0, 100], got {percentile}")
-    point = float(statistic(np.mean([_summary(v, percentile) for v in values], axis=0)))
+    point = float(statistic(np.mean([query_summary(v, percentile) for v in values], axis=0)))
     means = np.stack([_resampled_means(v, n_resamples, rng, percentile)
                       for v in values])  # (S, R, k)
     n_seeds = len(values)

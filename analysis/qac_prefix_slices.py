@@ -109,7 +109,7 @@ def build(runs: pd.DataFrame, out: Path) -> Result:
     datasets = sorted(pts["dataset"].unique())
     labels = sorted(pts["indexer"].unique(), key=lambda lab: (lab == "MPC", lab))
     with style.context():
-        fig, axes = style.figure(len(datasets), panel_height=2.4, sharey=True)
+        fig, axes = style.figure(len(datasets), panel_height=2.4)
         for ax, dataset in zip(axes, datasets):  # one panel per dataset
             on = pts[pts["dataset"] == dataset]
             for i, label in enumerate(labels):  # same colour per indexer; MPC dashed grey

@@ -46,10 +46,9 @@ from pathlib import Path
 import numba as nb
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError
 from tqdm.auto import tqdm
 
+from xmr._estimator import ParamsMixin, not_fitted
 from xmr._io import DAMAGED_FILE_ERRORS, read_model_meta
 from xmr._threads import resolve_n_jobs
 from xmr._validation import (
@@ -162,7 +161,7 @@ def _predict_batch(x_ptr, x_idx, x_val, w_ptr, w_lab, w_val, bias_score, bias_or
 _P = LinearParams  # XR-Linear's solver defaults, defined once
 
 
-class OVRLinear(BaseEstimator):
+class OVRLinear(ParamsMixin):
     """One-vs-rest sparse linear ranker (DiSMEC-style); see the module docstring.
 
     Parameters (all keyword-only; stored as given, validated by :meth:`fit`)
@@ -200,7 +199,7 @@ class OVRLinear(BaseEstimator):
                  bias: float = _P.bias, seed: int = 0, n_jobs: int = _P.n_jobs,
                  chunk_size: int | None = None, allow_empty: bool = False,
                  verbose: bool = False):
-        store_params(self, locals())  # get_params/set_params: sklearn's BaseEstimator
+        store_params(self, locals())  # get_params/set_params: xmr._estimator.ParamsMixin
 
     def _validate_params(self) -> None:
         check_float("threshold", self.threshold, minimum=0.0)
@@ -329,8 +328,8 @@ class OVRLinear(BaseEstimator):
     # ----------------------------------------------------------------- predict
     def _check_fitted(self) -> None:
         if not hasattr(self, "weights_"):
-            raise NotFittedError("this OVRLinear is not fitted yet: call fit(X, Y) first "
-                                 "(or OVRLinear.load(folder))")
+            raise not_fitted("this OVRLinear is not fitted yet: call fit(X, Y) first "
+                             "(or OVRLinear.load(folder))")
 
     def predict(self, X, *, topk: int = 10) -> sp.csr_matrix:
         """Exact scores ``wᵀ[x; bias]`` of the ``topk`` best labels of each row: CSR float32

@@ -87,8 +87,9 @@ def test_clone_and_set_params(make):
 
 def test_the_library_imports_no_heavy_package():
     """`import xmr` (what a process that only trains and predicts loads) pulls in neither
-    scikit-learn (with scipy.stats, pandas, pyarrow: ~120 MiB resident) nor torch or MLflow."""
-    code = ("import sys, xmr, xmr.timing; "
+    scikit-learn (with scipy.stats, pandas, pyarrow: ~120 MiB resident) nor torch or MLflow;
+    nor does the one-vs-rest baseline built on the same solver."""
+    code = ("import sys, xmr, xmr.timing, baselines.ovr_linear; "
             "print(sorted({m.split('.')[0] for m in sys.modules} & "
             "{'sklearn', 'pandas', 'pyarrow', 'torch', 'mlflow', 'hydra', 'omegaconf'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -96,11 +97,12 @@ def test_the_library_imports_no_heavy_package():
     assert out.stdout.strip() == "[]"
 
 
-def test_unfitted_errors_are_scikit_learns():
+@pytest.mark.parametrize("cls", [XRLinear, OVRLinear])
+def test_unfitted_errors_are_scikit_learns(cls):
     from sklearn.exceptions import NotFittedError
 
     with pytest.raises(NotFittedError, match="not fitted"):
-        XRLinear().predict(sp.csr_matrix((1, 3), dtype=np.float32))
+        cls().predict(sp.csr_matrix((1, 3), dtype=np.float32))
 
 
 def test_nested_params_and_repr():

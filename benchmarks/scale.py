@@ -32,6 +32,7 @@ Usage::
     python -m benchmarks.scale --out bench-results/scale.json --figure bench-results/scale.png
     python -m benchmarks.scale --sizes 20000 100000 --sides xmr pecos   # a quick look
     python -m benchmarks.scale --resume --side-timeout 600 --sides omikuji napkinxc  # add sides
+    python -m benchmarks.scale --nr-splits 2 --sides xmr omikuji --out bench-results/b2.json
 """
 
 from __future__ import annotations
@@ -120,22 +121,25 @@ def _metrics(folder: Path, side: str) -> dict:
     return accuracy(load_csr(folder / "Y_tst.npz"), P)
 
 
-def run_side(folder: Path, side: str, timeout_s: float | None = None) -> dict:
-    """Our side ("xmr") or PECOS's ("pecos") in a worker process of its own."""
+def run_side(folder: Path, side: str, timeout_s: float | None = None,
+             model: dict | None = None) -> dict:
+    """Our side ("xmr") or PECOS's ("pecos") in a worker process of its own; ``model``: the
+    model settings (default :data:`benchmarks.vs_pecos.MODEL`)."""
     settings = folder / f"settings_{side}.json"
-    settings.write_text(json.dumps({"model": MODEL, "predict": PREDICT, "n_warmup": N_WARMUP}))
+    settings.write_text(json.dumps({"model": model or MODEL, "predict": PREDICT,
+                                    "n_warmup": N_WARMUP}))
     out = folder / f"result_{side}.json"
     _run([sys.executable, "-m", "benchmarks._scale_worker", side, "--dir", folder,
           "--settings", settings, "--out", out], f"{side} side", timeout_s)
     return json.loads(out.read_text()) | _metrics(folder, side)
 
 
-def run_xmr(folder: Path, timeout_s: float | None = None) -> dict:
-    return run_side(folder, "xmr", timeout_s)
+def run_xmr(folder: Path, timeout_s: float | None = None, model: dict | None = None) -> dict:
+    return run_side(folder, "xmr", timeout_s, model)
 
 
-def run_pecos(folder: Path, timeout_s: float | None = None) -> dict:
-    return run_side(folder, "pecos", timeout_s)
+def run_pecos(folder: Path, timeout_s: float | None = None, model: dict | None = None) -> dict:
+    return run_side(folder, "pecos", timeout_s, model)
 
 
 def run_peer(folder: Path, lib: str, timeout_s: float | None = None) -> dict:
@@ -147,9 +151,11 @@ def run_peer(folder: Path, lib: str, timeout_s: float | None = None) -> dict:
     return json.loads(out.read_text()) | _metrics(folder, lib)
 
 
+# (folder, timeout_s, model settings) -> the side's figures; Omikuji and napkinXC run at
+# their own defaults, so the model settings are ours and PECOS's only
 RUNNERS = {"xmr": run_xmr, "pecos": run_pecos,
-           "omikuji": lambda f, t=None: run_peer(f, "omikuji", t),
-           "napkinxc": lambda f, t=None: run_peer(f, "napkinxc", t)}
+           "omikuji": lambda f, t=None, m=None: run_peer(f, "omikuji", t),
+           "napkinxc": lambda f, t=None, m=None: run_peer(f, "napkinxc", t)}
 
 
 def fitted_slope(sizes, values) -> float | None:
@@ -249,6 +255,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sides", nargs="+", choices=SIDES, default=list(SIDES))
     p.add_argument("--n-test", type=int, default=10_000, help="test queries per size")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--nr-splits", type=int, default=MODEL["nr_splits"], metavar="B",
+                   help="branching factor of our and PECOS's label tree (default %(default)s, "
+                        "PECOS's; 2 is Omikuji's Parabel tree shape)")
     p.add_argument("--cache-dir", type=Path, default=REPO_ROOT / "bench-results" / "scale-data",
                    help="generated matrices, one folder per size (reused when present)")
     p.add_argument("--out", type=Path, default=REPO_ROOT / "bench-results" / "scale.json")
@@ -264,7 +273,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="with --resume: run these sides again at --sizes even when --out "
                         "holds them (e.g. after a change to that side's code)")
     args = p.parse_args(argv)
-    for name, vals in (("--sizes", args.sizes), ("--n-test", [args.n_test])):
+    for name, vals in (("--sizes", args.sizes), ("--n-test", [args.n_test]),
+                       ("--nr-splits", [args.nr_splits])):
         bad = [v for v in vals if v < 2]
         if bad:
             p.error(f"{name} must be >= 2, got {bad}")
@@ -297,11 +307,12 @@ def _needs_run(entry: dict | None, timeout_s: float | None) -> bool:
     return False
 
 
-def run_one(folder: Path, side: str, timeout_s: float | None) -> dict:
+def run_one(folder: Path, side: str, timeout_s: float | None,
+            model: dict | None = None) -> dict:
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
     try:
-        entry = RUNNERS[side](folder, timeout_s)
+        entry = RUNNERS[side](folder, timeout_s, model)
     except SideTimeout as exc:
         entry = {"did_not_finish": str(exc), "time_limit_s": timeout_s}
     entry["wall_s"] = time.perf_counter() - t0
@@ -313,7 +324,8 @@ def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     args = parse_args(argv)
     sides = [s for s in SIDES if s in args.sides]
-    settings = {**MODEL, **PREDICT, "sides": sides, "n_test": args.n_test, "seed": args.seed,
+    model = {**MODEL, "nr_splits": args.nr_splits}
+    settings = {**model, **PREDICT, "sides": sides, "n_test": args.n_test, "seed": args.seed,
                 "n_warmup": N_WARMUP, "latency_threads": 1, "side_timeout_s": args.side_timeout,
                 "load_average_start": os.getloadavg()}
     rows = _previous_rows(args, settings)
@@ -342,7 +354,7 @@ def main(argv: list[str] | None = None) -> dict:
                     {k: row["data"][k] for k in ("n_train", "n_features", "x_trn_nnz")})
         rows[n_labels] = row
         for side in todo:
-            row[side] = run_one(folder, side, args.side_timeout)
+            row[side] = run_one(folder, side, args.side_timeout, model)
             logger.info("%d labels, %s: %s", n_labels, side,
                         {k: row[side].get(k) for k in KEYS + ("skipped", "did_not_finish")
                          if k in row[side]})

@@ -121,9 +121,11 @@ def test_a_failing_side_reports_its_error():
         scale._run([sys.executable, "-c", code], "boom side")
 
 
-def _fake_side(calls: list, name: str, *, timeout: bool = False):
-    def run(folder, timeout_s=None):
+def _fake_side(calls: list, name: str, *, timeout: bool = False, models: list | None = None):
+    def run(folder, timeout_s=None, model=None):
         calls.append((name, folder.name, timeout_s))
+        if models is not None:
+            models.append((name, model))
         if timeout:
             raise scale.SideTimeout(f"{name} side: did not finish in {timeout_s:.0f} s")
         return {"train_s": 2.0, "peak_mem_mib": 100.0, "throughput_qps": 50.0,
@@ -162,6 +164,22 @@ def test_resume_runs_only_the_missing_sides_and_records_time_limits(data_dir, tm
     # a file from other settings is refused, not mixed in
     with pytest.raises(SystemExit, match="other settings"):
         scale.main([*common, "--sides", "xmr", "--resume", "--n-test", str(N_TEST + 1)])
+
+
+def test_nr_splits_reaches_the_model_settings_and_the_json(data_dir, tmp_path, monkeypatch):
+    calls, models = [], []
+    monkeypatch.setattr(scale, "RUNNERS", {side: _fake_side(calls, side, models=models)
+                                           for side in scale.SIDES})
+    out = tmp_path / "b2.json"
+    common = ["--sizes", str(N_LABELS), "--n-test", str(N_TEST),
+              "--cache-dir", str(data_dir.parent), "--out", str(out)]
+    result = scale.main([*common, "--sides", "xmr", "pecos", "--nr-splits", "2"])
+    assert [(side, m["nr_splits"]) for side, m in models] == [("xmr", 2), ("pecos", 2)]
+    assert result["settings"]["nr_splits"] == 2
+    with pytest.raises(SystemExit, match="other settings"):  # B=16 rows are not B=2 rows
+        scale.main([*common, "--sides", "xmr", "--resume"])
+    with pytest.raises(SystemExit):
+        scale.parse_args(["--nr-splits", "1"])
 
 
 def test_bad_side_timeout_is_refused():

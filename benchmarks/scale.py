@@ -220,6 +220,7 @@ def plot(result: dict, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     rows = result["sizes"]
     sizes = [r["n_labels"] for r in rows]
@@ -236,6 +237,8 @@ def plot(result: dict, path: Path) -> None:
             ax.plot(*zip(*pts), marker="o", label=tag)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks overlapped
+        ax.set_xticks(sizes, [f"{n / 1e6:g}M" if n >= 1e6 else f"{n / 1e3:g}k" for n in sizes])
         ax.set_xlabel("labels (training queries = 2 x labels)")
         ax.set_ylabel(label)
         ax.grid(True, which="both", alpha=0.3)

@@ -16,9 +16,11 @@ is right for any launcher (in-process, joblib, SLURM).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,9 +91,34 @@ _CURRENT = Outcome()
 _INTERRUPTED: list[int] = []  # signals received (SIGINT, SIGTERM)
 
 
+_DEFERRING = [0]  # depth of deferred_signals() sections in the main thread
+
+
 def _on_signal(signum, frame):
     _INTERRUPTED.append(signum)
-    raise KeyboardInterrupt
+    if not _DEFERRING[0]:
+        raise KeyboardInterrupt
+    # inside a store write: deferred_signals raises it when the write has ended
+
+
+@contextlib.contextmanager
+def deferred_signals():
+    """Run a tracking-store write to its end: a SIGINT/SIGTERM that arrives inside it is
+    raised as KeyboardInterrupt just after. Raised in the middle of an SQLite commit, it
+    could leave the process's own connection holding the store's write lock, so the job's
+    next write (ending its run as KILLED) waited on itself for the whole lock timeout.
+    Only the main thread defers (signal handlers run there)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    seen = len(_INTERRUPTED)
+    _DEFERRING[0] += 1
+    try:
+        yield
+    finally:
+        _DEFERRING[0] -= 1
+        if not _DEFERRING[0] and len(_INTERRUPTED) > seen:
+            raise KeyboardInterrupt  # also over an error of the write: the interrupt wins
 
 
 def install_signal_handlers() -> None:

@@ -41,7 +41,7 @@ import sqlalchemy.exc  # noqa: E402
 from mlflow.entities import RunStatus  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
-from experiments.outcome import HarnessError  # noqa: E402
+from experiments.outcome import HarnessError, deferred_signals  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,8 @@ def _retry(fn, *args, wait_s: float | None = None, **kwargs):
     delay = 0.2
     while True:
         try:
-            return fn(*args, **kwargs)
+            with deferred_signals():  # an interrupt waits for the write, not the backoff
+                return fn(*args, **kwargs)
         except (mlflow.exceptions.MlflowException, sqlalchemy.exc.OperationalError) as exc:
             if not _is_locked(exc):
                 raise

@@ -25,7 +25,8 @@ from sklearn.exceptions import NotFittedError
 
 from xmr._validation import check_choice, check_features, check_int, check_labels
 from xmr.model import validate_params
-from xmr.params import KMeansParams, XRLinearParams, store_params
+from xmr.kernels.beam import POST_PROCESSORS as _OUR_POST_PROCESSORS
+from xmr.params import PREDICT, KMeansParams, XRLinearParams, store_params
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +38,8 @@ NEGATIVE_SAMPLING = {"tfn": "tfn", "man": "tfn+man"}
 _FITTED = ("tree_", "train_time_s_", "fit_time_s_", "index_time_s_", "model_nnz_",
            "model_bytes_", "n_features_in_", "n_labels_", "peer_versions_", "predict_time_s_",
            "fit_peak_rss_mib_", "peak_rss_mib_")
-# PostProcessor.valid_list() of libpecos 1.2.8.
-POST_PROCESSORS = ("noop", "sigmoid", "log-sigmoid", "l1-hinge", "log-l1-hinge", "l2-hinge",
-                   "log-l2-hinge", "l3-hinge", "log-l3-hinge", "l4-hinge", "log-l4-hinge")
+# PostProcessor.valid_list() of libpecos 1.2.8: the same names as ours
+POST_PROCESSORS = tuple(_OUR_POST_PROCESSORS)
 
 
 @functools.lru_cache(maxsize=8)
@@ -279,8 +279,9 @@ class PecosXRLinear:
                     self.train_time_s_, self.index_time_s_, self.model_nnz_, len(self.tree_))
         return self
 
-    def predict(self, X, *, beam_size: int = 10, topk: int = 10,
-                post_processor: str = "l3-hinge", threads: int = -1) -> sp.csr_matrix:
+    def predict(self, X, *, beam_size: int = PREDICT.beam_size, topk: int = PREDICT.topk,
+                post_processor: str = PREDICT.post_processor,
+                threads: int = -1) -> sp.csr_matrix:
         """Beam-search scores of the predict-only model: csr float32 (n, L), <= topk per row."""
         beam_size = check_int("beam_size", beam_size, minimum=1)
         topk = check_int("topk", topk, minimum=1)
@@ -299,8 +300,9 @@ class PecosXRLinear:
         P.sort_indices()
         return P
 
-    def measure_latency(self, X, *, beam_size: int = 10, topk: int = 10,
-                        post_processor: str = "l3-hinge", n_warmup: int = 100,
+    def measure_latency(self, X, *, beam_size: int = PREDICT.beam_size,
+                        topk: int = PREDICT.topk,
+                        post_processor: str = PREDICT.post_processor, n_warmup: int = 100,
                         threads: int = 1) -> dict:
         """Time the predict-only model inside the worker.
 

@@ -38,7 +38,7 @@ from xmr.kernels.layout import count_columns, scatter_columns
 from xmr.kernels.solver import train_task
 from xmr.label_embedding import pifa
 from xmr.layout import InferenceLayout, build_layout
-from xmr.params import KMeansParams, XRLinearParams, store_params
+from xmr.params import PREDICT, KMeansParams, XRLinearParams, store_params
 from xmr.tree import LabelTree
 
 FORMAT_NAME = "xmr.XRLinear"
@@ -260,7 +260,7 @@ class XRLinear(ParamsMixin):
         if self.negative_sampling == "man":
             layout = build_layout(tree.chain, weights, float(self.bias))
             nodes, _, counts = self._beam(X, layout, MAN_BEAM_SIZE, MAN_BEAM_SIZE,
-                                          POST_PROCESSORS["l3-hinge"], n_threads)
+                                          POST_PROCESSORS[PREDICT.post_processor], n_threads)
             rows = np.repeat(np.arange(N), counts)
             cols = nodes[nodes >= 0] - layout.level_base[t]
             man = sp.csc_matrix((np.ones(rows.size, np.float32), (rows, cols)),
@@ -333,8 +333,8 @@ class XRLinear(ParamsMixin):
                 *layout.kernel_args(), int(beam_size), int(topk), int(pp),
                 layout.max_children, max(1, min(X.shape[0], 8 * n_threads)))
 
-    def predict(self, X, *, beam_size: int = 10, topk: int = 10,
-                post_processor: str = "l3-hinge") -> sp.csr_matrix:
+    def predict(self, X, *, beam_size: int = PREDICT.beam_size, topk: int = PREDICT.topk,
+                post_processor: str = PREDICT.post_processor) -> sp.csr_matrix:
         """Scores of the ``topk`` best labels of each row: CSR float32 (N, n_labels)."""
         self._check_fitted()
         beam_size, topk, pp = self._check_predict_args(beam_size, topk, post_processor)
@@ -351,8 +351,9 @@ class XRLinear(ParamsMixin):
         P.sort_indices()
         return P
 
-    def predict_one(self, indices: np.ndarray, data: np.ndarray, *, beam_size: int = 10,
-                    topk: int = 10, post_processor: str = "l3-hinge"
+    def predict_one(self, indices: np.ndarray, data: np.ndarray, *,
+                    beam_size: int = PREDICT.beam_size, topk: int = PREDICT.topk,
+                    post_processor: str = PREDICT.post_processor
                     ) -> tuple[np.ndarray, np.ndarray]:
         """Single-query fast path (one thread, no scipy): ``indices`` strictly increasing
         feature ids in [0, n_features_in_) and ``data`` their finite values, of equal length

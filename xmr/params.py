@@ -43,6 +43,22 @@ class MustLinkParams(KMeansParams):
     # characters together (0-5; the paper: 5; 0 = plain 2-means)
 
 
+# ---------------------------------------------------------------------- prediction
+@dataclass(frozen=True)
+class PredictParams:
+    """How a trained tree model is searched: the one home of the prediction settings of
+    :class:`~xmr.XRLinear`, :class:`~xmr.qac.QACSuggester`, the PECOS peer adapter and the
+    harness's ``eval`` config (which extends it). Checked where used (``predict``)."""
+
+    beam_size: int = 10  # beam width: tree nodes kept per level (PECOS's predict default)
+    topk: int = 10  # labels returned per query at most
+    post_processor: str = "l3-hinge"  # how a child's score combines with its parent's
+    # (xmr.kernels.beam.POST_PROCESSORS; PECOS's XR-Linear default)
+
+
+PREDICT = PredictParams()  # the defaults, for keyword defaults of the predict methods
+
+
 # ---------------------------------------------------------------------- estimators
 @dataclass
 class LinearParams:

@@ -30,6 +30,7 @@ from xmr.features import _check_texts
 from xmr.indexers.trie import check_label_strings, encode_strings
 from xmr.kernels.beam import POST_PROCESSORS
 from xmr.kernels.trie import sorted_lcp
+from xmr.params import PREDICT
 from xmr.qac.features import QACVectorizer
 
 _MAX_CODE_POINT = 0x10FFFF
@@ -80,7 +81,7 @@ class QACSuggester:
     labels : sorted distinct label strings (``QACDataset.labels``)
     k : int, default 10
         Suggestions per request at most.
-    beam_size : int, default 10
+    beam_size : int, default ``PredictParams.beam_size`` (10)
         Beam width of the tree search.
     topk : int or None, default None
         Candidates asked of the beam search; None = ``beam_size × model.max_leaf_size``
@@ -88,7 +89,7 @@ class QACSuggester:
     empty_prev : {"none", "prefix"}, default "none"
         An empty previous query (after stripping) gets no suggestion ("none", the paper) or is
         ranked on the prefix alone ("prefix").
-    post_processor : str, default "l3-hinge"
+    post_processor : str, default ``PredictParams.post_processor``
         Beam-search score combiner (`XRLinear.predict`).
     skip_unmatched_prefix : bool, default False
         Answer ``[]`` before vectorising when no label starts with the prefix. The
@@ -97,8 +98,9 @@ class QACSuggester:
     """
 
     def __init__(self, vectorizer: QACVectorizer, model, labels: Sequence[str], *, k: int = 10,
-                 beam_size: int = 10, topk: int | None = None, empty_prev: str = "none",
-                 post_processor: str = "l3-hinge", skip_unmatched_prefix: bool = False):
+                 beam_size: int = PREDICT.beam_size, topk: int | None = None,
+                 empty_prev: str = "none", post_processor: str = PREDICT.post_processor,
+                 skip_unmatched_prefix: bool = False):
         if not isinstance(vectorizer, QACVectorizer):
             raise TypeError(f"vectorizer must be a QACVectorizer, got "
                             f"{type(vectorizer).__name__}")

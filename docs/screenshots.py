@@ -22,7 +22,7 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 
 from experiments import mlflow_ui
-from experiments.sweep_table import PRIMARY_METRIC
+from experiments.tasks import get_task
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -46,7 +46,7 @@ def best_runs(uri: str, experiment: str) -> tuple[str, list]:
                               filter_string=f"tags.role = '{mlflow_ui.GRID_POINT_ROLE}'",
                               max_results=1000)
     task = runs[0].data.tags.get("task", "xmr") if runs else "xmr"
-    key = PRIMARY_METRIC.get(task, "recall_at_10")
+    key = get_task(task).headline
     runs = sorted(runs, key=lambda r: r.data.metrics.get(key, float("-inf")), reverse=True)
     if not runs:
         return exp.experiment_id, []

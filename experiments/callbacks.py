@@ -33,15 +33,16 @@ class SweepCallback(Callback):
         if config.logger.name != "mlflow":
             return
         from experiments import mlflow_ui, outcome, tracking
+        from experiments.spec import experiment_name
+        from experiments.tracked import open_experiment
 
-        uri = self.uri = tracking.tracking_uri(config.logger.tracking_uri, config.paths.log_dir)
-        exp_name = mlflow_ui.experiment_name(config)
+        exp_name = experiment_name(config)
         preset = config.get("experiment_name")
         name = f"sweep-{preset or 'adhoc'}-{self.sweep_dir.name}"
         try:
-            client, _ = tracking.open_store(uri, exp_name, config.paths.log_dir)
-            self.exp_id = mlflow_ui.ensure_experiment(client, exp_name, config.paths.log_dir,
-                                                      preset=preset)
+            client, self.exp_id, uri = open_experiment(config.logger.tracking_uri, exp_name,
+                                                       config.paths.log_dir, preset)
+            self.uri = uri
             tracking.end_stale_runs(client, self.exp_id)  # runs of SIGKILLed sweeps left RUNNING
             mlflow_ui.ensure_view(client, self.exp_id, config.task, self.keys)
             self.parent = tracking.TrackedRun(

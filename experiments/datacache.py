@@ -11,8 +11,6 @@ import pickle
 import time
 from pathlib import Path
 
-import numpy as np
-
 from xmr.datasets._io import recording_inputs
 from xmr.datasets.registry import get_dataset
 from xmr.datasets.tasks import QACDataset, XMRDataset
@@ -27,57 +25,14 @@ def config_hash(obj) -> str:
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
-def _quantiles(values: np.ndarray) -> dict[str, float]:
-    if values.size == 0:
-        return {}
-    qs = {"min": 0, "p25": 25, "p50": 50, "p75": 75, "p90": 90, "p99": 99, "max": 100}
-    return {k: float(np.percentile(values, q)) for k, q in qs.items()}
+def dataset_card(ds, data_cfg: dict, task: str) -> dict:
+    """What is common to every dataset (name, config, rows skipped and why), the task's own
+    section (:attr:`experiments.tasks.Task.card`: sizes per split, labels, label-frequency
+    quantiles, share of test positives unseen in training, ...) and the total row count."""
+    from experiments.tasks import get_task
 
-
-def dataset_card(ds: XMRDataset | QACDataset, data_cfg: dict) -> dict:
-    """Sizes per split, labels, labels per instance, label-frequency quantiles, share of test
-    positives unseen in training, rows skipped and why."""
-    card = {"name": ds.name, "data_config": data_cfg, "skipped": ds.skipped.as_dict()}
-    if isinstance(ds, XMRDataset):
-        train_Y = ds.splits["train"].Y
-        train_freq = np.asarray(train_Y.sum(axis=0)).ravel()
-        card |= {
-            "task": "xmr",
-            "n_labels": ds.n_labels,
-            "has_texts": ds.splits["train"].texts is not None,
-            "has_label_texts": ds.label_texts is not None,
-            "n_features": (None if ds.splits["train"].X is None
-                           else int(ds.splits["train"].X.shape[1])),
-            "splits": {},
-            "label_train_frequency": _quantiles(train_freq),
-            "labels_without_train_positives": int((train_freq == 0).sum()),
-        }
-        for name, split in ds.splits.items():
-            per_row = np.diff(split.Y.indptr)
-            entry = {"rows": split.n, "positives": int(split.Y.nnz),
-                     "labels_per_instance": _quantiles(per_row) | {
-                         "mean": float(per_row.mean()) if per_row.size else 0.0},
-                     "rows_without_labels": int((per_row == 0).sum())}
-            if name != "train" and split.Y.nnz:
-                unseen = train_freq[split.Y.indices] == 0
-                entry["share_positives_unseen_in_train"] = float(unseen.mean())
-            card["splits"][name] = entry
-    else:
-        labels = set(ds.labels)
-        everything = set().union(*(s.next_queries for s in ds.splits.values()))
-        card |= {"task": "qac", "n_labels": len(labels), "splits": {},
-                 "unique_next_queries_all_splits": len(everything),
-                 "label_train_frequency": _quantiles(ds.label_freq.astype(float))}
-        for name, split in ds.splits.items():
-            plen = np.array([len(p) for p in split.prefixes])
-            entry = {"rows": split.n,
-                     "prefix_length": _quantiles(plen) | {
-                         "mean": float(plen.mean()) if plen.size else 0.0},
-                     "empty_previous_query": int(sum(1 for q in split.prev_queries if not q))}
-            if name != "train" and split.n:
-                entry["share_positives_unseen_in_train"] = float(
-                    np.mean([q not in labels for q in split.next_queries]))
-            card["splits"][name] = entry
+    card = {"name": ds.name, "data_config": data_cfg, "skipped": ds.skipped.as_dict(),
+            "task": task, **get_task(task).card(ds)}
     card["rows_total"] = int(sum(split["rows"] for split in card["splits"].values()))
     card["info"] = ds.info
     return card
@@ -162,7 +117,8 @@ def prepare_dataset(name: str, loader: str, options, options_dict: dict, data_di
     with recording_inputs() as files:
         ds = spec.load(data_dir, options)
     load_s = time.perf_counter() - t0
-    card = dataset_card(ds, {"name": name, "loader": loader, "options": options_dict})
+    card = dataset_card(ds, {"name": name, "loader": loader, "options": options_dict},
+                        spec.task)
     card["load_time_s"] = load_s
     card["cache_key"] = key
     card["input_files"] = input_fingerprint(files, data_dir)

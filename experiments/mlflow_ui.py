@@ -44,9 +44,9 @@ from mlflow.types.schema import Array  # noqa: E402
 from mlflow.utils import mlflow_tags  # noqa: E402
 
 from experiments import tracking  # noqa: E402
-from experiments.sweep_table import HEADLINE_METRICS, PRIMARY_METRIC, param_key  # noqa: E402
+from experiments.sweep_table import param_key  # noqa: E402
+from experiments.tasks import get_task  # noqa: E402
 
-DEFAULT_EXPERIMENT = "xmr-harness"  # runs without a preset (and every run of older stores)
 KIND_TAG = "mlflow.experimentKind"
 KIND = "custom_model_development"  # model training, not "genai_development"
 VIEW_TAG_PREFIX = "mlflow.sharedViewState."
@@ -62,13 +62,6 @@ GENERATORS = {"synthetic_products": "xmr.datasets.synthetic.make_product_search"
 
 
 # ----------------------------------------------------------------------- experiments
-def experiment_name(cfg) -> str:
-    """``logger.experiment_name``, else the preset's name (one MLflow experiment per
-    comparison), else ``xmr-harness``."""
-    return (cfg.logger.get("experiment_name") or cfg.get("experiment_name")
-            or DEFAULT_EXPERIMENT)
-
-
 def ensure_experiment(client: MlflowClient, name: str, log_dir: str, *,
                       preset: str | None = None) -> str:
     """The experiment's id (created under ``log_dir/mlruns`` if new), tagged as a model-training
@@ -93,10 +86,10 @@ def view_state(task: str, param_keys: list[str], *, extra_columns: list[str] = (
     first, flat), the swept params, Dataset, Source and the headline metrics as columns."""
     columns = ["attributes.`Dataset`", "attributes.`Source`"]
     columns += [f"params.`{param_key(k)}`" for k in param_keys]
-    columns += [f"metrics.`{m}`" for m in HEADLINE_METRICS.get(task, HEADLINE_METRICS["xmr"])]
+    columns += [f"metrics.`{m}`" for m in get_task(task).table_metrics]
     columns += [c for c in extra_columns if c not in columns]
     return {"searchFilter": f"tags.role = '{GRID_POINT_ROLE}'",
-            "orderByKey": f"metrics.`{PRIMARY_METRIC.get(task, 'recall_at_10')}`",
+            "orderByKey": f"metrics.`{get_task(task).headline}`",
             "orderByAsc": False, "startTime": "ALL", "lifecycleFilter": "Active",
             "modelVersionFilter": "All Runs", "datasetsFilter": [],
             "selectedColumns": list(dict.fromkeys(columns)),
@@ -150,30 +143,8 @@ def source_tags(commit: str) -> dict[str, str]:
     return tags
 
 
-def describe_point(cfg, overrides: list[str], sweep_id: str | None) -> str:
-    """The run description (MLflow's ``mlflow.note.content``): the grid point in words."""
-    task = "Session-aware query autocompletion" if cfg.task == "qac" else "Product search (XMR)"
-    data = cfg.data.name + (f" ({cfg.data.options.size})"
-                            if cfg.data.options.get("size") is not None else "")
-    what = [f"model **{cfg.model.name}**"]
-    if cfg.task == "qac":
-        what += [f"Table 2 row **{cfg.qac_row}**", f"features **{cfg.features.name}**",
-                 f"indexer **{cfg.indexer.name}**"]
-    else:
-        what += [f"features **{cfg.features.name}**", f"indexer **{cfg.indexer.name}**"]
-        if cfg.model.get("threshold") is not None:
-            what.append(f"pruning threshold **{cfg.model.threshold}**")
-        what.append(f"beam width **{cfg.eval.beam_size}**")
-    preset = cfg.get("experiment_name")
-    where = (f"grid point of the `{preset}` sweep {sweep_id}" if sweep_id
-             else f"single run{f' of preset `{preset}`' if preset else ''}")
-    shown = [o for o in overrides if not o.startswith(("paths.", "hydra", "logger."))]
-    return (f"{task} on {data}: {', '.join(what)}; {where}.\n\n"
-            f"Overrides: `{' '.join(shown) or '(none)'}`")
-
-
 # ------------------------------------------------------------------- runs: datasets
-def _source(cfg, card: dict) -> tuple[str, str]:
+def _source(data_dir: str, card: dict) -> tuple[str, str]:
     """(source_type, source JSON): the generator with its seed, or the data folder read."""
     loader = card["data_config"]["loader"]
     options = card["data_config"].get("options", {})
@@ -183,23 +154,21 @@ def _source(cfg, card: dict) -> tuple[str, str]:
         return "code", json.dumps({"tags": {"generator": GENERATORS[loader],
                                             "seed": str(options.get("seed")),
                                             "options": json.dumps(options, sort_keys=True)}})
-    folder = Path(cfg.paths.data_dir).resolve()
+    folder = Path(data_dir).resolve()
     return "local", json.dumps({"uri": folder.as_uri()})
 
 
 def _schema(task: str) -> str:
-    if task == "qac":
-        cols = [ColSpec("string", "previous_query"), ColSpec("string", "prefix"),
-                ColSpec("string", "next_query")]
-    else:
-        cols = [ColSpec("string", "query"), ColSpec(Array("long"), "relevant_labels")]
+    """The MLflow dataset schema of one example of the task (its ``dataset_columns``)."""
+    cols = [ColSpec(Array(kind[:-2]) if kind.endswith("[]") else kind, name)
+            for kind, name in get_task(task).dataset_columns]
     return json.dumps({"mlflow_colspec": Schema(cols).to_dict()})
 
 
-def dataset_inputs(cfg, card: dict, card_hash: str) -> list[DatasetInput]:
+def dataset_inputs(data_dir: str, card: dict, card_hash: str) -> list[DatasetInput]:
     """The run's training and test data as MLflow datasets: name ``<data>[-<size>]-<split>``,
     the dataset card's hash as digest, the source, a schema and a profile with the sizes."""
-    source_type, source = _source(cfg, card)
+    source_type, source = _source(data_dir, card)
     size = card["data_config"].get("options", {}).get("size")
     base = card["data_config"]["name"]
     base += f"-{size}" if size and str(size) not in base else ""  # not synthetic_tiny-tiny

@@ -3,10 +3,10 @@
 (:mod:`experiments.training`) and one latency protocol treat them alike.
 
 A runner is built from :class:`Parts` (library objects and plain values, never a config
-node: :func:`experiments.build.parts` makes them), owns its input pipeline and its trained
+node: :func:`experiments.spec.resolve` makes them), owns its input pipeline and its trained
 model, and answers a single request end to end (text in, featurisation included). Adding a
-model: a runner class with ``@register``, its params dataclass, one YAML file (README,
-"Adding a model").
+model: a runner class with ``@register``, its params dataclass, one YAML file
+(docs/guide/extending.md, "Adding a model").
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ import xmr
 from experiments import shards
 from experiments.results import LATENCY_KEYS, time_requests
 from xmr.datasets.tasks import QACDataset, XMRDataset, XMRSplit
-from xmr.params import DualEncoderParams, OVRParams, Seq2SeqParams, XRLinearParams
+from xmr.params import PREDICT, DualEncoderParams, OVRParams, Seq2SeqParams, XRLinearParams
 from xmr.qac import QACSuggester
 
-SINGLE_TOPK = 10  # labels per single product-retrieval request (the latency protocol)
+SINGLE_TOPK = PREDICT.topk  # labels per single product-retrieval request (latency protocol)
 
 
 @dataclass
@@ -39,18 +39,22 @@ class Parts:
     indexer: Any = None  # an unbuilt indexer of xmr.INDEXERS (inputs "indexer")
     label_embedding: str | None = None  # "pifa" / "char_tfidf" (None: the trie needs none)
     train_threshold: float | None = None  # prunable models: the level they are trained at
+    sharding: shards.ShardEngine = field(default_factory=shards.ShardEngine)  # where shard
+    # tasks run (model.shards != 1)
 
 
 @dataclass(frozen=True)
 class Inference:
-    """The prediction settings of one run (not part of the training)."""
+    """The prediction settings of one run (not part of the training), resolved from the
+    ``eval`` config (:func:`experiments.spec.resolve`; defaults: :class:`xmr.params.
+    PredictParams` and ``experiments.schema.EvalConfig``)."""
 
-    beam_size: int = 10
-    post_processor: str = "l3-hinge"
-    n_suggestions: int = 10  # QAC: suggestions per request
-    candidates: int | None = None  # QAC: labels asked of the beam search (None: the model's)
-    empty_prev: str = "none"  # QAC: an empty previous query gets "none" or "prefix"
-    skip_unmatched_prefix: bool = False  # QAC: [] without predicting when no label matches
+    beam_size: int
+    post_processor: str
+    n_suggestions: int  # QAC: suggestions per request
+    candidates: int | None  # QAC: labels asked of the beam search (None: the model's)
+    empty_prev: str  # QAC: an empty previous query gets "none" or "prefix"
+    skip_unmatched_prefix: bool  # QAC: [] without predicting when no label matches
 
 
 class Runner:
@@ -64,6 +68,15 @@ class Runner:
     # "indexer" (the others leave the training key)
     cacheable = True  # trained models can be saved to and loaded from paths.cache_dir
     prunable = False  # trained at train_threshold, re-pruned per run (with_threshold)
+    kind = "baseline"  # the run's tag model_kind: "xmr" (a tree model), "baseline" or
+    # "neural" (what analysis groups runs by; never guessed from the name)
+
+    @classmethod
+    def check(cls, parts: Parts) -> None:
+        """Refuse out-of-range hyperparameters before any data is loaded: by default the
+        model's own validation (``model_class()(**params, seed=)._validate_params()``)."""
+        if cls.params is not None:
+            cls.model_class()(**parts.params, seed=parts.seed)._validate_params()
 
     def __init__(self, parts: Parts):
         self.parts = parts
@@ -123,21 +136,6 @@ def weights_size(model, mats) -> dict[str, float]:
                                      for W in mats))}
 
 
-def fit_xrlinear(parts: Parts, X, Y, Z, labels=None) -> xmr.XRLinear:
-    """XR-Linear on the tree the runner's indexer builds over ``Z`` (and the label strings)."""
-    tree = parts.indexer.build(Z, labels=labels)
-    ix = parts.indexer
-    p = {k: v for k, v in parts.params.items() if k not in ("threshold", *shards.SHARDING)}
-    shape = {k: getattr(ix, k) for k in ("nr_splits", "max_leaf_size") if hasattr(ix, k)}
-    model = xmr.XRLinear(**shape, threshold=parts.train_threshold, **p, seed=parts.seed,
-                         allow_empty=True, verbose=True)
-    n_shards = parts.params.get("shards", 1)
-    if n_shards != 1:  # 0 or less: refused by xmr.sharded
-        return shards.fit(model, X, Y, tree=tree, n_shards=n_shards,
-                          n_workers=parts.params["shard_workers"])
-    return model.fit(X, Y, tree=tree)
-
-
 class _XRLinear:
     """What the XR-Linear runners of both tasks share (mixed in before the task's base)."""
 
@@ -145,10 +143,37 @@ class _XRLinear:
     params = shards.ShardedXRLinearParams
     inputs = ("features", "indexer")
     prunable = True
+    kind = "xmr"
+    shard_report: dict | None = None  # how this process trained it by shards (if it did)
 
     @staticmethod
     def model_class():
         return xmr.XRLinear
+
+    @classmethod
+    def check(cls, parts: Parts) -> None:
+        """XR-Linear's own ranges at the run's threshold and at the one it trains at (its
+        tree shape is the indexer's, checked there)."""
+        p = {k: v for k, v in parts.params.items() if k not in shards.SHARDING}
+        for threshold in {p["threshold"], parts.train_threshold}:
+            xmr.XRLinear(**{**p, "threshold": threshold}, seed=parts.seed)._validate_params()
+
+    def _fit_model(self, X, Y, Z, labels=None) -> xmr.XRLinear:
+        """XR-Linear on the tree the indexer builds over ``Z`` (and the label strings)."""
+        parts = self.parts
+        tree = parts.indexer.build(Z, labels=labels)
+        ix = parts.indexer
+        p = {k: v for k, v in parts.params.items() if k not in ("threshold", *shards.SHARDING)}
+        shape = {k: getattr(ix, k) for k in ("nr_splits", "max_leaf_size") if hasattr(ix, k)}
+        model = xmr.XRLinear(**shape, threshold=parts.train_threshold, **p, seed=parts.seed,
+                             allow_empty=True, verbose=True)
+        n_shards = parts.params.get("shards", 1)
+        if n_shards == 1:
+            return model.fit(X, Y, tree=tree)
+        shards.fit(model, X, Y, tree=tree, n_shards=n_shards,  # 0 or less: refused there
+                   n_workers=parts.params["shard_workers"], engine=parts.sharding)
+        self.shard_report = model.shard_report_
+        return model
 
     def with_threshold(self, threshold: float) -> Runner:
         """This runner with its weights re-pruned to ``threshold`` (itself when there)."""
@@ -156,8 +181,12 @@ class _XRLinear:
             return self
         pruned = type(self)(self.parts)
         pruned.feat, pruned.fit_time_s = self.feat, self.fit_time_s
-        pruned.model = shards.keep_report(self.model, self.model.prune(threshold))
+        pruned.shard_report = self.shard_report
+        pruned.model = self.model.prune(threshold)
         return pruned
+
+    def shard_tags(self) -> dict[str, str]:
+        return shards.tags(self.shard_report, self.parts.sharding.kind)
 
     def size(self) -> dict[str, float]:
         return weights_size(self.model, self.model.weights_)
@@ -215,7 +244,7 @@ class XRLinearRunner(_XRLinear, XMRRunner):
         split = ds.splits["train"]
         t0 = time.perf_counter()
         X = self._fit_features(split)
-        self.model = fit_xrlinear(self.parts, X, split.Y, xmr.pifa(X, split.Y))
+        self.model = self._fit_model(X, split.Y, xmr.pifa(X, split.Y))
         self.fit_time_s = time.perf_counter() - t0  # featurisation + indexing + training
 
     def predict(self, X, inf: Inference, topk: int) -> sp.csr_matrix:
@@ -228,7 +257,7 @@ class XRLinearRunner(_XRLinear, XMRRunner):
                                       post_processor=inf.post_processor)
 
     def tags(self) -> dict[str, str]:
-        return {"tree_levels": str(self.model.tree_.level_sizes), **shards.tags(self.model)}
+        return {"tree_levels": str(self.model.tree_.level_sizes), **self.shard_tags()}
 
 
 @register
@@ -254,6 +283,22 @@ class OVRRunner(XMRRunner):
         from baselines.ovr_linear import OVRLinear
 
         return OVRLinear
+
+    @classmethod
+    def check(cls, parts: Parts) -> None:
+        """``threshold: null`` = chosen among ``threshold_candidates`` on ``valid_fraction``
+        of the rows: every value it may train at must be valid."""
+        p = dict(parts.params)
+        candidates = list(p.pop("threshold_candidates", ()))
+        fraction = p.pop("valid_fraction", None)
+        threshold = p.pop("threshold", None)
+        if threshold is None and fraction is not None and not 0.0 < fraction < 1.0:
+            raise ValueError(f"valid_fraction must be in (0, 1), got {fraction}")
+        if threshold is None and not candidates:
+            raise ValueError("threshold is null (chosen on validation) but "
+                             "threshold_candidates is empty")
+        for value in [threshold] if threshold is not None else candidates:
+            cls.model_class()(**p, threshold=value, seed=parts.seed)._validate_params()
 
     def fit(self, ds: XMRDataset) -> None:
         from baselines.ovr_linear import select_threshold
@@ -317,6 +362,7 @@ class OVRRunner(XMRRunner):
 class DualEncoderRunner(XMRRunner):
     name = "dual_encoder"
     params = DualEncoderParams
+    kind = "neural"
 
     @staticmethod
     def model_class():
@@ -363,6 +409,13 @@ class PecosRunner(XMRRunner):
     params = XRLinearParams  # PECOS's XR-Linear: the same parameters and defaults
     inputs = ("features", "indexer")
     cacheable = False  # the peer keeps its model in a temporary folder
+    kind = "xmr"
+
+    @staticmethod
+    def model_class():
+        from baselines.pecos_peer import PecosXRLinear
+
+        return PecosXRLinear
 
     def fit(self, ds: XMRDataset) -> None:
         from baselines.pecos_peer import PecosXRLinear
@@ -408,6 +461,7 @@ class QACRunner(Runner):
     ``suggest_batch(prev_queries, prefixes)`` with label strings, best first."""
 
     task = "qac"
+    reads_training_matrix = True  # the run logs the size of qp2q's training matrix
 
     def suggester(self, inf: Inference, labels):
         """``labels``: the dataset's sorted label strings (label ``i`` = ``labels[i]``)."""
@@ -431,7 +485,7 @@ class QACXRLinearRunner(_XRLinear, QACRunner):
             Z = self.feat.label_embedding(ds.labels)  # plain or position-weighted, as X
         else:  # the trie reads only the strings
             Z = None
-        self.model = fit_xrlinear(self.parts, X, Y, Z, labels=ds.labels)
+        self.model = self._fit_model(X, Y, Z, labels=ds.labels)
         self.fit_time_s = time.perf_counter() - t0
 
     def suggester(self, inf: Inference, labels) -> QACSuggester:
@@ -443,8 +497,7 @@ class QACXRLinearRunner(_XRLinear, QACRunner):
 
     def tags(self) -> dict[str, str]:
         levels = self.model.tree_.level_sizes
-        return {"tree_levels": str(levels[:4] + ["…"] + [levels[-1]]),
-                **shards.tags(self.model)}
+        return {"tree_levels": str(levels[:4] + ["…"] + [levels[-1]]), **self.shard_tags()}
 
 
 class _MPCSuggester:
@@ -466,6 +519,7 @@ class MPCRunner(QACRunner):
 
     name = "mpc"
     cacheable = False  # counting is faster than loading
+    reads_training_matrix = False  # counts the next queries only
 
     @staticmethod
     def model_class():
@@ -516,6 +570,8 @@ class _NeuralQACRunner(QACRunner):
     """What the torch QAC baselines share: no features, no indexer (they read the texts), the
     session suggester and the parameter bytes as `model_bytes`."""
 
+    kind = "neural"
+
     def suggester(self, inf: Inference, labels) -> _SessionSuggester:
         return _SessionSuggester(self.model, inf.n_suggestions, inf.empty_prev)
 
@@ -564,6 +620,12 @@ class QACDualEncoderRunner(_NeuralQACRunner):
         from baselines.dual_encoder.qac import QACDualEncoder
 
         return QACDualEncoder
+
+    @classmethod
+    def check(cls, parts: Parts) -> None:
+        from baselines.dual_encoder import DualEncoder
+
+        DualEncoder(**parts.params, seed=parts.seed)._validate_params()
 
     def fit(self, ds: QACDataset) -> None:
         from baselines.dual_encoder import DualEncoder

@@ -124,7 +124,7 @@ def _swept_values(argv: list[str], cfg: DictConfig) -> dict[str, list[str]]:
 def _range_problems(argv: list[str], cfg: DictConfig, config_name: str) -> list[str]:
     """Values the library would refuse, for every value of every swept key (each checked
     with the other keys at their first value), named with the grid point."""
-    from experiments.validate import config_problems, sweep_points
+    from experiments.spec import config_problems, sweep_points
 
     swept = _swept_values(argv, cfg)
     problems: list[str] = []

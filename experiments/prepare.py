@@ -22,9 +22,10 @@ log = logging.getLogger(__name__)
 def main(cfg: DictConfig) -> dict:
     from experiments.datacache import card_summary
     from experiments.job import load_data
+    from experiments.spec import data_spec
 
     try:
-        _, card, folder, hit = load_data(cfg)
+        _, card, folder, hit = load_data(data_spec(cfg))
     except Exception as exc:  # noqa: BLE001 - a clear line and exit 1, not a traceback
         log.debug("prepare failed", exc_info=True)
         print(f"FAILED: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)

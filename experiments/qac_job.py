@@ -44,7 +44,7 @@ def evaluate_qac(run: QACRunner, ds: QACDataset, inf: Inference, ev, *, trained:
     # requests no label starts with: predicted like every other (the paper's protocol) unless
     # eval.skip_unmatched_prefix
     out["n_unmatched_prefix"] = float(count_unmatched_prefix(ds.labels, test.prefixes))
-    if run.name != "mpc":  # the training matrix's rows: distinct (prev query, prefix) inputs
+    if run.reads_training_matrix:  # its rows: the distinct (prev query, prefix) inputs
         Y = ds.training_matrix("train")[2]
         out["n_train_inputs"] = float(Y.shape[0])
         out["n_train_multilabel_inputs"] = float((np.diff(Y.indptr) > 1).sum())

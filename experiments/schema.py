@@ -18,6 +18,7 @@ from omegaconf import MISSING
 
 from xmr.datasets.registry import DATASETS
 from xmr.params import (
+    PREDICT,
     HybridParams,
     KMeansParams,
     MustLinkParams,
@@ -85,11 +86,11 @@ IndexerConfig = _with_params(
     "IndexerConfig",
     """Every indexer's parameters (their library ``Params`` dataclasses) in one group, so the
     QAC presets can set the k-means ones once for every row; only the fields of the chosen
-    indexer's ``Params`` reach it and enter the training key (`experiments.build`).""",
+    indexer's ``Params`` reach it and enter the training key (`experiments.spec`).""",
     (KMeansParams, HybridParams, MustLinkParams, TrieParams),
     first=[("name", str, field(default=MISSING))],  # key of xmr.indexers.INDEXERS
     # "pifa", or "char_tfidf" (QAC: the prefix vectorizer of the features group applied to
-    # the label strings); not used by the trie
+    # the label strings); not read by an indexer of the strings alone (reads_embedding: trie)
     last=[("label_embedding", str, field(default="pifa"))])
 
 def model_schemas() -> dict[str, type]:
@@ -121,9 +122,9 @@ MODEL_SCHEMAS = model_schemas()
 # ---------------------------------------------------------------------------- eval
 @dataclass
 class EvalConfig:
-    beam_size: int = 10  # beam width at prediction
-    topk: int = 100  # labels kept per query (recall@100 needs 100)
-    post_processor: str = "l3-hinge"  # score transform/combiner of the beam search
+    beam_size: int = PREDICT.beam_size  # beam width at prediction (xmr.params.PredictParams)
+    topk: int = 100  # labels kept per query (recall@100 needs 100; the library's default: 10)
+    post_processor: str = PREDICT.post_processor  # how the beam search combines scores
     latency_min_queries: int = 1000  # timed single queries at least (all test queries if more)
     latency_max_queries: int = 5000  # ... and at most (cycles through the test set)
     latency_warmup: int = 100  # untimed queries first

@@ -1,5 +1,5 @@
 """``model.shards=N``: XR-Linear trained by shards (:mod:`xmr.sharded`), the sweep's launcher
-as the engine.
+as the engine (chosen from the config by :func:`experiments.spec.resolve`, passed in).
 
 - ``hydra/launcher=slurm`` (submitit): every shard task is its own SLURM job, submitted from
   the training job with the launcher's partition, time limit, CPUs and memory; the tasks'
@@ -12,9 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
 
 from xmr import XRLinear
 from xmr.params import XRLinearParams
@@ -37,7 +34,7 @@ SHARDING = ("shards", "shard_workers")  # the fields above that XRLinear does no
 class SubmititEngine:
     """Each task is one SLURM job (submitit), with the sweep launcher's resources."""
 
-    def __init__(self, folder: Path, launcher: DictConfig):
+    def __init__(self, folder: Path, launcher: dict):
         import submitit
 
         self.threads_per_task = int(launcher.get("cpus_per_task") or 1)
@@ -53,51 +50,49 @@ class SubmititEngine:
         return [j.result() for j in jobs]
 
 
-def _hydra() -> tuple[DictConfig | None, Path | None]:
-    """(the launcher's config, this job's output folder), or Nones outside a Hydra job."""
-    if not HydraConfig.initialized():
-        return None, None
-    hc = HydraConfig.get()
-    return hc.launcher, Path(hc.runtime.output_dir)
+@dataclass(frozen=True)
+class ShardEngine:
+    """Where shard tasks run, decided when the job's config is resolved
+    (:func:`experiments.spec.resolve`) and passed to :func:`fit`: local worker processes
+    (``kind="joblib"``) or SLURM jobs with the sweep launcher's resources (``"slurm"``);
+    ``workdir``: the tasks' files (the job's output folder), None outside a Hydra job."""
+
+    kind: str = "joblib"
+    workdir: Path | None = None
+    launcher: dict | None = None  # the SLURM launcher's settings (partition, CPUs, ...)
+
+    def make(self, n_workers: int):
+        if self.kind == "slurm":
+            return SubmititEngine(self.workdir / "submitit", self.launcher)
+        return JoblibEngine(n_workers=n_workers)
 
 
-def engine_for(n_workers: int):
-    """The engine of this job's launcher (see the module docstring)."""
-    launcher, out = _hydra()
+def engine_of(launcher: dict | None, output_dir: Path | None) -> ShardEngine:
+    """The engine of a job run by ``launcher`` (Hydra's launcher config) writing to
+    ``output_dir`` (see the module docstring)."""
+    workdir = None if output_dir is None else Path(output_dir) / "shards"
     if launcher is not None and str(launcher.get("_target_", "")).endswith("SlurmLauncher"):
-        return SubmititEngine(out / "shards" / "submitit", launcher)
-    return JoblibEngine(n_workers=n_workers)
+        return ShardEngine("slurm", workdir, dict(launcher))
+    return ShardEngine("joblib", workdir)
 
 
-def fit(model: XRLinear, X, Y, *, tree, n_shards: int, n_workers: int) -> XRLinear:
-    """``model`` trained by ``n_shards`` shards on ``tree`` with this job's engine."""
-    engine = engine_for(n_workers)
-    _, out = _hydra()
-    fit_sharded(model, X, Y, n_shards=n_shards, engine=engine, tree=tree,
-                workdir=None if out is None else out / "shards")
-    model.shard_engine_ = "slurm" if isinstance(engine, SubmititEngine) else "joblib"
+def fit(model: XRLinear, X, Y, *, tree, n_shards: int, n_workers: int,
+        engine: ShardEngine) -> XRLinear:
+    """``model`` trained by ``n_shards`` shards on ``tree`` with ``engine``."""
+    fit_sharded(model, X, Y, n_shards=n_shards, engine=engine.make(n_workers), tree=tree,
+                workdir=engine.workdir)
     return model
 
 
-def keep_report(trained: XRLinear, pruned: XRLinear) -> XRLinear:
-    """``pruned`` (re-pruned from ``trained``) with the record of how ``trained`` was
-    sharded, so the run that trained it still says how."""
-    for attr in ("shard_report_", "shard_engine_"):
-        if hasattr(trained, attr):
-            setattr(pruned, attr, getattr(trained, attr))
-    return pruned
-
-
-def tags(model: XRLinear) -> dict[str, str]:
+def tags(report: dict | None, engine: str) -> dict[str, str]:
     """How a model trained in this process was sharded (nothing for one-process training
     or a model loaded from the cache): engine, split depth, tasks, their SLURM job ids."""
-    rep = getattr(model, "shard_report_", None)
-    if rep is None:
+    if report is None:
         return {}
-    out = {"shard_engine": model.shard_engine_, "shard_split_depth": str(rep["split_depth"]),
-           "shard_tasks": str(len(rep["tasks"])),
-           "shard_task_hosts": ",".join(sorted({t["host"] for t in rep["tasks"]}))}
-    ids = [t["slurm_job_id"] for t in rep["tasks"] if t["slurm_job_id"]]
+    out = {"shard_engine": engine, "shard_split_depth": str(report["split_depth"]),
+           "shard_tasks": str(len(report["tasks"])),
+           "shard_task_hosts": ",".join(sorted({t["host"] for t in report["tasks"]}))}
+    ids = [t["slurm_job_id"] for t in report["tasks"] if t["slurm_job_id"]]
     if ids:
         out["shard_slurm_job_ids"] = ",".join(ids)
     return out

@@ -1,5 +1,4 @@
-"""What the terminal says about a sweep: the headline metrics per task (also the MLflow UI's
-metric columns, :mod:`experiments.mlflow_ui`), the swept parameters, and the compact table of
+"""What the terminal says about a sweep: the swept parameters, and the compact table of
 grid points printed when a sweep ends (sorted by the task's primary metric, the best marked).
 
 Reads only the job folders (``config.yaml`` + ``metrics.json``); knows nothing of MLflow.
@@ -16,16 +15,8 @@ import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
-# the columns a researcher reads first, per task (fixed metric names, experiments/tracking.py)
-HEADLINE_METRICS: dict[str, tuple[str, ...]] = {
-    "xmr": ("recall_at_10", "recall_at_100", "precision_at_1", "mrr_at_10", "latency_p50_ms",
-            "latency_p99_ms", "train_time_s", "model_bytes"),
-    "qac": ("mrr_at_10", "bleu", "latency_p50_ms", "latency_p99_ms", "train_time_s",
-            "model_bytes"),
-}
-# the metric a sweep optimises (the Hydra return value, experiments/tasks.py), the table's
-# and the UI view's sort key; higher is better
-PRIMARY_METRIC = {"xmr": "recall_at_10", "qac": "mrr_at_10"}
+from experiments.tasks import get_task
+
 SHORT = {"recall_at_10": "R@10", "recall_at_100": "R@100", "precision_at_1": "P@1",
          "mrr_at_10": "MRR@10", "bleu": "BLEU", "latency_p50_ms": "p50 ms",
          "latency_p99_ms": "p99 ms", "train_time_s": "train s", "model_bytes": "MB"}
@@ -100,10 +91,8 @@ def format_table(rows: list[dict], keys: list[str]) -> str:
     task's primary metric, best first and marked ``*``; failed jobs last."""
     if not rows:
         return "(no job wrote a metrics.json)"
-    tasks = {r["task"] for r in rows}
-    task = tasks.pop() if len(tasks) == 1 else "xmr"
-    metrics = HEADLINE_METRICS.get(task, HEADLINE_METRICS["xmr"])
-    primary = PRIMARY_METRIC.get(task, "recall_at_10")
+    task = get_task(rows[0]["task"])  # a sweep is of one task (the preset's)
+    metrics, primary = task.table_metrics, task.headline
 
     def score(r: dict) -> float:
         v = r["metrics"].get(primary)

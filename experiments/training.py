@@ -1,4 +1,4 @@
-"""Training, cached per training configuration (:func:`experiments.build.training_key`) in
+"""Training, cached per training configuration (:meth:`experiments.spec.JobSpec.training_key`) in
 memory and under ``paths.cache_dir``, for every runner of every task: a sweep over
 prediction settings or pruning thresholds trains once."""
 
@@ -11,11 +11,9 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
-from omegaconf import DictConfig
-
-from experiments import build
 from experiments.datacache import config_hash
 from experiments.models import Runner
+from experiments.spec import JobSpec
 from xmr.warmup import warmup
 
 log = logging.getLogger(__name__)
@@ -40,19 +38,19 @@ def _fit(run: Runner, ds) -> None:
     run.fit(ds)
 
 
-def train(cfg: DictConfig, ds, dataset_key: str) -> tuple[Runner, bool, str]:
+def train(spec: JobSpec, ds, dataset_key: str) -> tuple[Runner, bool, str]:
     """(trained runner at the run's threshold, trained_now, training key hash).
-    Memory → disk (paths.cache_dir) → train."""
-    key = build.training_key(cfg, dataset_key)
+    Memory → disk (the data spec's cache_dir) → train."""
+    key = spec.training_key(dataset_key)
     key_hash = config_hash(key)
     run = _MEMORY.get(key_hash)
     trained = run is None
     if run is None:
-        run = build.runner(cfg)
-        trained = _train_or_load(run, ds, key, key_hash, Path(cfg.paths.cache_dir))
+        run = spec.runner()
+        trained = _train_or_load(run, ds, key, key_hash, Path(spec.data.cache_dir))
         _MEMORY[key_hash] = run
     if run.prunable:
-        run = run.with_threshold(float(cfg.model.threshold))
+        run = run.with_threshold(spec.threshold)
     return run, trained, key_hash
 
 

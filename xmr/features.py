@@ -238,6 +238,9 @@ class TextFeaturizer:
         return f"{type(self).__name__}({args})"
 
     # -------------------------------------------------------------- validation / state
+    def _validate_params(self) -> None:
+        """Refuse out-of-range parameters (what ``fit`` checks first)."""
+        self._validated_params()
 
     def _validated_params(self) -> dict:
         word = _check_range("word_ngram_range", self.word_ngram_range, _WORD_MAX_N)
@@ -593,9 +596,12 @@ class PerOrderFeaturizer:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
-    def _make_blocks(self) -> list[TextFeaturizer]:
-        # validates every parameter with TextFeaturizer's own messages
+    def _validate_params(self) -> None:
+        """Refuse out-of-range parameters, with TextFeaturizer's own messages."""
         TextFeaturizer(**self.get_params())._validated_params()
+
+    def _make_blocks(self) -> list[TextFeaturizer]:
+        self._validate_params()
         common = {k: v for k, v in self.get_params().items()
                   if k not in ("word_ngram_range", "char_ngram_range")}
         word = _check_range("word_ngram_range", self.word_ngram_range, _WORD_MAX_N)

@@ -15,8 +15,9 @@ from hydra.utils import get_class
 from omegaconf import OmegaConf, open_dict
 from omegaconf.errors import ValidationError
 
-from experiments import build, schema
+from experiments import schema
 from experiments.models import RUNNERS
+from experiments.spec import config_problems, resolve
 from xmr.datasets.registry import DATASETS
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
@@ -41,10 +42,10 @@ LAUNCHERS = ("joblib", *sorted(p.stem for p in (CONF_DIR / "hydra" / "launcher")
 def build_all(job) -> None:
     """The config maps onto the library's constructors (by task): the runner of the task's
     registry from built objects and plain values, and the prediction settings."""
-    build.runner(job)
-    build.inference(job)
-    if job.model.name == "xrlinear":
-        build.train_threshold(job)
+    spec = resolve(job)
+    spec.runner()
+    if spec.runner_cls.prunable:
+        assert spec.parts.train_threshold <= spec.threshold
 
 
 def options(group: str) -> list[str]:
@@ -118,12 +119,16 @@ def test_every_option_composes_resolves_and_builds(compose_cfg, tmp_path, group,
     # features with the QAC vectorizer)
     if OmegaConf.get_type(job.features) is schema.FeaturesConfig and job.indexer.name == \
             "hkmeans" and job.model.name == "xrlinear":
-        build_all(job)
+        if DATASETS[job.data.loader].task == job.task:
+            build_all(job)
+        else:  # a QAC dataset with the default task: only the pairing is refused
+            assert [p.split(":")[0] for p in config_problems(job)] == ["data"]
     if job.task == "xmr" and OmegaConf.get_type(job.features) is schema.FeaturesConfig:
         if job.model.name not in RUNNERS["xmr"]:  # a QAC baseline (mpc, seq2seq)
             assert job.model.name in RUNNERS["qac"], job.model.name
             job.task = "qac"
-        build.runner(job)  # every model has a runner
+        # every model has a runner whose values are valid (the default data is of task xmr)
+        assert [p for p in config_problems(job) if not p.startswith("data:")] == []
 
 
 def test_default_config(compose_cfg):
@@ -193,7 +198,7 @@ def test_preset_trains_once_per_feature_set(compose_cfg, preset):
         overrides = [f"experiment={preset}"]
         overrides += [f"features={feat}"] if feat else []
         overrides += [f"model.threshold={threshold}"] if threshold else []
-        keys.add(str(build.training_key(compose_cfg(overrides), "dataset")))
+        keys.add(str(resolve(compose_cfg(overrides)).training_key("dataset")))
     assert len(keys) == len(features)
 
 
@@ -203,7 +208,8 @@ def test_man_training_keys_on_the_threshold(compose_cfg):
     def key(sampling: str, threshold: float):
         cfg = compose_cfg(["experiment=smoke", f"model.negative_sampling={sampling}",
                            f"model.threshold={threshold}"])
-        return str(build.training_key(cfg, "dataset")), build.train_threshold(cfg)
+        spec = resolve(cfg)
+        return str(spec.training_key("dataset")), spec.parts.train_threshold
 
     assert key("tfn", 0.05)[0] == key("tfn", 0.2)[0]
     assert key("tfn", 0.2)[1] == 0.05  # the preset's shared training level
@@ -228,8 +234,8 @@ def test_product_search_xl_preset_values(compose_cfg):
     assert cfg.data.loader == "synthetic_products" and cfg.data.options.size == "xl"
     assert cfg.features.name == "word12" and list(cfg.features.word_ngram_range) == [1, 2]
     assert cfg.features.char_ngram_range is None
-    keys = {str(build.training_key(compose_cfg(["experiment=product_search_xl",
-                                                f"model.threshold={t}"]), "dataset"))
+    keys = {str(resolve(compose_cfg(["experiment=product_search_xl",
+                                     f"model.threshold={t}"])).training_key("dataset"))
             for t in ("0.1", "0.2")}
     assert len(keys) == 1  # trains once
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 
 from experiments import mlflow_ui
+from experiments.spec import describe, experiment_name
+from experiments.tasks import get_task
 
 
 def _card(loader: str, name: str, task: str = "xmr", options: dict | None = None) -> dict:
@@ -20,7 +22,7 @@ def _card(loader: str, name: str, task: str = "xmr", options: dict | None = None
 
 def test_real_data_is_a_local_dataset_of_the_data_folder(compose_cfg, tmp_path):
     cfg = compose_cfg(["data=homedepot", f"paths.data_dir={tmp_path}"])
-    inputs = mlflow_ui.dataset_inputs(cfg, _card("homedepot", "homedepot"), "abc123")
+    inputs = mlflow_ui.dataset_inputs(cfg.paths.data_dir, _card("homedepot", "homedepot"), "abc123")
     assert [d.dataset.name for d in inputs] == ["homedepot-train", "homedepot-test"]
     assert [[(t.key, t.value) for t in d.tags] for d in inputs] == [
         [("mlflow.data.context", "training")], [("mlflow.data.context", "test")]]
@@ -38,7 +40,7 @@ def test_generated_data_names_its_generator_and_seed(compose_cfg):
     cfg = compose_cfg(["data=synthetic_products", "data.options.seed=7"])
     card = _card("synthetic_products", "synthetic_products",
                  options={"size": "demo", "seed": 7, "n_products": 20000})
-    [train, _] = mlflow_ui.dataset_inputs(cfg, card, "d")
+    [train, _] = mlflow_ui.dataset_inputs(cfg.paths.data_dir, card, "d")
     assert train.dataset.name == "synthetic_products-demo-train"
     source = json.loads(train.dataset.source)["tags"]
     assert source["generator"] == "xmr.datasets.synthetic.make_product_search"
@@ -55,7 +57,7 @@ def test_source_tags():
 
 def test_qac_description_and_view(compose_cfg):
     cfg = compose_cfg(["experiment=smoke_qac", "qac=row9"])
-    note = mlflow_ui.describe_point(cfg, ["qac=row9", "paths.log_dir=/x"], "2026-01-01")
+    note = describe(cfg, get_task("qac"), ["qac=row9", "paths.log_dir=/x"], "2026-01-01")
     assert note.startswith("Session-aware query autocompletion on synthetic_qac (tiny)")
     assert "Table 2 row **9**" in note and "`smoke_qac` sweep 2026-01-01" in note
     assert "`qac=row9`" in note and "paths.log_dir" not in note
@@ -67,7 +69,7 @@ def test_qac_description_and_view(compose_cfg):
 
 
 def test_experiment_name_per_preset_override_and_default(compose_cfg):
-    assert mlflow_ui.experiment_name(compose_cfg(["experiment=demo"])) == "demo"
-    assert mlflow_ui.experiment_name(compose_cfg(
+    assert experiment_name(compose_cfg(["experiment=demo"])) == "demo"
+    assert experiment_name(compose_cfg(
         ["experiment=demo", "logger.experiment_name=mine"])) == "mine"
-    assert mlflow_ui.experiment_name(compose_cfg([])) == "xmr-harness"
+    assert experiment_name(compose_cfg([])) == "xmr-harness"

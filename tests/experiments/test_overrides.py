@@ -25,10 +25,16 @@ MODEL_KEYS = ("name", "threshold", "Cp", "Cn", "eps", "max_iter", "bias", "n_job
     ["data=bibtex", "data.options.train_file=x.txt"],
     ["debug=tiny", "eval.latency_warmup=3"],
     ["features=word123", "features.min_df=2", "seed=3"],
-    ["+model.extra=1"],  # an explicit append is the user's choice
 ])
 def test_valid_overrides(argv):
     assert check_overrides(argv) == []
+
+
+def test_an_appended_model_key_passes_the_key_check_but_not_the_model():
+    """``+model.extra=1`` is the user's explicit choice of a key, but the model takes no such
+    parameter: refused before the sweep (it would fail every job)."""
+    [problem] = check_overrides(["+model.extra=1"])
+    assert problem.startswith("model: ") and "'extra'" in problem
 
 
 def test_misspelt_key_names_it_suggests_and_lists_valid_keys():

@@ -50,10 +50,10 @@ def test_bad_shards_value_is_refused(tmp_path, run_app, tmp_paths):
 
 
 def test_shards_do_not_enter_the_training_key(compose_cfg):
-    from experiments import build
+    from experiments.spec import resolve
 
     def key(*overrides):
-        return build.training_key(compose_cfg(["experiment=smoke", *overrides]), "dataset")
+        return resolve(compose_cfg(["experiment=smoke", *overrides])).training_key("dataset")
 
     # a sharded training is the same model: one cache entry for both
     assert key() == key("model.shards=4", "model.shard_workers=3")

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from experiments import build
+from experiments.spec import resolve
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +49,7 @@ def test_a_qac_sweep_over_beams_and_thresholds_trains_once(run_point):
 
 def test_training_keys_hold_only_what_reaches_the_model(compose_cfg):
     def key(*overrides):
-        return build.training_key(compose_cfg(list(overrides)), "dataset")
+        return resolve(compose_cfg(list(overrides))).training_key("dataset")
 
     # an indexer key the chosen indexer does not have leaves the key
     assert key("experiment=smoke_qac", "qac=row9") == \

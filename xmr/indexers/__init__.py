@@ -4,8 +4,8 @@ Every indexer is registered by name in :data:`INDEXERS`, takes its parameters (i
 dataclass, :mod:`xmr.params`) plus ``seed`` and ``n_jobs`` as keywords, and is built with one
 call, ``build(Z, *, labels=None)``: ``Z`` the (n_labels, D) label embedding, ``labels`` the
 label strings (required by the string indexers trie, hybrid and mustlink, see
-:mod:`xmr.indexers.trie`; ignored by hkmeans, the trie ignores ``Z``). So models and configs
-swap them by name.
+:mod:`xmr.indexers.trie`; ignored by hkmeans, the trie ignores ``Z``: its ``reads_embedding``
+is False). So models and configs swap them by name.
 """
 
 from __future__ import annotations

@@ -51,6 +51,7 @@ class HierarchicalKMeans:
     """
 
     Params = KMeansParams
+    reads_embedding = True  # builds from the label embedding Z
 
     def __init__(self, *, nr_splits: int = _P.nr_splits, max_leaf_size: int = _P.max_leaf_size,
                  max_iter: int = _P.max_iter, seed: int = 0, n_jobs: int = -1):

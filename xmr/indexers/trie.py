@@ -154,6 +154,7 @@ class TrieIndexer:
     """
 
     Params = TrieParams
+    reads_embedding = False  # builds from the label strings alone (Z is ignored)
 
     def __init__(self, *, depth: int = TrieParams.depth, seed: int = 0, n_jobs: int = -1):
         store_params(self, locals())  # seed, n_jobs: unused (one signature for every indexer)
@@ -177,6 +178,8 @@ class ClusteringStringIndexer:
     """What the string indexers that also cluster ``Z`` (trie–tree hybrid, must-link) share:
     the 2-means parameters (:class:`~xmr.params.KMeansParams`, ``seed``, ``n_jobs``) and the
     checks of ``build``'s inputs. Subclasses check their own parameter in ``_validate_own``."""
+
+    reads_embedding = True  # builds from the label strings and the label embedding Z
 
     def _validate_own(self) -> None:
         pass

@@ -129,6 +129,9 @@ class QACVectorizer:
         return f"{type(self).__name__}({args})"
 
     # -------------------------------------------------------------- validation / state
+    def _validate_params(self) -> None:
+        """Refuse out-of-range parameters (what ``fit`` checks first)."""
+        self._validated_params()
 
     def _validated_params(self) -> dict:
         if self.prefix_weighting not in _WEIGHTINGS:

@@ -640,6 +640,26 @@ class QACDualEncoderRunner(_NeuralQACRunner):
         return {"best_epoch": str(self.model.encoder.best_epoch_)}
 
 
+PLUGINS_ENV = "XMR_RUNNER_MODULES"  # comma-separated modules whose runners register too
+
+
+def load_plugins() -> list[str]:
+    """Import the modules named in ``$XMR_RUNNER_MODULES`` (e.g. ``mylab.runners``): a model
+    kept outside this repository registers its runner like the ones above (its YAML goes in
+    a config folder added with ``hydra.searchpath``). Returns the modules imported."""
+    import importlib
+    import os
+
+    names = [m.strip() for m in os.environ.get(PLUGINS_ENV, "").split(",") if m.strip()]
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise ImportError(f"${PLUGINS_ENV} names {name!r}, which cannot be imported "
+                              f"({exc}); put its folder on PYTHONPATH or fix the name") from exc
+    return names
+
+
 def runner_class(task: str, model: str) -> type[Runner]:
     known = RUNNERS.get(task, {})
     if model not in known:

@@ -20,10 +20,27 @@ GROUPS = ("data", "features", "indexer", "model", "eval", "logger", "paths", "ex
 PASS_THROUGH_FLAGS = {"-m", "--multirun"}
 
 
+def _searchpath(argv: list[str]) -> list[str]:
+    """``hydra.searchpath=[...]`` (config folders beside conf/, e.g. a model kept outside
+    the repository): kept in every composition the checks make."""
+    return [a for a in argv if a.lstrip("+~").startswith("hydra.searchpath=")]
+
+
+def _search_folders(argv: list[str]) -> list[Path]:
+    """conf/ and the local folders of ``hydra.searchpath``."""
+    folders = [Path(CONF_DIR)]
+    for o in OverridesParser.create().parse_overrides(_searchpath(argv)):
+        for entry in o.value():
+            if str(entry).startswith("file://"):
+                folders.append(Path(str(entry)[len("file://"):]))
+    return folders
+
+
 def _first_values(argv: list[str]) -> list[str]:
-    """Overrides with each sweep replaced by its first value; hydra.* left out."""
+    """Overrides with each sweep replaced by its first value; hydra.* left out but the
+    search path."""
     parsed = OverridesParser.create().parse_overrides([a for a in argv if a])
-    out = []
+    out = list(_searchpath(argv))
     for o in parsed:
         key = o.get_key_element()
         if key.lstrip("+~").startswith("hydra"):
@@ -46,10 +63,10 @@ def _unknown_swept_options(argv: list[str]) -> list[str]:
             values = list(o.sweep_string_iterator())[1:]
         except Exception:  # noqa: BLE001 - glob() and the like: Hydra's business
             continue
-        folder = Path(CONF_DIR) / group
+        folders = [f / group for f in _search_folders(argv)]
         for value in values:
-            if value != "null" and not (folder / f"{value}.yaml").is_file():
-                available = sorted(p.stem for p in folder.glob("*.yaml"))
+            if value != "null" and not any((f / f"{value}.yaml").is_file() for f in folders):
+                available = sorted({p.stem for f in folders for p in f.glob("*.yaml")})
                 problems.append(f"Could not find '{group}/{value}'\n  available options in "
                                 f"'{group}': {', '.join(available)}")
     return problems
@@ -75,8 +92,8 @@ def check_overrides(argv: list[str], config_name: str = "config") -> list[str]:
             cfg, message = None, _describe(exc)
         if cfg is not None:
             return swept + _range_problems(argv, cfg, config_name)
-        selections = [o for o in overrides if "." not in o.split("=")[0]
-                      and o.split("=")[0].lstrip("+~") in GROUPS]
+        selections = _searchpath(argv) + [o for o in overrides if "." not in o.split("=")[0]
+                                          and o.split("=")[0].lstrip("+~") in GROUPS]
         try:
             base = compose(config_name, overrides=selections)
         except Exception:  # noqa: BLE001 - a bad group option: Hydra's message lists them
@@ -84,7 +101,7 @@ def check_overrides(argv: list[str], config_name: str = "config") -> list[str]:
     problems = []
     for o in overrides:
         key = o.split("=")[0]
-        if key.startswith(("+", "~")) or key in GROUPS:
+        if key.startswith(("+", "~", "hydra.")) or key in GROUPS:
             continue
         parent, _, leaf = key.rpartition(".")
         node = OmegaConf.select(base, parent) if parent else base
@@ -129,7 +146,7 @@ def _range_problems(argv: list[str], cfg: DictConfig, config_name: str) -> list[
     swept = _swept_values(argv, cfg)
     problems: list[str] = []
     for point in sweep_points(swept) if swept else [{}]:
-        overrides = [f"{k}={v}" for k, v in point.items()]
+        overrides = _searchpath(argv) + [f"{k}={v}" for k, v in point.items()]
         try:
             point_cfg = compose(config_name, overrides=overrides)
         except Exception as exc:  # noqa: BLE001 - a bad swept value: say which

@@ -97,7 +97,9 @@ def model_schemas() -> dict[str, type]:
     """``schema/model/<name>`` of every registered runner (:data:`experiments.models.RUNNERS`):
     ``name``, the fields of its ``params`` dataclass, and ``train_threshold`` for a prunable
     model. A model name shared by two tasks must have the same parameters."""
-    from experiments.models import RUNNERS
+    from experiments.models import RUNNERS, load_plugins
+
+    load_plugins()
 
     out: dict[str, type] = {}
     for runners in RUNNERS.values():

@@ -48,8 +48,13 @@ import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
+from xmr._checks_model import (
+    check_prune_leaves_weights,
+    check_trained_weights,
+    check_unit_rows,
+)
 from xmr._estimator import ParamsMixin, not_fitted
-from xmr._io import DAMAGED_FILE_ERRORS, read_model_meta
+from xmr._io import DAMAGED_FILE_ERRORS, model_folder, read_model_meta
 from xmr._threads import resolve_n_jobs
 from xmr._validation import (
     check_features,
@@ -216,7 +221,11 @@ class OVRLinear(ParamsMixin):
     # --------------------------------------------------------------------- fit
     def fit(self, X, Y) -> OVRLinear:
         """Train one binary SVM per label on X (N × D CSR float32, rows l2-normalised) and
-        Y (N × L, 0/1). Returns self."""
+        Y (N × L, 0/1). Returns self.
+
+        Raises ValueError for a non-empty row of X whose l2 norm is not 1 (all-zero rows are
+        fine) and when ``threshold`` prunes every weight (a model that ranks every query
+        alike)."""
         self._validate_params()
         X = check_features(X)
         Y = check_labels(Y, X.shape[0])
@@ -226,6 +235,7 @@ class OVRLinear(ParamsMixin):
             raise ValueError("X has no rows: nothing to train on")
         if L < 1:
             raise ValueError(f"Y must have at least 1 label, got {L}")
+        check_unit_rows(X)
         if not self.allow_empty:
             per_label = np.bincount(Y.indices, minlength=L)
             if (per_label == 0).any():
@@ -242,6 +252,7 @@ class OVRLinear(ParamsMixin):
         t0 = time.perf_counter()
         W = self._train(X, Y, n_threads)
         self.fit_time_s_ = time.perf_counter() - t0
+        check_trained_weights([W], float(self.threshold), "OVRLinear")
         self._set_model(W, D)
         return self
 
@@ -311,12 +322,19 @@ class OVRLinear(ParamsMixin):
     def prune(self, threshold: float) -> OVRLinear:
         """A copy with weights ``|w| < threshold`` dropped (bias weights too, as the solver
         does); equal to training at ``threshold`` (each label's solve is independent and
-        pruned after it). ``threshold`` must be >= the model's own."""
+        pruned after it). ``threshold`` must be >= the model's own and <= the largest |w| (a
+        model without a weight is refused)."""
         self._check_fitted()
         threshold = check_float("threshold", threshold, minimum=0.0)
         if threshold < self.threshold:
             raise ValueError(f"threshold must be >= the model's threshold {self.threshold} "
                              f"(pruned weights cannot come back), got {threshold}")
+        check_prune_leaves_weights([self.weights_], threshold)
+        return self._pruned(threshold)
+
+    def _pruned(self, threshold: float) -> OVRLinear:
+        """`prune` without its checks: `select_threshold` scores every candidate, including
+        one above every weight (a model that ranks by label id, which then loses)."""
         W = self.weights_.copy()
         W.data[np.abs(W.data) < threshold] = 0.0
         W.eliminate_zeros()
@@ -334,13 +352,15 @@ class OVRLinear(ParamsMixin):
     def predict(self, X, *, topk: int = 10) -> sp.csr_matrix:
         """Exact scores ``wᵀ[x; bias]`` of the ``topk`` best labels of each row: CSR float32
         (N, n_labels), indices sorted. Rows are processed in blocks, so memory stays
-        O(block × topk + threads × L)."""
+        O(block × topk + threads × L). Rows of X: l2-normalised or all-zero, as for
+        :meth:`fit` (checked; :meth:`predict_one` does not check the norm)."""
         self._check_fitted()
         k = min(check_int("topk", topk, minimum=1), self.n_labels_)
         X = check_features(X)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features but the model was trained with "
                              f"{self.n_features_in_}; use the same featurizer as for fit")
+        check_unit_rows(X)
         n_threads = resolve_n_jobs(self.n_jobs)
         N = X.shape[0]
         labels = np.empty((N, k), np.int64)
@@ -391,10 +411,11 @@ class OVRLinear(ParamsMixin):
 
     # --------------------------------------------------------------- save/load
     def save(self, folder: str | Path) -> None:
-        """Write ``ovr_linear.json`` (format, params, sizes) and ``W.npz`` to ``folder``."""
+        """Write ``ovr_linear.json`` (format, params, sizes) and ``W.npz`` to ``folder``
+        (created if missing; an existing folder's model files are overwritten). A path that
+        is an existing file raises FileExistsError before anything is written."""
         self._check_fitted()
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = model_folder(folder, "OVRLinear")
         meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
                 "params": self.get_params(), "n_features_in_": self.n_features_in_,
                 "n_labels_": self.n_labels_, "fit_time_s_": getattr(self, "fit_time_s_", None)}
@@ -438,6 +459,7 @@ def select_threshold(X, Y, *, candidates=THRESHOLD_CANDIDATES, valid_fraction: f
 
     X = check_features(X)
     Y = check_labels(Y, X.shape[0])
+    check_unit_rows(X)  # here, not in the probe's fit: row numbers of X, not of its subset
     cands = sorted({check_float("candidates", c, minimum=0.0) for c in candidates})
     if not cands:
         raise ValueError("candidates is empty: give at least one threshold")
@@ -451,7 +473,7 @@ def select_threshold(X, Y, *, candidates=THRESHOLD_CANDIDATES, valid_fraction: f
     probe = OVRLinear(**{**params, "threshold": cands[0], "seed": seed,
                          "allow_empty": True}).fit(X[fit], Y[fit])
     Yv = Y[valid]
-    scores = {c: float(recall_at_k(Yv, probe.prune(c).predict(X[valid], topk=10), 10))
+    scores = {c: float(recall_at_k(Yv, probe._pruned(c).predict(X[valid], topk=10), 10))
               for c in cands}
     best = max(cands, key=lambda c: (scores[c], c))
     return best, scores

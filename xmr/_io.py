@@ -10,6 +10,26 @@ import zlib
 from pathlib import Path
 
 
+def model_folder(folder: str | Path, kind: str) -> Path:
+    """The folder ``<kind>.save`` writes to, created if missing (an existing folder is reused:
+    its model files are overwritten). A path that is an existing file, or that lies under one,
+    raises before anything is written."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"cannot save the {kind} model to {folder}: it is an existing "
+                              f"file, not a folder; give a folder path (created if missing, "
+                              f"overwritten if it holds a model)")
+    for parent in folder.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(f"cannot save the {kind} model to {folder}: {parent} "
+                                         f"is an existing file, not a folder; give a folder "
+                                         f"path")
+            break
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def read_model_meta(folder: str | Path, meta_name: str, format_name: str, version: int,
                     kind: str) -> tuple[Path, dict]:
     """(folder, metadata) of a folder written by ``<kind>.save``; raises FileNotFoundError

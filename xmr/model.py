@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,8 +14,13 @@ import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
+from xmr._checks_model import (
+    check_prune_leaves_weights,
+    check_trained_weights,
+    check_unit_rows,
+)
 from xmr._estimator import ParamsMixin, not_fitted
-from xmr._io import DAMAGED_FILE_ERRORS, read_model_meta
+from xmr._io import DAMAGED_FILE_ERRORS, model_folder, read_model_meta
 from xmr._memory import release_free_memory
 from xmr._threads import resolve_n_jobs
 from xmr._validation import (
@@ -30,7 +34,6 @@ from xmr._validation import (
     check_seed,
     query_arrays,
     raise_query_problem,
-    warn_if_not_unit_norm,
 )
 from xmr.indexers.hkmeans import HierarchicalKMeans
 from xmr.kernels.beam import POST_PROCESSORS, beam_search_batch, predict_one_checked
@@ -61,15 +64,6 @@ def validate_params(est) -> None:
     check_choice("negative_sampling", est.negative_sampling, NEGATIVE_SAMPLING)
     check_seed("seed", est.seed)
     check_int("n_jobs", est.n_jobs, minimum=-1)
-
-
-def _check_not_all_pruned(nnz: int, threshold: float) -> None:
-    """A model without a weight ranks every query alike (ties by label id): legal, and
-    useful in tests of the tie rule, but never what a user wants, so it warns."""
-    if nnz == 0:
-        warnings.warn(f"threshold={threshold} pruned every weight (model_nnz_ = 0): every "
-                      f"query gets the same ranking; use a smaller threshold",
-                      UserWarning, stacklevel=3)
 
 
 @contextmanager
@@ -148,13 +142,17 @@ class XRLinear(ParamsMixin):
 
         ``tree``: train on a given label tree (a :class:`LabelTree` or a PECOS-layout list of
         cluster matrices) instead of building one by hierarchical k-means over PIFA.
+
+        Raises ValueError for a non-empty row of X whose l2 norm is not 1 (all-zero rows are
+        fine), and when ``threshold`` prunes every weight (a model that ranks every query
+        alike); warns when it prunes every weight of one tree level.
         """
         X, Y, tree, n_threads = self._index(X, Y, tree)
         t0 = time.perf_counter()
         weights = self._train_levels(X, Y, tree, n_threads)
         self.fit_time_s_ = self.index_time_s_ + time.perf_counter() - t0
+        check_trained_weights(weights, float(self.threshold), "XRLinear")
         self._set_model(tree, weights, float(self.threshold), X.shape[1])
-        _check_not_all_pruned(self.model_nnz_, self.threshold_)
         return self
 
     def _index(self, X, Y, tree) -> tuple[sp.csr_matrix, sp.csr_matrix, LabelTree, int]:
@@ -168,7 +166,7 @@ class XRLinear(ParamsMixin):
         if X.nnz == 0:
             raise ValueError(f"every row of X is empty ({X.shape[0]} rows, 0 non-zeros): "
                              f"nothing to learn from; check the featurizer's vocabulary")
-        warn_if_not_unit_norm(X)
+        check_unit_rows(X)
         if Y.shape[1] < 2:
             raise ValueError(f"Y must have at least 2 labels, got {Y.shape[1]}")
         if not self.allow_empty:
@@ -335,13 +333,17 @@ class XRLinear(ParamsMixin):
 
     def predict(self, X, *, beam_size: int = PREDICT.beam_size, topk: int = PREDICT.topk,
                 post_processor: str = PREDICT.post_processor) -> sp.csr_matrix:
-        """Scores of the ``topk`` best labels of each row: CSR float32 (N, n_labels)."""
+        """Scores of the ``topk`` best labels of each row: CSR float32 (N, n_labels).
+
+        X: N × n_features_in_, rows l2-normalised or all-zero, as for :meth:`fit` (checked;
+        :meth:`predict_one`, the latency path, does not check the norm)."""
         self._check_fitted()
         beam_size, topk, pp = self._check_predict_args(beam_size, topk, post_processor)
         X = check_features(X)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features but the model was trained with "
                              f"{self.n_features_in_}; use the same featurizer as for fit")
+        check_unit_rows(X)
         nodes, scores, counts = self._beam(X, self._layout, beam_size, topk, pp,
                                            resolve_n_jobs(self.n_jobs))
         valid = nodes >= 0
@@ -374,20 +376,22 @@ class XRLinear(ParamsMixin):
     # ------------------------------------------------------------------- prune
     def prune(self, threshold: float) -> XRLinear:
         """A copy with weights ``|w| < threshold`` dropped (no retraining). ``threshold`` must
-        be >= the one the model was trained or pruned with (``threshold_``)."""
+        be >= the one the model was trained or pruned with (``threshold_``) and <= the largest
+        |w| (a model without a weight is refused); a level left without a weight warns."""
         self._check_fitted()
         threshold = check_float("threshold", threshold, minimum=0.0)
         if threshold < self.threshold_:
             raise ValueError(f"threshold must be >= the model's current threshold "
                              f"{self.threshold_} (pruned weights cannot come back), got "
                              f"{threshold}")
+        check_prune_leaves_weights(self.weights_, threshold)
         pruned = []
         for W in self.weights_:
             W = W.copy()
             W.data[np.abs(W.data) < threshold] = 0.0
             W.eliminate_zeros()
             pruned.append(W)
-        _check_not_all_pruned(sum(W.nnz for W in pruned), threshold)
+        check_trained_weights(pruned, threshold, "XRLinear")
         new = XRLinear(**{**self.get_params(), "threshold": threshold})
         new.fit_time_s_ = getattr(self, "fit_time_s_", float("nan"))
         new.index_time_s_ = getattr(self, "index_time_s_", float("nan"))
@@ -396,9 +400,11 @@ class XRLinear(ParamsMixin):
 
     # --------------------------------------------------------------- save/load
     def save(self, folder: str | Path) -> None:
+        """Write the model to ``folder`` (created if missing; an existing folder's model files
+        are overwritten). A path that is an existing file raises FileExistsError before
+        anything is written."""
         self._check_fitted()
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = model_folder(folder, "XRLinear")
         meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
                 "params": self.get_params(), "threshold_": self.threshold_,
                 "n_features_in_": self.n_features_in_, "n_labels_": self.n_labels_,

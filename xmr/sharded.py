@@ -32,6 +32,7 @@ from typing import Protocol
 import numpy as np
 import scipy.sparse as sp
 
+from xmr._checks_model import check_trained_weights
 from xmr._validation import check_int
 from xmr.model import XRLinear
 from xmr.tree import LabelTree
@@ -219,6 +220,7 @@ def fit_sharded(model: XRLinear, X, Y, *, n_shards: int, engine: Engine | None =
         W = sp.csc_matrix(W, dtype=np.float32)
         W.sort_indices()
         weights.append(W)
+    check_trained_weights(weights, float(model.threshold), "XRLinear")
     model._set_model(tree, weights, float(model.threshold), X.shape[1])
     model.fit_time_s_ = model.index_time_s_ + time.perf_counter() - t0
     model.shard_report_ = {"split_depth": d, "n_shards": len(shards), "prepare_s": prepare_s,

@@ -328,6 +328,23 @@ def test_file_without_a_valid_row_names_the_file(tmp_path):
         load_aol(only_header)
 
 
+def test_log_without_a_session_in_the_date_ranges_is_refused(tmp_path):
+    # a log of another period: every session falls outside the three ranges, which used to
+    # give three empty splits (and a crash far away, when training on nothing)
+    rows = [_row(1, "a", "2006-06-02 10:00:00"), _row(1, "b", "2006-06-02 10:01:00"),
+            _row(2, "c", "2006-07-09 09:00:00"), _row(2, "d", "2006-07-09 09:05:00"),
+            _row(2, "lonely", "2006-04-01 09:00:00")]  # in train's range, but a 1-query session
+    _write(tmp_path / "user-ct-test-collection-01.txt", rows)
+    with pytest.raises(ValueError, match=re.escape(
+            "no session of the AOL log starts inside the split date ranges (train "
+            "2006-03-01..2006-05-15, valid 2006-05-16..2006-05-23, test 2006-05-24..2006-05-31):"
+            " its 2 sessions of >= 2 queries start between 2006-06-02 and 2006-07-09; set "
+            "AOLConfig train_range, valid_range and test_range")):
+        load_aol(tmp_path)
+    moved = load_aol(tmp_path, replace(AOLConfig(), test_range=("2006-06-01", "2006-07-31")))
+    assert _pairs(moved, "test") == [("a", "b"), ("c", "d")]
+
+
 def test_missing_files_raise_data_not_found(tmp_path):
     folder = tmp_path / "nothing_here"
     folder.mkdir()

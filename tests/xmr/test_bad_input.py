@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import warnings
 from functools import cache
 
@@ -127,35 +126,14 @@ def test_numpy_bool_and_big_valid_seed_accepted():
 
 
 # ---------------------------------------------------------- models that cannot work
-def test_rows_not_unit_norm_warn():
-    X, Y = data()
-    with pytest.warns(UserWarning) as caught:
-        XRLinear(**FAST).fit(X * 1000.0, Y)
-    messages = [str(w.message) for w in caught]
-    assert any(re.search(r"X: 40 of 40 non-empty rows are not l2-normalised .*sklearn\."
-                         r"preprocessing\.normalize", m) for m in messages), messages
-    # what such rows do to the model: weights ~1/1000, all below the default threshold
-    assert any("pruned every weight" in m for m in messages), messages
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # unit rows (and empty ones): no warning
-        Xe = sp.vstack([X, sp.csr_matrix((1, X.shape[1]), dtype=np.float32)]).tocsr()
-        XRLinear(**FAST).fit(Xe, sp.vstack([Y, Y[:1]]).tocsr())
+# rows that are not l2-normalised and thresholds that prune every weight: see
+# test_bad_input_model.py
 
 
 def test_every_row_empty_is_refused():
     _, Y = data()
     with pytest.raises(ValueError, match=r"every row of X is empty \(40 rows, 0 non-zeros\)"):
         XRLinear(**FAST).fit(sp.csr_matrix((40, 30), dtype=np.float32), Y)
-
-
-def test_a_threshold_that_prunes_every_weight_warns():
-    X, Y = data()
-    with pytest.warns(UserWarning, match=r"threshold=100.0 pruned every weight \(model_nnz_ "
-                                         r"= 0\)"):
-        model = XRLinear(**FAST, threshold=100.0).fit(X, Y)
-    assert model.model_nnz_ == 0
-    with pytest.warns(UserWarning, match="threshold=50.0 pruned every weight"):
-        fitted().prune(50.0)
 
 
 def test_featurizer_whose_every_idf_is_zero_warns():

@@ -88,6 +88,14 @@ def fitted(tree_key: str, threshold: float, bias: float) -> XRLinear:
 X_TEST = random_features(12, 40, seed=99)
 
 
+def without_weights(model: XRLinear) -> XRLinear:
+    """``model`` with every weight removed: every score ties. fit and prune refuse a
+    threshold that prunes every weight, so the tie tests build this model by hand."""
+    empty = [sp.csc_matrix(W.shape, dtype=np.float32) for W in model.weights_]
+    model._set_model(model.tree_, empty, 100.0, model.n_features_in_)
+    return model
+
+
 # ----------------------------------------------------------------------------- tests
 @pytest.mark.parametrize("name", sorted(POST_PROCESSORS))
 @pytest.mark.parametrize("tree_key, threshold, bias", [("a", 0.0, 1.0), ("b", 0.1, 0.5),
@@ -103,9 +111,9 @@ def test_predict_matches_reference(name, tree_key, threshold, bias):
 
 
 def test_ties_go_to_lower_node_ids():
-    # a huge threshold prunes every weight: every score is 0, so every node ties and the
-    # beam must keep the lowest node ids at each level
-    model = fitted("a", 100.0, 1.0)
+    # without any weight every score is 0, so every node ties and the beam must keep the
+    # lowest node ids at each level
+    model = without_weights(fitted.__wrapped__("a", 0.1, 1.0))  # a copy: not the cached one
     assert model.model_nnz_ == 0
     P = model.predict(X_TEST[:2], beam_size=2, topk=4)
     for r in range(2):
@@ -117,13 +125,13 @@ def test_ties_go_to_lower_node_ids():
 def test_ties_go_to_lower_node_ids_not_insertion_order():
     # every parent lists its children in the opposite order of their ids, so candidates
     # arrive as (2, 3, 0, 1) at level 2 and (6, 7, 4, 5) at the labels: with all scores tied
-    # (every weight pruned) the beam must still keep the lowest ids
+    # (no weight) the beam must still keep the lowest ids
     chain = [sp.csc_matrix(np.ones((2, 1), np.float32)),
              sp.csc_matrix((np.ones(4), (np.arange(4), [1, 1, 0, 0])), shape=(4, 2)),
              sp.csc_matrix((np.ones(8), (np.arange(8), [3, 3, 2, 2, 1, 1, 0, 0])),
                            shape=(8, 4))]
     X, Y = random_features(30, 40, seed=1), random_labels(30, 8, seed=2)
-    model = XRLinear(threshold=100.0, n_jobs=1).fit(X, Y, tree=chain)
+    model = without_weights(XRLinear(n_jobs=1).fit(X, Y, tree=chain))
     P = model.predict(X_TEST[:1], beam_size=2, topk=3)
     assert [lab for lab, _ in ranked(P, 0)] == [4, 5, 6]
     assert_same_ranking(ranked(P, 0), ref_beam_search(X_TEST.getrow(0), model, 2, 3,

@@ -16,7 +16,9 @@ Follows the public reference preprocessing of Yadav et al. (KDD 2021), PECOS
    left are dropped. A session's start time is its first event's time (duplicates included).
 4. **Split by session start**: the whole session goes to train / valid / test when its start
    date lies in the inclusive date range; sessions outside every range are dropped and counted
-   in ``info["sessions_out_of_range"]`` (the reference raises an error instead).
+   in ``info["sessions_out_of_range"]`` (the reference raises an error instead). A log none
+   of whose kept sessions starts inside any range raises ValueError naming the ranges and the
+   log's session dates (three empty splits would only fail later, far from the cause).
 5. **Pairs and prefixes.** Each consecutive (previous, next) pair of a kept session is one
    example. Its prefix is ``next[:k]`` with ``k`` uniform in ``1..len(next)`` (characters).
    Draw order, identical to the reference's ``np.random.seed(0)`` +
@@ -310,6 +312,7 @@ class _Sessions:
         self.too_short = 0
         self.out_of_range = 0
         self.unsorted_users = 0
+        self.first_start = self.last_start = None  # of the sessions long enough to keep
 
     def add_user(self, times: list[int], queries: list[str]) -> None:
         if any(a > b for a, b in zip(times, times[1:])):
@@ -330,6 +333,10 @@ class _Sessions:
         if len(session) < self.min_len:
             self.too_short += 1
             return
+        if self.first_start is None or t0 < self.first_start:
+            self.first_start = t0
+        if self.last_start is None or t0 > self.last_start:
+            self.last_start = t0
         for split, first, last in self.ranges:
             if first <= t0 <= last:
                 break
@@ -339,6 +346,21 @@ class _Sessions:
         self.kept[split] += 1
         self.prev[split].extend(session[:-1])
         self.next[split].extend(session[1:])
+
+
+def _check_some_session_in_range(sessions: _Sessions, config: AOLConfig) -> None:
+    """Sessions long enough to keep, all starting outside every split's date range, would
+    give three empty splits that fail far from here (an empty training set): say so now."""
+    if sum(sessions.kept.values()) or not sessions.out_of_range:
+        return
+    ranges = ", ".join(f"{s} {a}..{b}" for s in SPLITS
+                       for a, b in [getattr(config, f"{s}_range")])
+    first, last = (_format_time(t)[:10] for t in (sessions.first_start, sessions.last_start))
+    raise ValueError(f"no session of the AOL log starts inside the split date ranges ({ranges}): "
+                     f"its {sessions.out_of_range} sessions of >= {sessions.min_len} queries "
+                     f"start between {first} and {last}; set AOLConfig train_range, "
+                     f"valid_range and test_range to dates inside the log, or point data_dir "
+                     f"at the log the ranges are for")
 
 
 def _draw_prefixes(next_queries: list[str], seed: int) -> list[str]:
@@ -395,7 +417,8 @@ def load_aol(data_dir: str | Path, config: AOLConfig = AOLConfig()) -> QACDatase
     DataNotFoundError
         No file matches ``config.files`` under ``data_dir``.
     ValueError
-        A bad config value, or a file without a single valid row.
+        A bad config value, a file without a single valid row, or a log whose sessions (of at
+        least ``min_session_len`` queries) all start outside the three date ranges.
     TypeError
         ``config`` is not an :class:`AOLConfig`, or one of its values has the wrong type.
     """
@@ -410,6 +433,7 @@ def load_aol(data_dir: str | Path, config: AOLConfig = AOLConfig()) -> QACDatase
                        "every user's events held in memory", exc.args[0])
         grouped = False
         sessions, skipped, counters = _read(paths, config, ranges, _users_grouped)
+    _check_some_session_in_range(sessions, config)
     splits = {s: QACSplit(prev_queries=sessions.prev[s],
                           prefixes=_draw_prefixes(sessions.next[s], config.prefix_seed),
                           next_queries=sessions.next[s]) for s in SPLITS}

@@ -55,16 +55,16 @@ demo: venv
 	$(VPY) -m experiments.run -m experiment=demo
 	$(VPY) -m analysis.figures --experiment demo
 	@echo "runs: logs/mlflow.db, job outputs under logs/multiruns/; browse with 'make ui':"
-	@$(VPY) -m experiments.mlflow_ui --log-dir logs --print-only
+	@$(VPY) -m experiments.tools.ui --log-dir logs --print-only
 
 figures: venv
 	$(VPY) -m analysis.figures
 
 demo-lib: venv
-	$(VPY) -m experiments.demo
+	$(VPY) -m experiments.tools.demo
 
 ui: venv
-	$(VPY) -m experiments.mlflow_ui --log-dir logs --host 127.0.0.1 --port 5000
+	$(VPY) -m experiments.tools.ui --log-dir logs --host 127.0.0.1 --port 5000
 
 # The README's MLflow screenshots, in a real headless Chromium (Debian packages chromium and
 # nodejs), from the demo sweep's runs (make demo first).
@@ -87,10 +87,10 @@ bench-scale: venv peer xmc-venv
 # A single-node SLURM cluster on this machine (Debian: apt-get install -y slurm-wlm munge;
 # root), in .slurm/: then SLURM_CONF=$(CURDIR)/.slurm/slurm.conf for sinfo/sbatch/sweeps.
 slurm-up: venv
-	$(VPY) -m experiments.slurm_local up --dir .slurm
+	$(VPY) -m experiments.tools.slurm_local up --dir .slurm
 
 slurm-down: venv
-	$(VPY) -m experiments.slurm_local down --dir .slurm
+	$(VPY) -m experiments.tools.slurm_local down --dir .slurm
 
 lint: venv
 	$(VENV)/bin/ruff check .

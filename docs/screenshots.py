@@ -23,6 +23,7 @@ from mlflow.tracking import MlflowClient
 
 from experiments import mlflow_ui
 from experiments.tasks import get_task
+from experiments.tools import ui
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     if node is None:
         raise SystemExit("no node: apt-get install -y nodejs")
     args.out.mkdir(parents=True, exist_ok=True)
-    with mlflow_ui.serve(uri) as base, tempfile.TemporaryDirectory() as tmp:
+    with ui.serve(uri) as base, tempfile.TemporaryDirectory() as tmp:
         browser, devtools = chromium_devtools(Path(tmp))
         try:
             # wait for the best run's name: the table has loaded its rows

@@ -337,7 +337,7 @@ def test_the_real_mlflow_server_serves_the_comparison(smoke):
     its grid-point runs in the view's order, their metrics and datasets, and the web app."""
     import urllib.request
 
-    from experiments import mlflow_ui
+    from experiments.tools import ui
 
     def call(base: str, path: str, body: dict | None = None) -> dict:
         data = None if body is None else json.dumps(body).encode()
@@ -347,7 +347,7 @@ def test_the_real_mlflow_server_serves_the_comparison(smoke):
             return json.loads(r.read())
 
     uri = f"sqlite:///{smoke.root / 'logs' / 'mlflow.db'}"
-    with mlflow_ui.serve(uri) as base:
+    with ui.serve(uri) as base:
         exp = call(base, "/api/2.0/mlflow/experiments/get-by-name?experiment_name=smoke")
         exp = exp["experiment"]
         assert exp["experiment_id"] == smoke.exp_id
@@ -376,13 +376,13 @@ def test_the_real_mlflow_server_serves_the_comparison(smoke):
 def test_ui_command_prints_each_comparisons_link(smoke):
     from experiments import mlflow_ui
 
-    proc = subprocess.run([sys.executable, "-m", "experiments.mlflow_ui", "--print-only",
+    proc = subprocess.run([sys.executable, "-m", "experiments.tools.ui", "--print-only",
                            "--log-dir", str(smoke.root / "logs"), "--port", "5123"],
                           capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert mlflow_ui.runs_url(smoke.exp_id, "http://127.0.0.1:5123") in proc.stdout
     assert "smoke" in proc.stdout and " 16 runs" in proc.stdout  # 8 grid points x 2 seeds
-    missing = subprocess.run([sys.executable, "-m", "experiments.mlflow_ui", "--print-only",
+    missing = subprocess.run([sys.executable, "-m", "experiments.tools.ui", "--print-only",
                               "--log-dir", str(smoke.root / "nothing")],
                              capture_output=True, text=True, cwd=REPO, timeout=120)
     assert missing.returncode == 3 and "make demo" in missing.stderr

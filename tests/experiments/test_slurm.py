@@ -1,5 +1,5 @@
 """The smoke sweep on a real single-node SLURM cluster (slurmctld + slurmd + munged on
-localhost, started here by ``experiments.slurm_local`` and stopped after), with every training
+localhost, started here by ``experiments.tools.slurm_local`` and stopped after), with every training
 sharded into SLURM jobs of its own (``model.shards=2``): each grid point runs as a SLURM job,
 all runs end FINISHED in one shared MLflow store, the trainings are shared through
 ``paths.cache_dir``, and the sharded models equal one-process training's.
@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from experiments import slurm_local
+from experiments.tools import slurm_local
 from tests.experiments.test_run import (
     SMOKE_GRID_SEED0,
     assert_ok,

@@ -16,6 +16,8 @@ class DatasetSpec:
     loader: str  # function (data_dir, config) -> XMRDataset | QACDataset
     config: str  # its config dataclass
     task: str  # "xmr" or "qac"
+    generator: str | None = None  # generated data: the function that draws it (nothing is
+    # read from the data folder; MLflow shows it with its seed as the run's data source)
 
     def load_module(self):
         return importlib.import_module(self.module)
@@ -30,7 +32,7 @@ class DatasetSpec:
 DATASETS: dict[str, DatasetSpec] = {
     "synthetic_products": DatasetSpec("xmr.datasets.synthetic_products",
                                       "load_synthetic_products", "SyntheticProductsConfig",
-                                      "xmr"),
+                                      "xmr", "xmr.datasets.synthetic.make_product_search"),
     "homedepot": DatasetSpec("xmr.datasets.homedepot", "load_homedepot", "HomeDepotConfig",
                              "xmr"),
     "esci": DatasetSpec("xmr.datasets.esci", "load_esci", "ESCIConfig", "xmr"),
@@ -39,7 +41,8 @@ DATASETS: dict[str, DatasetSpec] = {
                              "xmr"),
     "aol": DatasetSpec("xmr.datasets.aol", "load_aol", "AOLConfig", "qac"),
     "synthetic_qac": DatasetSpec("xmr.datasets.synthetic_qac_loader", "load_synthetic_qac",
-                                 "SyntheticQACConfig", "qac"),
+                                 "SyntheticQACConfig", "qac",
+                                 "xmr.datasets.synthetic_qac.make_qac_sessions"),
 }
 
 

@@ -4,9 +4,9 @@ Everything lives in one folder (config, munge key, sockets, state, logs); the da
 on free localhost ports, so it neither needs nor touches /etc/slurm or a system munge.
 Needs Debian's ``slurm-wlm`` and ``munge`` packages and root (the daemons run as root)::
 
-    python -m experiments.slurm_local up --dir .slurm     # prints the SLURM_CONF to export
+    python -m experiments.tools.slurm_local up --dir .slurm     # prints the SLURM_CONF to export
     SLURM_CONF=$PWD/.slurm/slurm.conf sinfo
-    python -m experiments.slurm_local down --dir .slurm
+    python -m experiments.tools.slurm_local down --dir .slurm
 
 (``make slurm-up`` / ``make slurm-down`` do the same in ``.slurm/``.)
 """

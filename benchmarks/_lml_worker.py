@@ -102,6 +102,16 @@ def available_mib() -> float:
     return psutil.virtual_memory().available / 2**20
 
 
+def dense_weights_refusal(n_features: int, n_labels: int, available_mib: float) -> str | None:
+    """Why train_1vsrest cannot run here (its dense (D + 1) x L float64 weights above
+    MAX_MEMORY_FRACTION of the available memory), or None when they fit."""
+    need = (n_features + 1) * n_labels * 8 / 2**20
+    if need <= MAX_MEMORY_FRACTION * available_mib:
+        return None
+    return (f"train_1vsrest's dense weights ((D + 1) x L float64) need {need:,.0f} MiB, over "
+            f"{MAX_MEMORY_FRACTION:.0%} of the {available_mib:,.0f} MiB available")
+
+
 def run(method: str, folder: Path, settings: dict) -> tuple[dict, sp.csr_matrix | None]:
     import libmultilabel.linear as linear
     import psutil
@@ -113,11 +123,9 @@ def run(method: str, folder: Path, settings: dict) -> tuple[dict, sp.csr_matrix 
            "versions": {d: importlib.metadata.version(d)
                         for d in ("libmultilabel", "liblinear-multicore", "numpy", "scipy")}}
     if method == "1vsrest":
-        weights_mib = (X.shape[1] + 1) * n_labels * 8 / 2**20
-        if weights_mib > MAX_MEMORY_FRACTION * available_mib():
-            out["skipped"] = (f"train_1vsrest's dense weights ((D + 1) x L float64) need "
-                              f"{weights_mib:,.0f} MiB, over {MAX_MEMORY_FRACTION:.0%} of the "
-                              f"{available_mib():,.0f} MiB available")
+        why = dense_weights_refusal(X.shape[1], n_labels, available_mib())
+        if why is not None:
+            out["skipped"] = why
             return out, None
     else:
         out |= {"K": settings["K"], "dmax": settings["dmax"],

@@ -282,7 +282,8 @@ def plot(result: dict, path: Path) -> None:
         ax.set_xlabel("labels (training queries = 2 x labels)")
         ax.set_ylabel(label)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:  # every side skipped: no legend
+            ax.legend(fontsize=8)
     fig.suptitle("synthetic product search, word 1-2-gram TF-IDF, B=16, leaf 100, t=0.1")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

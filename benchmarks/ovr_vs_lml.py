@@ -43,18 +43,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import scipy.sparse as sp
-
-from benchmarks import scale, vs_pecos
-from benchmarks._scale_worker import DATA_FILES
+from benchmarks import _lml_worker, scale, vs_pecos
 from xmr.params import LinearParams
 
 logger = logging.getLogger(__name__)
 
 SIDES = ("ovr", "lml_1vsrest")  # A, B: the order of every repeat
 OVR_THRESHOLD = 0.0  # default --threshold: unpruned, as LibMultiLabel's weights are
-LML_OPTIONS = "-s 1 -B 1 -e 0.0001 -q"  # its published examples (benchmarks/_lml_worker.py)
-TOPK = 10
+LML_OPTIONS = _lml_worker.DEFAULTS["options"]  # its published examples
+TOPK = vs_pecos.PREDICT["topk"]  # labels kept per test row, both sides
 SUMMARY_KEYS = ("train_s", "peak_mem_mib", "peak_mem_train_mib", "throughput_qps")
 ACCURACY_KEYS = ("precision_at_1", "precision_at_5", "recall_at_10", "model_nnz")
 REPORT_KEYS = SUMMARY_KEYS + ACCURACY_KEYS
@@ -72,14 +69,6 @@ def ovr_model(threshold: float) -> dict:
 def alternating_order(repeats: int, sides=SIDES) -> list[tuple[str, int]]:
     """``[(side, repeat), …]``: A B A B …, every side once per repeat, in ``sides`` order."""
     return [(side, r) for r in range(repeats) for side in sides]
-
-
-def write_matrices(data: vs_pecos.Data, folder: Path) -> Path:
-    """The four matrices as ``X_trn/Y_trn/X_tst/Y_tst.npz`` (what the workers read)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in DATA_FILES:
-        sp.save_npz(folder / f"{name}.npz", getattr(data, name), compressed=False)
-    return folder
 
 
 def run_ovr(folder: Path, model: dict, timeout_s: float | None = None) -> dict:
@@ -211,7 +200,7 @@ def main(argv: list[str] | None = None) -> dict:
     load_start = os.getloadavg()
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ovr_vs_lml_") as tmp:
-        folder = write_matrices(data, Path(tmp))
+        folder = vs_pecos.write_matrices(data, Path(tmp))
         runs = run_alternating(folder, args.repeats, runners, args.side_timeout)
     ours, peer = summarise(runs["ovr"]), summarise(runs["lml_1vsrest"])
     result = {

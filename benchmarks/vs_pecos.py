@@ -49,6 +49,8 @@ import numpy as np
 import scipy.sparse as sp
 from tqdm import tqdm
 
+from benchmarks._scale_worker import DATA_FILES
+
 logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -176,9 +178,10 @@ def _median_of(runs: list[dict], keys) -> dict:
 
 # ------------------------------------------------------------------------------ training
 def write_matrices(data: Data, folder: Path) -> Path:
-    """``X_trn/Y_trn/X_tst/Y_tst.npz`` in ``folder``: what the LibMultiLabel worker reads."""
+    """``X_trn/Y_trn/X_tst/Y_tst.npz`` in ``folder``: what the worker processes read
+    (LibMultiLabel's here, both sides' in :mod:`benchmarks.ovr_vs_lml`)."""
     folder.mkdir(parents=True, exist_ok=True)
-    for name in ("X_trn", "Y_trn", "X_tst", "Y_tst"):
+    for name in DATA_FILES:
         sp.save_npz(folder / f"{name}.npz", getattr(data, name), compressed=False)
     return folder
 

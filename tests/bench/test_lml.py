@@ -29,7 +29,7 @@ def lml_python():
 
 @pytest.fixture
 def folder(tmp_path):
-    return ovr_vs_lml.write_matrices(_tiny(), tmp_path / "data")
+    return vs_pecos.write_matrices(_tiny(), tmp_path / "data")
 
 
 # ------------------------------------------------------------------ alternation of the sides

@@ -27,8 +27,9 @@ a shared machine's drift reaches both sides alike; the figures are the medians.
 Usage::
 
     python -m benchmarks.ovr_vs_lml --dataset bibtex --out bench-results/ovr_vs_lml_bibtex.json
-    python -m benchmarks.ovr_vs_lml --dataset synthetic --out bench-results/ovr_vs_lml_synth.json
     python -m benchmarks.ovr_vs_lml --dataset dense --out bench-results/ovr_vs_lml_dense.json
+    python -m benchmarks.ovr_vs_lml --dataset synthetic --side-timeout 7200 \
+        --out bench-results/ovr_vs_lml_synthetic.json
 """
 
 from __future__ import annotations

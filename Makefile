@@ -5,6 +5,7 @@ PY ?= python3
 VENV := .venv
 PEER := .peer-venv
 XMC := .xmc-venv
+LML := .lml-venv
 VPY := $(VENV)/bin/python
 export MLFLOW_DISABLE_TELEMETRY := true
 export PYTHONPATH := $(CURDIR)
@@ -12,7 +13,7 @@ export PYTHONPATH := $(CURDIR)
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba-cache
 PYTEST_ARGS ?=
 
-.PHONY: venv peer xmc-venv test demo demo-lib ui screenshots figures bench bench-scale lint clean help slurm-up slurm-down
+.PHONY: venv peer xmc-venv lml-venv test demo demo-lib ui screenshots figures bench bench-scale lint clean help slurm-up slurm-down
 
 help:
 	@echo "make demo   - set up .venv, run a small product_search sweep on synthetic data (MLflow)"
@@ -20,9 +21,10 @@ help:
 	@echo "make figures - the papers' figures, tables and claims table (claims.md) from the logged runs"
 	@echo "make test   - set up .venv and .peer-venv, run the whole test suite"
 	@echo "make peer   - build .peer-venv with libpecos 1.2.8 (the reference peer)"
-	@echo "make bench  - side-by-side benchmark against PECOS (bibtex + synthetic + dense)"
-	@echo "make bench-scale - ours vs PECOS, Omikuji, napkinXC at 20k..1M labels (hours)"
+	@echo "make bench  - side by side against PECOS and LibMultiLabel (bibtex + synthetic + dense)"
+	@echo "make bench-scale - ours vs PECOS, Omikuji, napkinXC, LibMultiLabel at 20k..1M labels (hours)"
 	@echo "make xmc-venv - build .xmc-venv with Omikuji and napkinXC (their own venv)"
+	@echo "make lml-venv - build .lml-venv with LibMultiLabel (its own venv, linear API only)"
 	@echo "make lint   - ruff"
 	@echo "make slurm-up / slurm-down - a single-node SLURM cluster on localhost (.slurm/)"
 
@@ -48,6 +50,14 @@ $(XMC)/.stamp: requirements-xmc.txt
 	$(XMC)/bin/python -c "import omikuji, napkinxc.models"
 	@touch $@
 
+# LibMultiLabel's linear API only: torch is in its "nn" extra, never installed here.
+lml-venv: $(LML)/.stamp
+$(LML)/.stamp: requirements-lml.txt
+	@test -x $(LML)/bin/python || $(PY) -m venv $(LML)
+	$(LML)/bin/pip install -q --disable-pip-version-check -r requirements-lml.txt
+	$(LML)/bin/python -c "import libmultilabel.linear"
+	@touch $@
+
 test: venv peer
 	$(VPY) -m pytest -q $(PYTEST_ARGS)
 
@@ -71,16 +81,23 @@ ui: venv
 screenshots: venv
 	$(VPY) docs/screenshots.py --log-dir logs --experiment demo --out docs
 
-bench: venv peer
+# BENCH_LML_SIDES: LibMultiLabel's methods beside xmr and PECOS in vs_pecos; train_1vsrest
+# is left to ovr_vs_lml, which fits it on the same matrices with the same settings (one
+# costly fit series instead of two); BENCH_LML_SIDES="tree 1vsrest" runs both there too.
+BENCH_LML_SIDES ?= tree
+bench: venv peer lml-venv
 	mkdir -p bench-results
-	$(VPY) -m benchmarks.vs_pecos --dataset bibtex --out bench-results/vs_pecos_bibtex.json
-	$(VPY) -m benchmarks.vs_pecos --dataset synthetic --out bench-results/vs_pecos_synthetic.json
-	$(VPY) -m benchmarks.vs_pecos --dataset dense --out bench-results/vs_pecos_dense.json
+	$(VPY) -m benchmarks.vs_pecos --dataset bibtex --lml-sides $(BENCH_LML_SIDES) --out bench-results/vs_pecos_bibtex.json
+	$(VPY) -m benchmarks.vs_pecos --dataset synthetic --lml-sides $(BENCH_LML_SIDES) --out bench-results/vs_pecos_synthetic.json
+	$(VPY) -m benchmarks.vs_pecos --dataset dense --lml-sides $(BENCH_LML_SIDES) --out bench-results/vs_pecos_dense.json
+	$(VPY) -m benchmarks.ovr_vs_lml --dataset bibtex --out bench-results/ovr_vs_lml_bibtex.json
+	$(VPY) -m benchmarks.ovr_vs_lml --dataset synthetic --out bench-results/ovr_vs_lml_synthetic.json
+	$(VPY) -m benchmarks.ovr_vs_lml --dataset dense --out bench-results/ovr_vs_lml_dense.json
 
 # SCALE_ARGS: e.g. "--side-timeout 3600" (a side past it is recorded as did-not-finish);
 # --resume continues an interrupted run (every side is saved to the JSON as it ends)
 SCALE_ARGS ?= --resume
-bench-scale: venv peer xmc-venv
+bench-scale: venv peer xmc-venv lml-venv
 	mkdir -p bench-results
 	$(VPY) -m benchmarks.scale --out bench-results/scale.json --figure bench-results/scale.png $(SCALE_ARGS)
 

@@ -13,6 +13,10 @@
     peer venv; their peak memory is reported), writing ``P_pecos.npz``. A process of its own,
     like every side, so that :mod:`benchmarks.scale` can stop it (and its workers) at a time
     limit.
+``python -m benchmarks._scale_worker ovr --dir D --settings S.json --out OUT.json``
+    the one-vs-rest baseline (``baselines.ovr_linear.OVRLinear``, settings' ``model`` at a
+    fixed threshold) for :mod:`benchmarks.ovr_vs_lml`: fit (after an untimed warm-up fit),
+    one batch predict of the test set, ``P_ovr.npz`` (top-k scores), peak memory.
 
 Peak memory is the kernel's high-water mark of this process's resident set (``VmHWM`` in
 ``/proc/self/status``): unlike ``ru_maxrss`` it is not inherited from the parent through
@@ -155,7 +159,28 @@ def run_pecos(folder: Path, settings: dict) -> dict:
     return out
 
 
-SIDE_RUNNERS = {"xmr": run_xmr, "pecos": run_pecos}
+def run_ovr(folder: Path, settings: dict) -> dict:
+    from baselines.ovr_linear import OVRLinear
+
+    X, Y = load_csr(folder / "X_trn.npz"), load_csr(folder / "Y_trn.npz")
+    # numba loads (or compiles) its kernels on first use: an untimed fit on a few rows first
+    n_warm = min(X.shape[0], WARMUP_ROWS)
+    OVRLinear(**settings["model"], allow_empty=True).fit(X[:n_warm], Y[:n_warm])
+    model = OVRLinear(**settings["model"], allow_empty=True).fit(X, Y)
+    out = {"train_s": model.fit_time_s_, "peak_mem_train_mib": peak_rss_mib(),
+           "model_nnz": int(model.model_nnz_)}
+    del X, Y
+    X_tst = load_csr(folder / "X_tst.npz")
+    model.predict(X_tst[:100], **settings["predict"])  # the predict kernel, outside the clock
+    t0 = time.perf_counter()
+    P = model.predict(X_tst, **settings["predict"])
+    out["throughput_qps"] = X_tst.shape[0] / (time.perf_counter() - t0)
+    sp.save_npz(folder / "P_ovr.npz", P, compressed=False)
+    out["peak_mem_mib"] = peak_rss_mib()
+    return out
+
+
+SIDE_RUNNERS = {"xmr": run_xmr, "pecos": run_pecos, "ovr": run_ovr}
 
 
 def main(argv: list[str]) -> int:

@@ -1,4 +1,5 @@
-"""Scale curve: our XR-Linear against PECOS (and Omikuji / napkinXC) from 20k to 1M labels.
+"""Scale curve: our XR-Linear against PECOS (and Omikuji, napkinXC, LibMultiLabel) from 20k to
+1M labels.
 
 For each size L the project's synthetic product-search generator draws L products, 2 L training
 queries and ``--n-test`` test queries, featurised by word 1-2-gram TF-IDF (cached under
@@ -17,6 +18,12 @@ process, on the same ``.npz`` matrices, with the settings of :mod:`benchmarks.vs
 - Omikuji (Parabel mode, one tree) and napkinXC (PLT), each at its documented defaults, run in
   their own venv (``make xmc-venv``; skipped with a note when it is absent): train_s,
   peak_mem_mib, throughput_qps, P@1, R@10, model_bytes (see ``benchmarks/_xmc_worker.py``).
+- LibMultiLabel's ``train_tree`` (Bonsai-style, K = 100; side ``lml_tree``) and
+  ``train_1vsrest`` (side ``lml_1vsrest``), at its published example settings (liblinear
+  ``-s 1 -B 1 -e 0.0001``), in their own venv (``make lml-venv``; skipped with a note when it
+  is absent): train_s, peak_mem_mib, throughput_qps, P@1, R@10, model_nnz (see
+  ``benchmarks/_lml_worker.py``). ``train_1vsrest`` keeps dense (D + 1) x L weights: where
+  they cannot fit in memory the side is recorded as skipped, with the size it needed.
 
 One run of each side per size: timings on a shared machine are noisy, so compare the ratios,
 which are measured in the same run. Every side (PECOS included) runs in a worker process of
@@ -33,6 +40,7 @@ Usage::
     python -m benchmarks.scale --sizes 20000 100000 --sides xmr pecos   # a quick look
     python -m benchmarks.scale --resume --side-timeout 600 --sides omikuji napkinxc  # add sides
     python -m benchmarks.scale --nr-splits 2 --sides xmr omikuji --out bench-results/b2.json
+    python -m benchmarks.scale --resume --side-timeout 3600 --sides lml_tree lml_1vsrest
 """
 
 from __future__ import annotations
@@ -57,9 +65,11 @@ logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 XMC_WORKER = Path(__file__).resolve().parent / "_xmc_worker.py"
+LML_WORKER = Path(__file__).resolve().parent / "_lml_worker.py"
 DEFAULT_SIZES = (20_000, 100_000, 300_000, 1_000_000)
-SIDES = ("xmr", "pecos", "omikuji", "napkinxc")
+SIDES = ("xmr", "pecos", "omikuji", "napkinxc", "lml_tree", "lml_1vsrest")
 PEERS = ("omikuji", "napkinxc")  # run by the .xmc-venv interpreter
+LML_SIDES = {"lml_tree": "tree", "lml_1vsrest": "1vsrest"}  # side -> method, .lml-venv
 KEYS = ("train_s", "peak_mem_mib", "peak_mem_train_mib", "throughput_qps", "latency_p50_ms",
         "latency_p99_ms", "precision_at_1", "recall_at_10", "model_nnz", "model_bytes")
 SAME_SETTINGS = tuple(MODEL) + tuple(PREDICT) + ("n_test", "seed", "n_warmup")
@@ -71,6 +81,13 @@ def xmc_python() -> Path | None:
     """The Omikuji/napkinXC venv's interpreter (``$XMR_XMC_PYTHON`` or ``.xmc-venv``), if any."""
     env = os.environ.get("XMR_XMC_PYTHON")
     exe = Path(env) if env else REPO_ROOT / ".xmc-venv" / "bin" / "python"
+    return exe if exe.is_file() else None
+
+
+def lml_python() -> Path | None:
+    """LibMultiLabel's venv interpreter (``$XMR_LML_PYTHON`` or ``.lml-venv``), if any."""
+    env = os.environ.get("XMR_LML_PYTHON")
+    exe = Path(env) if env else REPO_ROOT / ".lml-venv" / "bin" / "python"
     return exe if exe.is_file() else None
 
 
@@ -151,11 +168,34 @@ def run_peer(folder: Path, lib: str, timeout_s: float | None = None) -> dict:
     return json.loads(out.read_text()) | _metrics(folder, lib)
 
 
-# (folder, timeout_s, model settings) -> the side's figures; Omikuji and napkinXC run at
-# their own defaults, so the model settings are ours and PECOS's only
+def run_lml(folder: Path, method: str, timeout_s: float | None = None,
+            settings: dict | None = None) -> dict:
+    """LibMultiLabel's ``train_<method>`` ("tree" or "1vsrest") in ``.lml-venv``, on the
+    folder's matrices; ``settings``: overrides of ``_lml_worker.DEFAULTS`` (its published
+    example settings). A ``{"skipped": reason}`` from the worker (model too large for the
+    memory) is returned as is."""
+    exe = lml_python()
+    if exe is None:
+        return {"skipped": "no .lml-venv: run `make lml-venv` (or set XMR_LML_PYTHON)"}
+    side = f"lml_{method}"
+    out = folder / f"result_{side}.json"
+    cmd = [exe, LML_WORKER, method, folder, out]
+    if settings:
+        path = folder / f"settings_{side}.json"
+        path.write_text(json.dumps(settings))
+        cmd.append(path)
+    _run(cmd, f"{side} side", timeout_s)
+    result = json.loads(out.read_text())
+    return result if "skipped" in result else result | _metrics(folder, side)
+
+
+# (folder, timeout_s, model settings) -> the side's figures; Omikuji, napkinXC and
+# LibMultiLabel run at their own defaults, so the model settings are ours and PECOS's only
 RUNNERS = {"xmr": run_xmr, "pecos": run_pecos,
            "omikuji": lambda f, t=None, m=None: run_peer(f, "omikuji", t),
-           "napkinxc": lambda f, t=None, m=None: run_peer(f, "napkinxc", t)}
+           "napkinxc": lambda f, t=None, m=None: run_peer(f, "napkinxc", t),
+           "lml_tree": lambda f, t=None, m=None: run_lml(f, "tree", t),
+           "lml_1vsrest": lambda f, t=None, m=None: run_lml(f, "1vsrest", t)}
 
 
 def fitted_slope(sizes, values) -> float | None:
@@ -242,7 +282,8 @@ def plot(result: dict, path: Path) -> None:
         ax.set_xlabel("labels (training queries = 2 x labels)")
         ax.set_ylabel(label)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:  # every side skipped: no legend
+            ax.legend(fontsize=8)
     fig.suptitle("synthetic product search, word 1-2-gram TF-IDF, B=16, leaf 100, t=0.1")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -364,8 +405,8 @@ def main(argv: list[str] | None = None) -> dict:
             row["ratio"] = ratios(row.get("xmr"), row.get("pecos"))
             write()  # after every side
     for n_labels in rows:
-        for name in ("P_xmr", "P_pecos", "P_omikuji", "P_napkinxc"):
-            (args.cache_dir / f"L{n_labels}" / f"{name}.npz").unlink(missing_ok=True)
+        for side in SIDES:
+            (args.cache_dir / f"L{n_labels}" / f"P_{side}.npz").unlink(missing_ok=True)
     settings["load_average_end"] = os.getloadavg()
     write()
     plot(result, args.figure)

@@ -15,6 +15,13 @@ Both sides get the same X matrices (CSR float32, l2-normalised rows) and the sam
   on both sides.
 - throughput_qps: rows / seconds of one batch predict of the same query set, all threads.
   The query set is the whole test set (cycled up to 1,000 rows if it is smaller).
+- LibMultiLabel (``--lml-sides``, default both; ``make lml-venv``, recorded as skipped when
+  absent): ``train_tree`` (Bonsai-style, K = 100; ``lml_tree``) and ``train_1vsrest``
+  (``lml_1vsrest``) at its published example settings (``benchmarks/_lml_worker.py``), each
+  fit in a fresh process of its own on the same matrices (written to ``.npz`` once), taking
+  its turn in the alternation (PECOS, ours, lml_tree, lml_1vsrest, PECOS, …): train_s (median),
+  peak_mem_mib (the worker's), throughput_qps (its batch predict, top 10), accuracy, model_nnz;
+  no single-query latency (its prediction is a batch API). ``ratio_lml``: ours / each.
 
 Usage::
 
@@ -34,12 +41,15 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 from tqdm import tqdm
+
+from benchmarks._scale_worker import DATA_FILES
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +73,7 @@ PREDICT = {"beam_size": 10, "topk": 10, "post_processor": "l3-hinge"}
 N_WARMUP = 100  # single queries run before the latency clock starts
 MIN_LATENCY_QUERIES = 1000  # fewer test rows than this are cycled to reach it
 
+LML_SIDES = {"tree": "lml_tree", "1vsrest": "lml_1vsrest"}  # --lml-sides -> side name
 TIMING_KEYS = ("train_s", "throughput_qps", "latency_p50_ms", "latency_p99_ms")
 ACCURACY_KEYS = ("precision_at_1", "precision_at_5", "recall_at_10", "model_nnz")
 REPORT_KEYS = TIMING_KEYS + ACCURACY_KEYS
@@ -166,21 +177,50 @@ def _median_of(runs: list[dict], keys) -> dict:
 
 
 # ------------------------------------------------------------------------------ training
-def fit_interleaved(data: Data, repeats: int, sides: str, same_tree: bool):
-    """Train each side ``repeats`` times, alternating PECOS and ours (P, x, P, x, …).
+def write_matrices(data: Data, folder: Path) -> Path:
+    """``X_trn/Y_trn/X_tst/Y_tst.npz`` in ``folder``: what the worker processes read
+    (LibMultiLabel's here, both sides' in :mod:`benchmarks.ovr_vs_lml`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in DATA_FILES:
+        sp.save_npz(folder / f"{name}.npz", getattr(data, name), compressed=False)
+    return folder
 
-    On a shared machine the speed drifts over minutes; alternating gives the two sides the
+
+def fit_lml(folder: Path, method: str, runs: list[dict], timeout_s: float | None) -> None:
+    """One LibMultiLabel fit (and predict) in a fresh process, appended to ``runs``; not
+    run again once it was skipped (no venv, too large) or stopped at ``timeout_s``."""
+    from benchmarks.scale import SideTimeout, run_lml  # scale imports this module
+
+    if runs and ("skipped" in runs[-1] or "did_not_finish" in runs[-1]):
+        return
+    try:
+        runs.append(run_lml(folder, method, timeout_s))
+    except SideTimeout as exc:
+        runs.append({"did_not_finish": str(exc), "time_limit_s": timeout_s})
+
+
+def fit_interleaved(data: Data, repeats: int, sides: str, same_tree: bool, *,
+                    lml_methods=(), lml_dir: Path | None = None,
+                    lml_timeout_s: float | None = None):
+    """Train each side ``repeats`` times, alternating PECOS, ours and LibMultiLabel's
+    ``lml_methods`` (P, x, T, O, P, x, T, O, …).
+
+    On a shared machine the speed drifts over minutes; alternating gives the sides the
     same drift, where back-to-back blocks of repeats gave one side a quiet minute and the
-    other a busy one. Returns ``(peer_model, peer_fits, our_model, our_fits)`` (a side not
-    run: None, []), each fit a dict of train_s, index_s (and wall_s for ours).
+    other a busy one. Returns ``(peer_model, peer_fits, our_model, our_fits, lml_runs)`` (a
+    side not run: None, []), each fit a dict of train_s, index_s (and wall_s for ours);
+    ``lml_runs``: ``{method: [worker result, …]}`` (``lml_dir`` holds the matrices).
     """
     import xmr
     from baselines.pecos_peer import PecosXRLinear
 
+    if lml_methods and lml_dir is None:
+        raise ValueError("lml_dir (the folder of the .npz matrices) is needed with lml_methods")
     peer_model = PecosXRLinear(**MODEL) if sides in ("both", "pecos") else None
     # allow_empty: accept labels without training positives, as PECOS does silently
     our_model = xmr.XRLinear(**MODEL, allow_empty=True) if sides in ("both", "xmr") else None
     peer_fits, our_fits = [], []
+    lml_runs: dict[str, list[dict]] = {m: [] for m in lml_methods}
     try:
         for _ in tqdm(range(repeats), desc="fit (alternating sides)", leave=False):
             if peer_model is not None:
@@ -194,11 +234,13 @@ def fit_interleaved(data: Data, repeats: int, sides: str, same_tree: bool):
                 our_fits.append({"train_s": our_model.fit_time_s_,
                                  "index_s": our_model.index_time_s_,
                                  "wall_s": time.perf_counter() - t0})
+            for method in lml_methods:
+                fit_lml(lml_dir, method, lml_runs[method], lml_timeout_s)
     except BaseException:
         if peer_model is not None:
             peer_model.close()
         raise
-    return peer_model, peer_fits, our_model, our_fits
+    return peer_model, peer_fits, our_model, our_fits, lml_runs
 
 
 def _fit_summary(fits: list[dict]) -> dict:
@@ -253,6 +295,28 @@ def measure_xmr(model, fits: list[dict], data: Data, repeats: int) -> dict:
             "n_latency_queries": X_lat.shape[0]}
 
 
+# ----------------------------------------------------------------------------- LibMultiLabel
+LML_KEYS = ("train_s", "peak_mem_mib", "throughput_qps") + ACCURACY_KEYS
+
+
+def measure_lml(runs: list[dict]) -> dict:
+    """A LibMultiLabel side from its repeats: medians of train_s, throughput_qps and
+    peak_mem_mib, accuracy and settings of the last (a skipped / stopped side as it was)."""
+    done = [r for r in runs if "skipped" not in r and "did_not_finish" not in r]
+    if not done:
+        return dict(runs[-1]) if runs else {"skipped": "not run"}
+    last = done[-1]
+    out = {k: statistics.median(r[k] for r in done)
+           for k in ("train_s", "throughput_qps", "peak_mem_mib", "peak_mem_train_mib")
+           if k in last}
+    out |= {k: v for k, v in last.items() if k not in out}
+    out |= {"train_s_runs": [r["train_s"] for r in done],
+            "throughput_qps_runs": [r["throughput_qps"] for r in done]}
+    if len(done) < len(runs):
+        out["incomplete"] = runs[-1].get("did_not_finish") or runs[-1].get("skipped")
+    return out
+
+
 # ---------------------------------------------------------------------------------- report
 def _version(dist: str) -> str | None:
     try:
@@ -282,6 +346,18 @@ def ratios(ours: dict | None, peer: dict | None) -> dict:
             for k in REPORT_KEYS if k in ours and k in peer}
 
 
+def ratios_lml(ours: dict | None, lml: dict) -> dict:
+    """ours / a LibMultiLabel side for its figures, ``*_diff`` for the accuracy ({} when
+    either side has no figures)."""
+    if not ours or "train_s" not in lml:
+        return {}
+    out = {k: (ours[k] / lml[k] if lml.get(k) else None)
+           for k in LML_KEYS if k in ours and k in lml}
+    out |= {f"{k}_diff": ours[k] - lml[k]
+            for k in ("precision_at_1", "recall_at_10") if k in ours and k in lml}
+    return out
+
+
 def fmt_number(v, *, sig: int = 4, small_decimals: int | None = None) -> str:
     """A table cell: "–" for None; integers and values from 1,000 up with thousands
     separators; values below 1 with ``small_decimals`` decimals when given; else ``sig``
@@ -302,6 +378,21 @@ def markdown_table(result: dict) -> str:
     for k in REPORT_KEYS:
         cells = [fmt((result.get(side) or {}).get(k)) for side in ("xmr", "pecos")]
         lines.append(f"| {k} | {cells[0]} | {cells[1]} | {fmt(result['ratio'].get(k))} |")
+    lml = [side for side in LML_SIDES.values() if side in result]
+    if lml:
+        lines += ["", f"### {result['dataset']}: xmr vs LibMultiLabel", "",
+                  "| metric | xmr | " + " | ".join(lml) + " | "
+                  + " | ".join(f"xmr / {s}" for s in lml) + " |",
+                  "|---|" + "---:|" * (1 + 2 * len(lml))]
+        ours = result.get("xmr") or {}
+        for k in LML_KEYS:
+            cells = [fmt(ours.get(k))] + [fmt(result[s].get(k)) for s in lml]
+            cells += [fmt(result["ratio_lml"].get(s, {}).get(k)) for s in lml]
+            lines.append(f"| {k} | " + " | ".join(cells) + " |")
+        for s in lml:
+            why = result[s].get("skipped") or result[s].get("did_not_finish")
+            if why:
+                lines.append(f"\n{s}: {why}")
     return "\n".join(lines)
 
 
@@ -322,11 +413,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="run only one side (no ratios)")
     p.add_argument("--same-tree", action="store_true",
                    help="train ours on PECOS's label tree (isolates the solver from the indexer)")
+    p.add_argument("--lml-sides", nargs="*", choices=tuple(LML_SIDES), default=list(LML_SIDES),
+                   help="LibMultiLabel methods run alongside (default: both; none: no value)")
+    p.add_argument("--lml-timeout", type=float, default=None, metavar="SECONDS",
+                   help="stop a LibMultiLabel fit after this many seconds and record the side "
+                        "as did-not-finish; default: no limit")
     args = p.parse_args(argv)
     if args.repeats < 1:
         p.error(f"--repeats must be >= 1, got {args.repeats}")
     if args.same_tree and args.sides != "both":
         p.error("--same-tree needs --sides both")
+    if args.lml_timeout is not None and args.lml_timeout <= 0:
+        p.error(f"--lml-timeout must be > 0 seconds, got {args.lml_timeout}")
     return args
 
 
@@ -340,8 +438,13 @@ def main(argv: list[str] | None = None) -> dict:
     logger.info("%s: %s", args.dataset, data.info)
 
     peer, ours = None, None
-    peer_model, peer_fits, our_model, our_fits = fit_interleaved(
-        data, args.repeats, args.sides, args.same_tree)
+    lml_methods = [m for m in LML_SIDES if m in args.lml_sides]
+    with tempfile.TemporaryDirectory(prefix="vs_pecos_lml_") as tmp:
+        lml_dir = write_matrices(data, Path(tmp)) if lml_methods else None
+        peer_model, peer_fits, our_model, our_fits, lml_runs = fit_interleaved(
+            data, args.repeats, args.sides, args.same_tree, lml_methods=lml_methods,
+            lml_dir=lml_dir, lml_timeout_s=args.lml_timeout)
+    lml = {LML_SIDES[m]: measure_lml(runs) for m, runs in lml_runs.items()}
     try:
         if peer_model is not None:
             peer = measure_pecos(peer_model, peer_fits, data, args.repeats)
@@ -366,6 +469,10 @@ def main(argv: list[str] | None = None) -> dict:
         "pecos": peer,
         "ratio": ratios(ours, peer),
     }
+    if lml:
+        result |= lml
+        result["settings"]["lml_timeout_s"] = args.lml_timeout
+        result["ratio_lml"] = {side: ratios_lml(ours, entry) for side, entry in lml.items()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(markdown_table(result))

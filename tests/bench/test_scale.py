@@ -1,7 +1,8 @@
 """The scale benchmark's machinery on a tiny size (no timings are asserted).
 
 PECOS runs only with the peer venv (`make peer`), Omikuji / napkinXC only with `.xmc-venv`
-(`make xmc-venv`); otherwise those parts skip.
+(`make xmc-venv`), LibMultiLabel only with `.lml-venv` (`make lml-venv`); otherwise those
+parts skip.
 """
 
 from __future__ import annotations
@@ -81,6 +82,17 @@ def test_other_libraries(data_dir, lib):
         pytest.skip("no .xmc-venv: run `make xmc-venv` (or set XMR_XMC_PYTHON)")
     out = scale.run_peer(data_dir, lib)
     for key in ("train_s", "peak_mem_mib", "throughput_qps", "precision_at_1", "recall_at_10"):
+        assert out[key] > 0, key
+    assert out["precision_at_1"] > 0.3
+
+
+@pytest.mark.parametrize("side", ["lml_tree", "lml_1vsrest"])
+def test_libmultilabel_sides(data_dir, side):
+    if scale.lml_python() is None:
+        pytest.skip("no .lml-venv: run `make lml-venv` (or set XMR_LML_PYTHON)")
+    out = scale.RUNNERS[side](data_dir)
+    for key in ("train_s", "peak_mem_mib", "throughput_qps", "precision_at_1", "recall_at_10",
+                "model_nnz"):
         assert out[key] > 0, key
     assert out["precision_at_1"] > 0.3
 

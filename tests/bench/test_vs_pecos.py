@@ -42,16 +42,18 @@ def test_training_repeats_alternate_between_the_sides(tiny, peer_python, monkeyp
         fit = cls.fit
         monkeypatch.setattr(cls, "fit", lambda self, *a, _f=fit, _s=side, **k:
                             (order.append(_s), _f(self, *a, **k))[1])
-    peer, peer_fits, ours, our_fits = vs_pecos.fit_interleaved(_tiny(), 3, "both", False)
+    peer, peer_fits, ours, our_fits, lml_runs = vs_pecos.fit_interleaved(_tiny(), 3, "both",
+                                                                         False)
     peer.close()
-    assert order == ["pecos", "xmr"] * 3
+    assert order == ["pecos", "xmr"] * 3 and lml_runs == {}
     assert len(peer_fits) == len(our_fits) == 3
     assert all(f["train_s"] > 0 for f in peer_fits + our_fits)
 
 
 def test_main_writes_both_sides_and_their_ratios(tiny, peer_python, tmp_path):
     out = tmp_path / "dense.json"
-    result = vs_pecos.main(["--dataset", "dense", "--repeats", "1", "--out", str(out)])
+    result = vs_pecos.main(["--dataset", "dense", "--repeats", "1", "--lml-sides",
+                            "--out", str(out)])
     assert json.loads(out.read_text()) == json.loads(json.dumps(result))
     for side in ("xmr", "pecos"):
         assert len(result[side]["train_s_runs"]) == 1
@@ -61,13 +63,13 @@ def test_main_writes_both_sides_and_their_ratios(tiny, peer_python, tmp_path):
 
 def test_same_tree_trains_ours_on_the_peers_tree(tiny, peer_python, tmp_path):
     result = vs_pecos.main(["--dataset", "dense", "--repeats", "1", "--same-tree",
-                            "--out", str(tmp_path / "t.json")])
+                            "--lml-sides", "--out", str(tmp_path / "t.json")])
     assert result["xmr"]["tree_shapes"] == result["pecos"]["tree_shapes"]
 
 
 def test_one_side_has_no_ratios(tiny, tmp_path):
     result = vs_pecos.main(["--dataset", "dense", "--repeats", "1", "--sides", "xmr",
-                            "--out", str(tmp_path / "x.json")])
+                            "--lml-sides", "--out", str(tmp_path / "x.json")])
     assert result["pecos"] is None and result["ratio"] == {}
 
 

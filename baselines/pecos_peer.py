@@ -24,8 +24,8 @@ import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
 
 from xmr._validation import check_choice, check_features, check_int, check_labels
-from xmr.model import validate_params
 from xmr.kernels.beam import POST_PROCESSORS as _OUR_POST_PROCESSORS
+from xmr.model import validate_params
 from xmr.params import PREDICT, KMeansParams, XRLinearParams, store_params
 
 logger = logging.getLogger(__name__)

@@ -191,8 +191,19 @@ def check_allocation(n_bytes: int, *, what: str, fix: str) -> None:
     ``what`` names the array and its size formula, ``fix`` the parameter to lower."""
     limit = physical_memory()
     if limit is not None and n_bytes > limit:
-        raise ValueError(f"{what} would need {n_bytes / 2**30:,.1f} GiB, more than this "
-                         f"machine's {limit / 2**30:,.1f} GiB of memory; {fix}")
+        raise ValueError(f"{what} would need {_size(n_bytes)}, more than this machine's "
+                         f"{_size(limit)} of memory; {fix}")
+
+
+def _size(n_bytes: float) -> str:
+    """``8.0 TiB``, ``23.5 GiB``, ``300 bytes``."""
+    if n_bytes < 1024:
+        return f"{int(n_bytes)} bytes"
+    for unit in ("KiB", "MiB", "GiB"):
+        n_bytes /= 1024
+        if n_bytes < 1024:
+            return f"{n_bytes:,.1f} {unit}"
+    return f"{n_bytes / 1024:,.1f} TiB"
 
 
 def check_n_features(n_features: int, name: str = "X") -> None:

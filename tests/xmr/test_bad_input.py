@@ -302,7 +302,7 @@ def test_a_dual_encoder_embedding_table_too_large_is_refused_before_allocating()
     X_texts = ["red shoes", "blue shoes", "green hat"]
     Y = sp.identity(3, dtype=np.float32, format="csr")
     with pytest.raises(ValueError, match=r"the n-gram embedding table \(n_buckets="
-                                         r"1,099,511,627,776 x dim=256 float32\) would need 1,024.0 "
-                                         r"TiB, more than this machine's .*; lower n_buckets or "
-                                         r"dim"):
+                                         r"1,099,511,627,776 x dim=256 float32\) would need "
+                                         r"1,024.0 TiB, more than this machine's .*; lower "
+                                         r"n_buckets or dim"):
         DualEncoder(n_buckets=HUGE).fit(X_texts, Y)

@@ -7,6 +7,7 @@ import json
 import math
 import pickle
 import subprocess
+from pathlib import Path
 
 import numba as nb
 import numpy as np
@@ -706,3 +707,25 @@ def test_sklearn_smoothed_idf_option():
         np.testing.assert_allclose(np.sort(X[i].data), np.sort(ref[i].data), rtol=1e-5)
     with pytest.raises(ValueError, match="idf must be one of"):
         TextFeaturizer(idf="bm25").fit(docs)
+
+
+# ---------------------------------------------------------------- files of the one-module code
+
+SAVED_V1 = Path(__file__).resolve().parents[1] / "data" / "featurizers_v1"
+SAVED_V1_TEXTS = ["red running shoes", "blue suede shoes", "green garden hat", "red hat"]
+
+
+def test_featurizers_saved_before_the_package_split_still_load():
+    """``tests/data/featurizers_v1``: written by `xmr/features.py` before it became a package
+    (folders record the kind ``xmr.features.TextFeaturizer``, the pickle the class path
+    ``xmr.features.TextFeaturizer``); they load and transform as a fresh fit does."""
+    queries = SAVED_V1_TEXTS + ["red suede hat", "unknown words"]
+    for folder, cls in (("text", TextFeaturizer), ("per_order", PerOrderFeaturizer)):
+        old = load_featurizer(SAVED_V1 / folder)
+        assert type(old) is cls
+        new = cls(word_ngram_range=(1, 2), char_ngram_range=(3, 3)).fit(SAVED_V1_TEXTS)
+        a, b = old.transform(queries), new.transform(queries)
+        assert a.shape == b.shape and (a != b).nnz == 0
+    old = pickle.loads((SAVED_V1 / "text.pkl").read_bytes())
+    new = TextFeaturizer(char_ngram_range=None).fit(SAVED_V1_TEXTS)
+    assert (old.transform(queries) != new.transform(queries)).nnz == 0

@@ -21,9 +21,10 @@ Blocks are concatenated (word columns first) and every row is l2-normalised agai
 (PECOS's ``Vectorizer::normalize_csr`` after ``hstack_csr``). As in PECOS, a row whose squared
 norm is below float32 epsilon is left as it is instead of being divided (so a text with no
 known n-gram is an all-zero row, never NaN), and n-grams present in at least N - 1 texts get
-idf 0. Note this idf is not sklearn's ``ln((1 + N) / (1 + df)) + 1``; ``idf="sklearn"`` selects
-that one instead (what qp2q's ``TfidfVectorizer`` uses). The tests check the values against
-PECOS itself (peer tests).
+idf 0; a fit where every idf is 0 (N <= 2, or texts sharing every n-gram: every row would be
+empty) raises ValueError. Note this idf is not sklearn's ``ln((1 + N) / (1 + df)) + 1``;
+``idf="sklearn"`` selects that one instead (what qp2q's ``TfidfVectorizer`` uses). The tests
+check the values against PECOS itself (peer tests).
 
 Differences from PECOS, all deliberate: zero-valued entries are not stored (PECOS keeps them
 as explicit zeros); tokens are runs of ``\\w`` after lowercasing (PECOS splits on spaces and

@@ -3,7 +3,7 @@ data contract, one set of messages."""
 
 from __future__ import annotations
 
-from xmr.features import _check_texts
+from xmr._validation import check_texts
 
 
 def check_request(prev_query, prefix) -> None:
@@ -19,9 +19,9 @@ def check_triples(prev_queries, prefixes, next_queries, name: str
                   ) -> tuple[list[str], list[str], list[str]]:
     """Three equally long lists of str, non-empty, each prefix non-empty and a prefix of its
     next query (the QAC data contract)."""
-    prev = _check_texts(prev_queries, f"{name} prev_queries")
-    pre = _check_texts(prefixes, f"{name} prefixes")
-    nxt = _check_texts(next_queries, f"{name} next_queries")
+    prev = check_texts(prev_queries, f"{name} prev_queries")
+    pre = check_texts(prefixes, f"{name} prefixes")
+    nxt = check_texts(next_queries, f"{name} next_queries")
     if not nxt:
         raise ValueError(f"{name} next_queries is empty: nothing to train on")
     if not len(prev) == len(pre) == len(nxt):
@@ -36,8 +36,8 @@ def check_triples(prev_queries, prefixes, next_queries, name: str
 
 def check_requests(prev_queries, prefixes) -> tuple[list[str], list[str]]:
     """Two equally long lists of str (a batch of requests)."""
-    prev = _check_texts(prev_queries, "prev_queries")
-    pre = _check_texts(prefixes, "prefixes")
+    prev = check_texts(prev_queries, "prev_queries")
+    pre = check_texts(prefixes, "prefixes")
     if len(prev) != len(pre):
         raise ValueError(f"prev_queries and prefixes differ in length: {len(prev)} and "
                          f"{len(pre)}")

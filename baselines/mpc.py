@@ -21,10 +21,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from sklearn.exceptions import NotFittedError
 
-from xmr._validation import check_int
-from xmr.features import _check_texts
+from xmr._estimator import ParamsMixin, not_fitted
+from xmr._validation import check_int, check_texts
 from xmr.kernels.range_topk import argmax_tree, range_topk
 from xmr.qac.suggest import prefix_range
 
@@ -33,7 +32,7 @@ _KIND = "baselines.mpc.MostPopularCompletion"
 _FILE = "mpc.json"
 
 
-class MostPopularCompletion:
+class MostPopularCompletion(ParamsMixin):
     """Most-popular completion with back-off and top-up (see the module doc).
 
     Attributes (after fit)
@@ -44,7 +43,7 @@ class MostPopularCompletion:
 
     def fit(self, next_queries: Sequence[str]) -> MostPopularCompletion:
         """Count the training next queries (n,)."""
-        next_queries = _check_texts(next_queries, "next_queries")
+        next_queries = check_texts(next_queries, "next_queries")
         if not next_queries:
             raise ValueError("next_queries is empty: fit needs at least one query")
         counts = Counter(next_queries)
@@ -59,7 +58,7 @@ class MostPopularCompletion:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "_tree"):
-            raise NotFittedError("this MostPopularCompletion is not fitted yet: call "
+            raise not_fitted("this MostPopularCompletion is not fitted yet: call "
                                  "fit(next_queries) first (or MostPopularCompletion.load)")
 
     def suggest_ids(self, prefix: str, k: int = 10) -> list[int]:
@@ -93,7 +92,7 @@ class MostPopularCompletion:
 
     def suggest_batch(self, prefixes: Sequence[str], k: int = 10) -> list[list[str]]:
         """`suggest` for each prefix."""
-        prefixes = _check_texts(prefixes, "prefixes")
+        prefixes = check_texts(prefixes, "prefixes")
         return [self.suggest(p, k) for p in prefixes]
 
     # -------------------------------------------------------------- persistence

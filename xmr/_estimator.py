@@ -1,4 +1,5 @@
-"""scikit-learn's estimator protocol without importing scikit-learn.
+"""scikit-learn's estimator protocol without importing scikit-learn: the one protocol of every
+estimator, featurizer and indexer of ``xmr`` and ``baselines``.
 
 Importing ``sklearn`` (even ``sklearn.exceptions``) pulls in scipy.stats, pandas and pyarrow:
 about 150 MiB of resident memory and a second of start-up in a process that only trains and

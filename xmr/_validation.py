@@ -1,8 +1,10 @@
-"""Boundary checks shared by the public estimators: one place, precise messages."""
+"""Boundary checks shared by the public estimators of ``xmr`` and ``baselines``: the one place
+for them, with messages that name the parameter, the allowed range and the value received."""
 
 from __future__ import annotations
 
 import numbers
+import os
 import warnings
 
 import numba as nb
@@ -11,6 +13,7 @@ import scipy.sparse as sp
 
 SEED_MAX = 2**32 - 1  # seeds feed numpy generators and int64 kernels (seed + label id)
 UNIT_NORM_TOL = 1e-3  # |‖x‖₂ - 1| above this on a non-empty row: not l2-normalised
+INDEX_MAX = int(np.iinfo(np.int32).max)  # column ids are int32 (CSR indices, kernel tables)
 
 
 def check_int(name: str, value, *, minimum: int, maximum: int | None = None) -> int:
@@ -44,6 +47,44 @@ def check_power_of_two(name: str, value) -> int:
     return value
 
 
+def check_ngram_range(name: str, value, max_n: int, *, allow_none: bool = True
+                      ) -> tuple[int, int] | None:
+    """An n-gram order range ``(lo, hi)`` with ``1 <= lo <= hi <= max_n`` (a list is read as a
+    pair, as JSON stores it); ``None`` (the block switched off) when ``allow_none``."""
+    if value is None and allow_none:
+        return None
+    if (not isinstance(value, (tuple, list)) or len(value) != 2
+            or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in value)):
+        what = " or None" if allow_none else ""
+        raise TypeError(f"{name} must be a (lo, hi) pair of ints{what}, got {value!r}")
+    lo, hi = int(value[0]), int(value[1])
+    if not 1 <= lo <= hi <= max_n:
+        raise ValueError(f"{name} must satisfy 1 <= lo <= hi <= {max_n}, got ({lo}, {hi})")
+    return lo, hi
+
+
+def check_texts(texts, name: str = "texts", *, item: str = "text") -> list[str]:
+    """A list, tuple or 1-D array of str -> list of str; anything else (a bare str included)
+    raises TypeError naming the first offending element. ``item`` names one element in the
+    hint for a bare str ("wrap a single text in a list")."""
+    if isinstance(texts, np.ndarray):
+        if texts.ndim != 1:
+            raise TypeError(f"{name} must be a 1-D sequence of str, got an array of shape "
+                            f"{texts.shape}")
+        texts = texts.tolist()
+    elif isinstance(texts, tuple):
+        texts = list(texts)
+    elif not isinstance(texts, list):
+        hint = f" (wrap a single {item} in a list)" if isinstance(texts, str) else ""
+        raise TypeError(f"{name} must be a list, tuple or 1-D array of str, got "
+                        f"{type(texts).__name__}{hint}")
+    if not all(type(t) is str for t in texts):
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                raise TypeError(f"{name}[{i}] must be a str, got {type(t).__name__} {t!r:.80}")
+    return texts
+
+
 def check_float(name: str, value, *, minimum: float, strict: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
@@ -71,6 +112,7 @@ def check_features(X, name: str = "X") -> sp.csr_matrix:
         )
     if X.ndim != 2:
         raise ValueError(f"{name} must be 2-D, got shape {X.shape}")
+    check_n_features(X.shape[1], name)
     if not np.issubdtype(X.dtype, np.floating) and not np.issubdtype(X.dtype, np.integer):
         raise TypeError(f"{name} must hold numbers, got dtype {X.dtype}")
     X = sp.csr_matrix(X, dtype=np.float32)
@@ -124,6 +166,54 @@ def warn_if_not_unit_norm(X: sp.csr_matrix, name: str = "X") -> None:
             f"(norms from {np.sqrt(sq).min():.3g} to {np.sqrt(sq).max():.3g}); XR-Linear "
             f"expects unit rows: use sklearn.preprocessing.normalize({name}) or the "
             f"TextFeaturizer", UserWarning, stacklevel=3)
+
+
+# --------------------------------------------------------------- sizes, before allocating
+def check_n_columns(n_columns: int, *, what: str, fix: str) -> None:
+    """Refuse a feature count that int32 column ids cannot address (they would wrap around
+    silently): ``what`` says whose columns they are, ``fix`` which parameter to lower."""
+    if n_columns > INDEX_MAX:
+        raise ValueError(f"{what} has {n_columns:,} columns, more than the {INDEX_MAX:,} that "
+                         f"int32 column ids can address; {fix}")
+
+
+def physical_memory() -> int | None:
+    """Bytes of physical memory of this machine, or None where the OS does not say."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_allocation(n_bytes: int, *, what: str, fix: str) -> None:
+    """Refuse, before allocating it, one array larger than this machine's physical memory
+    (allocating it fails with a raw MemoryError, or a SystemError inside a numba kernel).
+    ``what`` names the array and its size formula, ``fix`` the parameter to lower."""
+    limit = physical_memory()
+    if limit is not None and n_bytes > limit:
+        raise ValueError(f"{what} would need {_size(n_bytes)}, more than this machine's "
+                         f"{_size(limit)} of memory; {fix}")
+
+
+def _size(n_bytes: float) -> str:
+    """``8.0 TiB``, ``23.5 GiB``, ``300 bytes``."""
+    if n_bytes < 1024:
+        return f"{int(n_bytes)} bytes"
+    for unit in ("KiB", "MiB", "GiB"):
+        n_bytes /= 1024
+        if n_bytes < 1024:
+            return f"{n_bytes:,.1f} {unit}"
+    return f"{n_bytes / 1024:,.1f} TiB"
+
+
+def check_n_features(n_features: int, name: str = "X") -> None:
+    """Refuse, before anything allocates one, a feature count whose per-column arrays cannot
+    be allocated: training allocates several of 8 bytes a column (the CSC index pointers of
+    ``X``, dense work and centre vectors), and a sparse matrix of any width costs nothing."""
+    check_allocation(8 * (n_features + 1), fix="lower the number of features (e.g. the "
+                     "featurizer's max_features, or hash into fewer columns)",
+                     what=f"an index array over the {n_features:,} columns of {name} "
+                          f"(8 bytes a column)")
 
 
 # --------------------------------------------------------------- one query (fast path)

@@ -36,8 +36,6 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError
 
 from baselines.dual_encoder.features import HashedNgrams
 from baselines.dual_encoder.model import DualEncoderNet
@@ -49,9 +47,17 @@ from baselines.dual_encoder.train import (
     encode_queries,
     run_training,
 )
+from xmr._estimator import ParamsMixin, not_fitted
 from xmr._io import DAMAGED_FILE_ERRORS, read_model_meta
-from xmr._validation import check_choice, check_float, check_int, check_labels, check_seed
-from xmr.features import _check_texts
+from xmr._validation import (
+    check_allocation,
+    check_choice,
+    check_float,
+    check_int,
+    check_labels,
+    check_seed,
+    check_texts,
+)
 from xmr.params import DualEncoderParams, store_params
 
 __all__ = ["DualEncoder"]
@@ -90,7 +96,7 @@ def _torch_settings(n_threads: int | None, *, deterministic: bool):
 _P = DualEncoderParams  # the defaults, defined once
 
 
-class DualEncoder(BaseEstimator):
+class DualEncoder(ParamsMixin):
     """Two-tower neural ranker over hashed n-grams; see the module docstring.
 
     Parameters (all keyword-only; stored as given, validated by :meth:`fit`)
@@ -137,12 +143,15 @@ class DualEncoder(BaseEstimator):
                  patience: int = _P.patience, hard_negatives: int = _P.hard_negatives,
                  seed: int = 0, device: str = _P.device, n_threads: int | None = _P.n_threads,
                  verbose: bool = False):
-        store_params(self, locals())  # get_params/set_params: sklearn's BaseEstimator
+        store_params(self, locals())  # get_params/set_params: xmr._estimator.ParamsMixin
 
     def _validate_params(self) -> None:
         check_int("dim", self.dim, minimum=1)
         check_int("hidden", self.hidden, minimum=1)
         check_int("n_buckets", self.n_buckets, minimum=1)
+        check_allocation(4 * self.n_buckets * self.dim, fix="lower n_buckets or dim",
+                         what=f"the n-gram embedding table (n_buckets={self.n_buckets:,} x "
+                              f"dim={self.dim:,} float32)")
         check_float("temperature", self.temperature, minimum=0.0, strict=True)
         check_float("lr", self.lr, minimum=0.0, strict=True)
         check_int("batch_size", self.batch_size, minimum=2)
@@ -172,7 +181,7 @@ class DualEncoder(BaseEstimator):
             early stopping on recall@10; 0 trains on all of them for ``epochs`` epochs.
         """
         self._validate_params()
-        texts = _check_texts(train_texts, "train_texts")
+        texts = check_texts(train_texts, "train_texts")
         if not texts:
             raise ValueError("train_texts is empty: nothing to train on")
         Y = check_labels(Y, len(texts))
@@ -182,7 +191,7 @@ class DualEncoder(BaseEstimator):
         if Y.nnz == 0:
             raise ValueError("Y has no positive (query, label) pair: nothing to train on")
         if label_texts is not None:
-            label_texts = _check_texts(label_texts, "label_texts")
+            label_texts = check_texts(label_texts, "label_texts")
             if len(label_texts) != L:
                 raise ValueError(f"label_texts must have one text per label (Y has {L} "
                                  f"columns), got {len(label_texts)}")
@@ -236,7 +245,7 @@ class DualEncoder(BaseEstimator):
     # ----------------------------------------------------------------- predict
     def _check_fitted(self) -> None:
         if not hasattr(self, "net_"):
-            raise NotFittedError("this DualEncoder is not fitted yet: call fit(texts, Y) "
+            raise not_fitted("this DualEncoder is not fitted yet: call fit(texts, Y) "
                                  "first (or DualEncoder.load(folder))")
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xmr._validation import check_int
-from xmr.features import _check_texts, _word_table
+from xmr._estimator import ParamsMixin
+from xmr._validation import check_int, check_texts
+from xmr.features.tokenize import word_table
 from xmr.kernels.ngrams import ngram_hashes
 
 WORD_NGRAM_RANGE = (1, 2)  # word unigrams + bigrams (Nigam et al.)
@@ -48,7 +49,7 @@ class Bags:
         return Bags(self.ids[pos], offsets)
 
 
-class HashedNgrams:
+class HashedNgrams(ParamsMixin):
     """Vocabulary-free n-gram hashing: nothing to fit.
 
     Parameters
@@ -61,7 +62,7 @@ class HashedNgrams:
         self.n_buckets = check_int("n_buckets", n_buckets, minimum=1)
         wlo, whi = WORD_NGRAM_RANGE
         clo, chi = CHAR_NGRAM_RANGE
-        self._args = (_word_table(), wlo, whi, clo, chi)
+        self._args = (word_table(), wlo, whi, clo, chi)
 
     def one(self, text: str) -> np.ndarray:
         """Bucket ids (int64) of one text's n-grams: word block first, then char block."""
@@ -73,7 +74,7 @@ class HashedNgrams:
 
     def __call__(self, texts, name: str = "texts") -> Bags:
         """The bags of ``texts`` (a list/tuple/1-D array of str)."""
-        texts = _check_texts(texts, name)
+        texts = check_texts(texts, name)
         parts = [self.one(t) for t in texts]
         offsets = np.zeros(len(parts) + 1, np.int64)
         np.cumsum([p.size for p in parts], out=offsets[1:])

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.exceptions import NotFittedError
 
 from baselines._qac_checks import check_request, check_requests, check_triples
 from baselines.dual_encoder import DualEncoder, _torch_settings
+from xmr._estimator import ParamsMixin, not_fitted
 from xmr._validation import check_int
 from xmr.qac.suggest import prefix_range
 
@@ -43,7 +43,7 @@ def request_text(prev_query: str, prefix: str) -> str:
     return f"{prev_query} {SEPARATOR} {prefix}"
 
 
-class QACDualEncoder:
+class QACDualEncoder(ParamsMixin):
     """Dual-encoder QAC retriever; see the module docstring.
 
     Parameters
@@ -83,7 +83,7 @@ class QACDualEncoder:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "labels_"):
-            raise NotFittedError("this QACDualEncoder is not fitted yet: call "
+            raise not_fitted("this QACDualEncoder is not fitted yet: call "
                                  "fit(prev_queries, prefixes, next_queries) first (or "
                                  "QACDualEncoder.load(folder))")
 

@@ -44,8 +44,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError
 
 from baselines._qac_checks import check_request, check_requests, check_triples
 from baselines.dual_encoder import _torch_settings
@@ -53,6 +51,7 @@ from baselines.seq2seq.decode import beam_complete
 from baselines.seq2seq.model import Seq2SeqNet
 from baselines.seq2seq.train import TrainConfig, run_training
 from baselines.seq2seq.vocab import CharVocab
+from xmr._estimator import ParamsMixin, not_fitted
 from xmr._io import read_model_meta
 from xmr._validation import check_choice, check_float, check_int
 from xmr.params import Seq2SeqParams, store_params
@@ -69,7 +68,7 @@ DEVICES = ("auto", "cpu", "cuda")
 _P = Seq2SeqParams  # the defaults, defined once
 
 
-class Seq2SeqCompleter(BaseEstimator):
+class Seq2SeqCompleter(ParamsMixin):
     """Character GRU encoder–decoder with attention and prefix-constrained beam search; see
     the module docstring.
 
@@ -126,7 +125,7 @@ class Seq2SeqCompleter(BaseEstimator):
                  min_char_count: int = _P.min_char_count, valid_size: int = _P.valid_size,
                  seed: int = 0, device: str = _P.device, n_threads: int | None = _P.n_threads,
                  verbose: bool = False):
-        store_params(self, locals())  # get_params/set_params: sklearn's BaseEstimator
+        store_params(self, locals())  # get_params/set_params: xmr._estimator.ParamsMixin
 
     def _validate_params(self) -> None:
         check_int("emb_dim", self.emb_dim, minimum=1)
@@ -229,7 +228,7 @@ class Seq2SeqCompleter(BaseEstimator):
     # ----------------------------------------------------------------- suggest
     def _check_fitted(self) -> None:
         if not hasattr(self, "net_"):
-            raise NotFittedError("this Seq2SeqCompleter is not fitted yet: call "
+            raise not_fitted("this Seq2SeqCompleter is not fitted yet: call "
                                  "fit(prev_queries, prefixes, next_queries) first (or "
                                  "Seq2SeqCompleter.load(folder))")
 

@@ -171,7 +171,7 @@ def test_label_embedding_shape(fitted):
 
 
 def test_no_query_block_when_all_previous_queries_are_empty():
-    vec = QACVectorizer().fit(["", ""], ["ab", "b"])
+    vec = QACVectorizer().fit(["", "", ""], ["ab", "b", "c"])
     assert vec.query_featurizer_ is None and vec.n_query_features_ == 0
     idx, val = vec.transform_one("anything", "ab")
     assert np.allclose(vec.transform(["anything"], ["ab"]).toarray().ravel()[idx], val)

@@ -16,6 +16,7 @@ from _toy import random_problem
 
 from baselines.ovr_linear import OVRLinear
 from xmr import TextFeaturizer, XRLinear
+from xmr.indexers import HierarchicalKMeans, TrieHybridIndexer
 from xmr.metrics import precision_at_k, ranking_metrics
 
 FAST = dict(nr_splits=2, max_leaf_size=4, n_jobs=1)
@@ -136,17 +137,21 @@ def test_every_row_empty_is_refused():
         XRLinear(**FAST).fit(sp.csr_matrix((40, 30), dtype=np.float32), Y)
 
 
-def test_featurizer_whose_every_idf_is_zero_warns():
-    # PECOS's idf max(ln(N / (df + 1)), 0) is 0 for every n-gram of two texts
-    with pytest.warns(UserWarning, match=r"every idf is 0: .* N = 2 fitted texts, so every "
-                                         r"transformed row will be empty"):
-        f = TextFeaturizer().fit(["red shoes", "blue shoes"])
-    assert f.transform(["red shoes"]).nnz == 0  # what the warning is about
-    with pytest.warns(UserWarning, match="every idf is 0"):
+def test_featurizer_whose_every_idf_is_zero_is_refused():
+    # PECOS's idf max(ln(N / (df + 1)), 0) is 0 for every n-gram of two texts: every row
+    # would be empty (this used to pass with a warning)
+    f = TextFeaturizer()
+    with pytest.raises(ValueError, match=r"every idf is 0: each of the \d+ n-grams occurs in "
+                                         r"at least N - 1 of the N = 2 fitted texts .* so every "
+                                         r"transformed row would be empty; fit on more"):
+        f.fit(["red shoes", "blue shoes"])
+    assert not hasattr(f, "n_features_")  # nothing half-fitted
+    with pytest.raises(ValueError, match="every idf is 0.*or use idf='sklearn'"):
         TextFeaturizer().fit(["same words"] * 50)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # some idf > 0: no warning
+        warnings.simplefilter("error")  # some idf > 0, or an idf that is never 0: accepted
         TextFeaturizer().fit(["red shoes", "blue shoes", "green hat"])
+        assert TextFeaturizer(idf="sklearn").fit(["red shoes"]).transform(["red"]).nnz > 0
 
 
 # ------------------------------------------------------------------------ model files
@@ -187,3 +192,95 @@ def test_metrics_refuse_truth_and_predictions_of_different_label_counts():
     with pytest.raises(ValueError, match="same shape"):
         precision_at_k(Y[:, :11], P, 1)
     assert math.isfinite(ranking_metrics(Y, P)["recall_at_10"])
+
+
+# ------------------------------------------------------------------------ featurizers (end)
+def test_per_order_and_qac_featurizers_whose_every_idf_is_zero_are_refused():
+    from xmr.features import PerOrderFeaturizer
+    from xmr.qac import QACVectorizer
+
+    with pytest.raises(ValueError, match=r"every idf is 0: .* N = 2 fitted texts"):
+        PerOrderFeaturizer().fit(["red shoes", "blue shoes"])
+    # prefixes sharing every n-gram, no previous query: every input row would be empty
+    with pytest.raises(ValueError, match=r"every idf is 0: .* N = 2 fitted training examples"):
+        QACVectorizer().fit(["", ""], ["ab", "ab"])
+    with pytest.raises(ValueError, match="every idf is 0"):  # the query block alone is input
+        QACVectorizer(use_prefix=False).fit(["red", "red"], ["r", "b"])
+    assert QACVectorizer(idf="sklearn").fit(["", ""], ["ab", "ab"]).n_features_ == 3
+
+
+# ------------------------------------------------------------------------ sizes (end)
+HUGE = 2 ** 40  # columns: a sparse matrix of this width is free, an array over them is not
+
+
+def huge_problem(n: int = 40):
+    rng = np.random.default_rng(0)
+    X = sp.csr_matrix((np.ones(n, np.float32), (np.arange(n), rng.integers(0, HUGE, n))),
+                      shape=(n, HUGE))
+    Y = sp.csr_matrix((np.ones(n, np.float32), (np.arange(n), np.arange(n) % 12)),
+                      shape=(n, 12))
+    return X, Y
+
+
+SAYS_TOO_MANY_FEATURES = (r"an index array over the 1,099,511,627,776 columns of {} \(8 bytes "
+                          r"a column\) would need 8.0 TiB, more than this machine's .* "
+                          r"of memory; lower the number of features \(e.g. the featurizer's "
+                          r"max_features")
+
+
+@pytest.mark.parametrize("fit", [
+    lambda X, Y: XRLinear(**FAST).fit(X, Y),  # was a raw MemoryError in the label embedding
+    lambda X, Y: OVRLinear(n_jobs=1).fit(X, Y),  # was a raw MemoryError
+], ids=["XRLinear", "OVRLinear"])
+def test_a_feature_count_too_large_to_index_is_refused_before_allocating(fit):
+    with pytest.raises(ValueError, match=SAYS_TOO_MANY_FEATURES.format("X")):
+        fit(*huge_problem())
+
+
+@pytest.mark.parametrize("build", [
+    # was a bare SystemError from inside the compiled 2-means kernel
+    lambda Z, labels: HierarchicalKMeans(max_leaf_size=4, n_jobs=1).build(Z),
+    lambda Z, labels: TrieHybridIndexer(max_leaf_size=4, n_jobs=1).build(Z, labels=labels),
+], ids=["hkmeans", "hybrid"])
+def test_indexers_refuse_an_embedding_too_wide_to_index(build):
+    Z, _ = huge_problem()
+    with pytest.raises(ValueError, match=SAYS_TOO_MANY_FEATURES.format("Z")):
+        build(Z, [f"label {i}" for i in range(Z.shape[0])])
+
+
+def test_a_vocabulary_too_large_for_int32_column_ids_is_refused(monkeypatch):
+    """Column ids are int32: a vocabulary past 2**31 - 1 n-grams would wrap around silently.
+    Such a corpus does not fit in a test, so the limit is lowered."""
+    import xmr._validation
+
+    texts = ["red shoes", "blue shoes", "green hat"]
+    monkeypatch.setattr(xmr._validation, "INDEX_MAX", 8)
+    with pytest.raises(ValueError, match=r"the vocabulary \(5 word \+ 15 char n-grams\) has "
+                                         r"20 columns, more than the 8 that int32 column ids can "
+                                         r"address; lower max_features \(a cap per block\) or "
+                                         r"raise min_df"):
+        TextFeaturizer().fit(texts)
+    assert TextFeaturizer(max_features=4).fit(texts).n_features_ == 8  # the advice works
+
+
+def test_a_lookup_table_too_large_for_memory_is_refused_before_building(monkeypatch):
+    import xmr._validation
+
+    monkeypatch.setattr(xmr._validation, "physical_memory", lambda: 200)  # bytes
+    with pytest.raises(ValueError, match=r"the word n-gram lookup table \(5 n-grams, .*\) "
+                                         r"would need 256 bytes, more than this machine's 200 "
+                                         r"bytes of memory; lower max_features"):
+        TextFeaturizer(char_ngram_range=None).fit(["red shoes", "blue shoes", "green hat"])
+
+
+def test_a_dual_encoder_embedding_table_too_large_is_refused_before_allocating():
+    pytest.importorskip("torch")
+    from baselines.dual_encoder import DualEncoder
+
+    X_texts = ["red shoes", "blue shoes", "green hat"]
+    Y = sp.identity(3, dtype=np.float32, format="csr")
+    with pytest.raises(ValueError, match=r"the n-gram embedding table \(n_buckets="
+                                         r"1,099,511,627,776 x dim=256 float32\) would need "
+                                         r"1,024.0 TiB, more than this machine's .*; lower "
+                                         r"n_buckets or dim"):
+        DualEncoder(n_buckets=HUGE).fit(X_texts, Y)

@@ -7,6 +7,7 @@ import json
 import math
 import pickle
 import subprocess
+from pathlib import Path
 
 import numba as nb
 import numpy as np
@@ -16,6 +17,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import normalize
 
 import xmr.features as features
+import xmr.features.text as text_module
+import xmr.features.tokenize as tokenize
 from xmr.features import (
     PerOrderFeaturizer,
     TextFeaturizer,
@@ -80,7 +83,7 @@ def word_hash(tokens: tuple[str, ...]) -> int:
 
 
 def kernel_hashes(text: str, word=(0, 0), char=(0, 0)) -> list[int]:
-    table = features._word_table()
+    table = tokenize.word_table()
     return [int(h) for h in K.ngram_hashes(cps(text.lower()), table, *word, *char)]
 
 
@@ -170,7 +173,7 @@ def test_both_blocks_emit_word_then_char():
 
 
 def test_word_char_table_is_python_word_class():
-    table = features._word_table()
+    table = tokenize.word_table()
     for c in [ord(ch) for ch in "aZ09_éßΣ日٣"]:
         assert table[c] == 1
     for c in [ord(ch) for ch in " -#!\t\n\u0301😀"] + [0xD800]:
@@ -363,8 +366,8 @@ def test_batching_and_parallel_kernels_give_identical_results(monkeypatch, seria
     docs = corpus(500) + ["", "!!"]
     f = TextFeaturizer(word_ngram_range=(1, 2), char_ngram_range=(3, 3)).fit(docs)
     X = f.transform(docs)
-    monkeypatch.setattr(features, "_BATCH_CODE_POINTS", 64)
-    monkeypatch.setattr(features, "_SERIAL_CODE_POINTS", serial_below)
+    monkeypatch.setattr(text_module, "_BATCH_CODE_POINTS", 64)
+    monkeypatch.setattr(text_module, "_SERIAL_CODE_POINTS", serial_below)
     g = TextFeaturizer(word_ngram_range=(1, 2), char_ngram_range=(3, 3)).fit(docs)
     assert np.array_equal(f.word_vocab_, g.word_vocab_)
     assert np.array_equal(f.char_df_, g.char_df_)
@@ -378,7 +381,7 @@ def test_deterministic_across_fits_and_threads(monkeypatch):
     X = TextFeaturizer(word_ngram_range=(1, 3)).fit_transform(docs)
     Y = TextFeaturizer(word_ngram_range=(1, 3)).fit_transform(list(docs))
     assert np.array_equal(X.indices, Y.indices) and np.array_equal(X.data, Y.data)
-    monkeypatch.setattr(features, "_SERIAL_CODE_POINTS", 0)  # the parallel kernels
+    monkeypatch.setattr(text_module, "_SERIAL_CODE_POINTS", 0)  # the parallel kernels
     P = TextFeaturizer(word_ngram_range=(1, 3)).fit_transform(docs)
     assert np.array_equal(X.indices, P.indices) and np.array_equal(X.data, P.data)
     before = nb.get_num_threads()
@@ -589,13 +592,13 @@ def test_not_fitted(tmp_path):
 def test_bad_texts(texts, match):
     with pytest.raises(TypeError, match=match):
         TextFeaturizer().fit(texts)
-    f = TextFeaturizer().fit(["a b"])
+    f = TextFeaturizer().fit(["a b", "c", "d"])
     with pytest.raises(TypeError, match=match):
         f.transform(texts)
 
 
 def test_bad_transform_one_input():
-    f = TextFeaturizer().fit(["a b"])
+    f = TextFeaturizer().fit(["a b", "c", "d"])
     with pytest.raises(TypeError, match="text must be a str, got list"):
         f.transform_one(["a"])
 
@@ -624,8 +627,8 @@ def test_fit_empty_and_all_blank():
     ({"min_df": 1.5}, TypeError, "min_df must be an integer"),
     ({"max_features": 0}, ValueError, "max_features must be >= 1, got 0"),
     ({"max_features": "10"}, TypeError, "max_features must be an integer"),
-    ({"sublinear_tf": "yes"}, TypeError, "sublinear_tf must be a bool"),
-    ({"lowercase": 1}, TypeError, "lowercase must be a bool"),
+    ({"sublinear_tf": "yes"}, TypeError, "sublinear_tf must be True or False"),
+    ({"lowercase": 1}, TypeError, "lowercase must be True or False"),
     ({"dtype": np.int32}, ValueError, "dtype must be np.float32 or np.float64, got int32"),
     ({"dtype": "nonsense"}, TypeError, "dtype must be np.float32 or np.float64"),
 ])
@@ -637,8 +640,8 @@ def test_bad_params(kwargs, exc, match):
 
 def test_ranges_accept_lists_and_numpy_ints():
     f = TextFeaturizer(word_ngram_range=[1, np.int64(2)], char_ngram_range=None,
-                       min_df=np.int32(1)).fit(["a b"])
-    assert f.n_features_ == 3
+                       min_df=np.int32(1)).fit(["a b", "c", "d"])
+    assert f.n_features_ == 5  # a, b, "a b", c, d
 
 
 # ---------------------------------------------------------------- PECOS's per-order blocks
@@ -704,3 +707,25 @@ def test_sklearn_smoothed_idf_option():
         np.testing.assert_allclose(np.sort(X[i].data), np.sort(ref[i].data), rtol=1e-5)
     with pytest.raises(ValueError, match="idf must be one of"):
         TextFeaturizer(idf="bm25").fit(docs)
+
+
+# ---------------------------------------------------------------- files of the one-module code
+
+SAVED_V1 = Path(__file__).resolve().parents[1] / "data" / "featurizers_v1"
+SAVED_V1_TEXTS = ["red running shoes", "blue suede shoes", "green garden hat", "red hat"]
+
+
+def test_featurizers_saved_before_the_package_split_still_load():
+    """``tests/data/featurizers_v1``: written by `xmr/features.py` before it became a package
+    (folders record the kind ``xmr.features.TextFeaturizer``, the pickle the class path
+    ``xmr.features.TextFeaturizer``); they load and transform as a fresh fit does."""
+    queries = SAVED_V1_TEXTS + ["red suede hat", "unknown words"]
+    for folder, cls in (("text", TextFeaturizer), ("per_order", PerOrderFeaturizer)):
+        old = load_featurizer(SAVED_V1 / folder)
+        assert type(old) is cls
+        new = cls(word_ngram_range=(1, 2), char_ngram_range=(3, 3)).fit(SAVED_V1_TEXTS)
+        a, b = old.transform(queries), new.transform(queries)
+        assert a.shape == b.shape and (a != b).nnz == 0
+    old = pickle.loads((SAVED_V1 / "text.pkl").read_bytes())
+    new = TextFeaturizer(char_ngram_range=None).fit(SAVED_V1_TEXTS)
+    assert (old.transform(queries) != new.transform(queries)).nnz == 0

@@ -7,8 +7,9 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
+from xmr._estimator import ParamsMixin
 from xmr._threads import resolve_n_jobs
-from xmr._validation import check_int, check_power_of_two, check_seed
+from xmr._validation import check_int, check_n_features, check_power_of_two, check_seed
 from xmr.kernels.kmeans import split_level
 from xmr.params import KMeansParams, store_params
 from xmr.tree import LabelTree
@@ -39,7 +40,7 @@ def check_kmeans_params(ix) -> None:
 _P = KMeansParams  # the defaults, defined once
 
 
-class HierarchicalKMeans:
+class HierarchicalKMeans(ParamsMixin):
     """Recursive, exactly balanced spherical 2-means to binary depth
     ⌈log₂(L / max_leaf_size)⌉, then every ``nr_splits`` sibling clusters are grouped into one
     node up to the root (a B-ary tree, B = ``nr_splits``, a power of two).
@@ -76,6 +77,8 @@ class HierarchicalKMeans:
         perm = np.arange(L, dtype=np.int64)
         bounds = np.array([0, L], dtype=np.int64)
         n_workers = resolve_n_jobs(self.n_jobs)
+        # the kernel's centre buffers have a float64 per column: a bare SystemError inside it
+        check_n_features(Z.shape[1], "Z")
         for _ in range(depth):
             pairs = random_pairs(rng, np.diff(bounds))
             perm, bounds = split_level(Z.indptr.astype(np.int64), Z.indices.astype(np.int64),

@@ -43,7 +43,8 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from xmr._validation import check_features, check_int
+from xmr._estimator import ParamsMixin
+from xmr._validation import check_features, check_int, check_texts
 from xmr.indexers.hkmeans import check_kmeans_params
 from xmr.kernels.trie import sorted_lcp
 from xmr.params import TrieParams, store_params
@@ -52,21 +53,7 @@ from xmr.tree import LabelTree
 
 def check_label_strings(labels, name: str = "labels") -> list[str]:
     """A non-empty list/tuple/1-D array of str -> list of str; anything else raises."""
-    if isinstance(labels, np.ndarray):
-        if labels.ndim != 1:
-            raise TypeError(f"{name} must be a 1-D sequence of str, got an array of shape "
-                            f"{labels.shape}")
-        labels = labels.tolist()
-    elif isinstance(labels, tuple):
-        labels = list(labels)
-    elif not isinstance(labels, list):
-        hint = " (wrap a single label in a list)" if isinstance(labels, str) else ""
-        raise TypeError(f"{name} must be a list, tuple or 1-D array of str, got "
-                        f"{type(labels).__name__}{hint}")
-    if not all(type(s) is str for s in labels):
-        for i, s in enumerate(labels):
-            if not isinstance(s, str):
-                raise TypeError(f"{name}[{i}] must be a str, got {type(s).__name__} {s!r:.80}")
+    labels = check_texts(labels, name, item="label")
     if not labels:
         raise ValueError(f"{name} is empty: cannot index an empty label set")
     return labels
@@ -146,7 +133,7 @@ def binary_levels_kept(n_binary: int, nr_splits: int) -> list[int]:
     return list(range(n_binary, 0, -b))[::-1]
 
 
-class TrieIndexer:
+class TrieIndexer(ParamsMixin):
     """Trie over the label strings down to character depth ``depth`` (see the module doc).
 
     The tree has ``depth + 1`` cluster matrices; level ``t`` has one node per distinct
@@ -174,7 +161,7 @@ class TrieIndexer:
         return tree_from_flags(perm, [lcp < t for t in range(1, self.depth + 1)])
 
 
-class ClusteringStringIndexer:
+class ClusteringStringIndexer(ParamsMixin):
     """What the string indexers that also cluster ``Z`` (trie–tree hybrid, must-link) share:
     the 2-means parameters (:class:`~xmr.params.KMeansParams`, ``seed``, ``n_jobs``) and the
     checks of ``build``'s inputs. Subclasses check their own parameter in ``_validate_own``."""

@@ -45,8 +45,17 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from xmr._estimator import not_fitted
-from xmr.features import TextFeaturizer, _check_texts, _idf, check_idf
+from xmr._estimator import ParamsMixin, not_fitted
+from xmr._validation import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_n_columns,
+    check_ngram_range,
+    check_texts,
+)
+from xmr.features import TextFeaturizer, check_idf
+from xmr.features.idf import check_some_idf_positive, compute_idf
 from xmr.kernels import prefix_ngrams as _k
 from xmr.kernels.ngrams import build_table
 
@@ -81,7 +90,7 @@ def _encode_batch(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), np.uint32), offsets
 
 
-class QACVectorizer:
+class QACVectorizer(ParamsMixin):
     """Previous query (word TF-IDF) ⊕ prefix (char n-gram TF-IDF, plain or position-weighted).
 
     Parameters (keyword-only; stored as given, validated by :meth:`fit`)
@@ -119,42 +128,20 @@ class QACVectorizer:
         self.use_prefix = use_prefix  # False: previous query only as input
         self.idf = idf  # "pecos" or "sklearn" (smoothed + 1, as qp2q)
 
-    def get_params(self) -> dict:
-        return {"prefix_weighting": self.prefix_weighting,
-                "char_ngram_range": self.char_ngram_range, "min_df": self.min_df,
-                "lowercase": self.lowercase, "use_prefix": self.use_prefix, "idf": self.idf}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
-
     # -------------------------------------------------------------- validation / state
     def _validate_params(self) -> None:
         """Refuse out-of-range parameters (what ``fit`` checks first)."""
         self._validated_params()
 
     def _validated_params(self) -> dict:
-        if self.prefix_weighting not in _WEIGHTINGS:
-            raise ValueError(f"prefix_weighting must be one of {list(_WEIGHTINGS)}, got "
-                             f"{self.prefix_weighting!r}")
-        r = self.char_ngram_range
-        if (not isinstance(r, (tuple, list)) or len(r) != 2
-                or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in r)):
-            raise TypeError(f"char_ngram_range must be a (lo, hi) pair of ints, got {r!r}")
-        if not 1 <= r[0] <= r[1] <= _MAX_N:
-            raise ValueError(f"char_ngram_range must satisfy 1 <= lo <= hi <= {_MAX_N}, "
-                             f"got ({r[0]}, {r[1]})")
-        if (isinstance(self.min_df, bool) or not isinstance(self.min_df, (int, np.integer))):
-            raise TypeError(f"min_df must be an integer, got {self.min_df!r}")
-        if self.min_df < 1:
-            raise ValueError(f"min_df must be >= 1, got {self.min_df}")
-        if not isinstance(self.lowercase, (bool, np.bool_)):
-            raise TypeError(f"lowercase must be a bool, got {self.lowercase!r}")
-        if not isinstance(self.use_prefix, (bool, np.bool_)):
-            raise TypeError(f"use_prefix must be a bool, got {self.use_prefix!r}")
-        return {"prefix_weighting": self.prefix_weighting,
-                "char_ngram_range": (int(r[0]), int(r[1])), "min_df": int(self.min_df),
-                "lowercase": bool(self.lowercase), "use_prefix": bool(self.use_prefix),
+        return {"prefix_weighting": check_choice("prefix_weighting", self.prefix_weighting,
+                                                 _WEIGHTINGS),
+                "char_ngram_range": check_ngram_range("char_ngram_range",
+                                                      self.char_ngram_range, _MAX_N,
+                                                      allow_none=False),
+                "min_df": check_int("min_df", self.min_df, minimum=1),
+                "lowercase": check_bool("lowercase", self.lowercase),
+                "use_prefix": check_bool("use_prefix", self.use_prefix),
                 "idf": check_idf(self.idf)}
 
     def _set_state(self, params: dict, n_docs: int, query: TextFeaturizer | None,
@@ -164,7 +151,7 @@ class QACVectorizer:
         self.query_featurizer_ = query
         self.prefix_vocab_ = vocab
         self.prefix_df_ = df
-        self.prefix_idf_ = _idf(df, n_docs, params.get("idf", "pecos"))
+        self.prefix_idf_ = compute_idf(df, n_docs, params.get("idf", "pecos"))
         self.n_query_features_ = 0 if query is None else query.n_features_
         self.n_prefix_features_ = int(vocab.size)
         self.n_features_ = self.n_query_features_ + (
@@ -191,7 +178,7 @@ class QACVectorizer:
     def _check_fitted(self) -> None:
         if not hasattr(self, "_prefix_args"):
             raise not_fitted(f"This {type(self).__name__} instance is not fitted yet; call "
-                                 "fit(prev_queries, prefixes) or QACVectorizer.load(folder)")
+                             "fit(prev_queries, prefixes) or QACVectorizer.load(folder)")
 
     def _lower(self, texts: list[str]) -> list[str]:
         return [t.lower() for t in texts] if self._params["lowercase"] else texts
@@ -200,10 +187,14 @@ class QACVectorizer:
 
     def fit(self, prev_queries: Sequence[str], prefixes: Sequence[str]) -> QACVectorizer:
         """Fit the query vocabulary on ``prev_queries`` and the prefix vocabulary on
-        ``prefixes`` (the training examples, same length n)."""
+        ``prefixes`` (the training examples, same length n).
+
+        Raises ValueError when no n-gram reaches ``min_df``, when every idf of the input's
+        blocks is 0 (every input row would be empty) and when the blocks have too many columns
+        to index."""
         params = self._validated_params()
-        prev_queries = _check_texts(prev_queries, "prev_queries")
-        prefixes = _check_texts(prefixes, "prefixes")
+        prev_queries = check_texts(prev_queries, "prev_queries")
+        prefixes = check_texts(prefixes, "prefixes")
         if len(prev_queries) != len(prefixes):
             raise ValueError(f"prev_queries and prefixes differ in length: "
                              f"{len(prev_queries)} and {len(prefixes)}")
@@ -214,8 +205,8 @@ class QACVectorizer:
             query = TextFeaturizer(word_ngram_range=(1, 1), char_ngram_range=None,
                                    min_df=params["min_df"], lowercase=params["lowercase"],
                                    idf=params["idf"])
-            try:
-                query.fit(prev_queries)
+            try:  # the idf check is done below, over the blocks of the input together
+                query._fit(prev_queries, allow_zero_idf=True)
             except ValueError:  # no word reaches min_df: no query block
                 query = None
         self._params = params
@@ -231,6 +222,13 @@ class QACVectorizer:
             raise ValueError(f"no vocabulary: no prefix n-gram and no previous-query word "
                              f"occurs in at least min_df={params['min_df']} of the "
                              f"{len(prefixes)} training examples")
+        idfs = [] if query is None else [query.word_idf_]
+        if params["use_prefix"]:
+            idfs.append(compute_idf(df, len(prefixes), params["idf"]))
+        check_some_idf_positive(idfs, len(prefixes), "training examples")
+        n_query = 0 if query is None else query.n_features_
+        check_n_columns(n_query + vocab.size, fix="raise min_df",
+                        what=f"the QAC input ({n_query:,} query + {vocab.size:,} prefix n-grams)")
         self._set_state(params, len(prefixes), query, vocab, df)
         logger.debug("fitted %d examples: %d query + %d prefix features", self.n_docs_,
                      self.n_query_features_, self.n_prefix_features_)
@@ -246,8 +244,8 @@ class QACVectorizer:
         """Inputs of n requests: CSR float32 (n, n_features_), rows of unit l2 norm (all-zero
         when neither part has a known n-gram), indices sorted."""
         self._check_fitted()
-        prev_queries = _check_texts(prev_queries, "prev_queries")
-        prefixes = _check_texts(prefixes, "prefixes")
+        prev_queries = check_texts(prev_queries, "prev_queries")
+        prefixes = check_texts(prefixes, "prefixes")
         if len(prev_queries) != len(prefixes):
             raise ValueError(f"prev_queries and prefixes differ in length: "
                              f"{len(prev_queries)} and {len(prefixes)}")
@@ -294,7 +292,7 @@ class QACVectorizer:
         """The prefix vectorizer applied to label strings: CSR float32
         (n_labels, n_prefix_features_), rows l2-normalised (or all-zero)."""
         self._check_fitted()
-        labels = _check_texts(labels, "labels")
+        labels = check_texts(labels, "labels", item="label")
         P = self._prefix_block(labels)
         P.sort_indices()
         return P

@@ -25,8 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from xmr._validation import check_choice, check_int
-from xmr.features import _check_texts
+from xmr._validation import check_choice, check_int, check_texts
 from xmr.indexers.trie import check_label_strings, encode_strings
 from xmr.kernels.beam import POST_PROCESSORS
 from xmr.kernels.trie import sorted_lcp
@@ -150,8 +149,8 @@ class QACSuggester:
     def suggest_ids_batch(self, prev_queries: Sequence[str], prefixes: Sequence[str]
                           ) -> np.ndarray:
         """Batch: (n, k) int64 label ids, best first, padded with -1."""
-        prev_queries = _check_texts(prev_queries, "prev_queries")
-        prefixes = _check_texts(prefixes, "prefixes")
+        prev_queries = check_texts(prev_queries, "prev_queries")
+        prefixes = check_texts(prefixes, "prefixes")
         if len(prev_queries) != len(prefixes):
             raise ValueError(f"prev_queries and prefixes differ in length: "
                              f"{len(prev_queries)} and {len(prefixes)}")

@@ -48,11 +48,6 @@ import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
-from xmr._checks_model import (
-    check_prune_leaves_weights,
-    check_trained_weights,
-    check_unit_rows,
-)
 from xmr._estimator import ParamsMixin, not_fitted
 from xmr._io import DAMAGED_FILE_ERRORS, model_folder, read_model_meta
 from xmr._threads import resolve_n_jobs
@@ -61,8 +56,11 @@ from xmr._validation import (
     check_float,
     check_int,
     check_labels,
+    check_prune_leaves_weights,
     check_query,
     check_seed,
+    check_trained_weights,
+    check_unit_rows,
 )
 from xmr.kernels.solver import train_task
 from xmr.params import LinearParams, OVRParams, store_params

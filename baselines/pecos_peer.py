@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.exceptions import NotFittedError
 
+from xmr._estimator import ParamsMixin, not_fitted
 from xmr._validation import check_choice, check_features, check_int, check_labels
 from xmr.kernels.beam import POST_PROCESSORS as _OUR_POST_PROCESSORS
 from xmr.model import validate_params
@@ -98,7 +98,7 @@ def _save(path: Path, M) -> None:
 _K, _P = KMeansParams, XRLinearParams  # XR-Linear's parameters and defaults, shared
 
 
-class PecosXRLinear:
+class PecosXRLinear(ParamsMixin):
     """libpecos 1.2.8 XR-Linear, driven in the peer venv; same surface as `xmr.XRLinear`.
 
     Parameters
@@ -220,7 +220,7 @@ class PecosXRLinear:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "tree_"):
-            raise NotFittedError("This PecosXRLinear instance is not fitted yet; call fit first")
+            raise not_fitted("This PecosXRLinear instance is not fitted yet; call fit first")
 
     def _check_query(self, X) -> sp.csr_matrix:
         X = check_features(X)

@@ -14,11 +14,6 @@ import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
-from xmr._checks_model import (
-    check_prune_leaves_weights,
-    check_trained_weights,
-    check_unit_rows,
-)
 from xmr._estimator import ParamsMixin, not_fitted
 from xmr._io import DAMAGED_FILE_ERRORS, model_folder, read_model_meta
 from xmr._memory import release_free_memory
@@ -31,7 +26,10 @@ from xmr._validation import (
     check_int,
     check_labels,
     check_power_of_two,
+    check_prune_leaves_weights,
     check_seed,
+    check_trained_weights,
+    check_unit_rows,
     query_arrays,
     raise_query_problem,
 )

@@ -32,8 +32,7 @@ from typing import Protocol
 import numpy as np
 import scipy.sparse as sp
 
-from xmr._checks_model import check_trained_weights
-from xmr._validation import check_int
+from xmr._validation import check_int, check_trained_weights
 from xmr.model import XRLinear
 from xmr.tree import LabelTree
 

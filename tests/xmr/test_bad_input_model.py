@@ -15,7 +15,7 @@ from _toy import random_problem, separable_problem
 
 from baselines.ovr_linear import OVRLinear, select_threshold
 from xmr import TextFeaturizer, XRLinear
-from xmr._checks_model import TINY_SQNORM, check_unit_rows
+from xmr._validation import TINY_SQNORM, check_unit_rows
 from xmr.datasets.dense_multilabel import make_dense_multilabel
 from xmr.features import PerOrderFeaturizer
 from xmr.qac.features import QACVectorizer

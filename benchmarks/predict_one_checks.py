@@ -22,10 +22,11 @@ import numpy as np
 import xmr
 from xmr.kernels.beam import POST_PROCESSORS
 from xmr.kernels.beam import predict_one as kernel_predict_one
+from xmr.params import PREDICT as _P
 from xmr.timing import measure_latency
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PREDICT = {"beam_size": 10, "topk": 10}
+PREDICT = {"beam_size": _P.beam_size, "topk": _P.topk}  # the library's defaults
 
 
 def _data(data_dir: Path):
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> dict:
              X_test.data[X_test.indptr[i]:X_test.indptr[i + 1]]) for i in range(X_test.shape[0])]
     lay = model._layout
     args_k = lay.kernel_args()
-    pp = POST_PROCESSORS["l3-hinge"]
+    pp = POST_PROCESSORS[_P.post_processor]
 
     def public(q):
         return model.predict_one(*q, **PREDICT)

@@ -59,7 +59,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks._scale_worker import load_csr
-from benchmarks.vs_pecos import MODEL, N_WARMUP, PREDICT, accuracy, fmt_number, machine_info
+from benchmarks.common import MODEL, N_WARMUP, PREDICT, accuracy, fmt_number, machine_info
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def _metrics(folder: Path, side: str) -> dict:
 def run_side(folder: Path, side: str, timeout_s: float | None = None,
              model: dict | None = None) -> dict:
     """Our side ("xmr") or PECOS's ("pecos") in a worker process of its own; ``model``: the
-    model settings (default :data:`benchmarks.vs_pecos.MODEL`)."""
+    model settings (default :data:`benchmarks.common.MODEL`)."""
     settings = folder / f"settings_{side}.json"
     settings.write_text(json.dumps({"model": model or MODEL, "predict": PREDICT,
                                     "n_warmup": N_WARMUP}))

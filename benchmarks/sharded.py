@@ -65,8 +65,8 @@ def run(args: argparse.Namespace) -> dict:
     same_weights = all(
         a.shape == b.shape and (a != b).nnz == 0
         for a, b in zip(single.weights_, sharded.weights_, strict=True))
-    P1 = single.predict(Xt, beam_size=10, topk=10)
-    P2 = sharded.predict(Xt, beam_size=10, topk=10)
+    P1 = single.predict(Xt)  # the library's prediction defaults (xmr.params.PredictParams)
+    P2 = sharded.predict(Xt)
     rep = sharded.shard_report_
     tasks_s = max(t["total_s"] for t in rep["tasks"])
     return {

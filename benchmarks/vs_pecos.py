@@ -34,11 +34,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.metadata
 import json
 import logging
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -50,27 +48,19 @@ import scipy.sparse as sp
 from tqdm import tqdm
 
 from benchmarks._scale_worker import DATA_FILES
+from benchmarks.common import (  # noqa: F401 - MODEL, PREDICT re-exported
+    MODEL,
+    N_WARMUP,
+    PREDICT,
+    accuracy,
+    fmt_number,
+    machine_info,
+)
 
 logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# Shared by both sides; keys are the keyword arguments of xmr.XRLinear and PecosXRLinear.
-MODEL = {
-    "nr_splits": 16,  # B, branching factor of the label tree
-    "max_leaf_size": 100,  # labels per leaf cluster at most
-    "threshold": 0.1,  # weight pruning |w| < threshold
-    "Cp": 1.0,  # cost of positives
-    "Cn": 1.0,  # cost of negatives
-    "eps": 0.1,  # solver tolerance
-    "max_iter": 100,  # solver iterations at most
-    "bias": 1.0,  # constant feature appended to every row
-    "negative_sampling": "tfn",  # teacher-forced negatives
-    "seed": 0,  # indexer seed
-    "n_jobs": -1,  # all cores for training and batch prediction
-}
-PREDICT = {"beam_size": 10, "topk": 10, "post_processor": "l3-hinge"}
-N_WARMUP = 100  # single queries run before the latency clock starts
 MIN_LATENCY_QUERIES = 1000  # fewer test rows than this are cycled to reach it
 
 LML_SIDES = {"tree": "lml_tree", "1vsrest": "lml_1vsrest"}  # --lml-sides -> side name
@@ -164,14 +154,6 @@ def latency_queries(X: sp.csr_matrix) -> sp.csr_matrix:
     return X[np.arange(MIN_LATENCY_QUERIES) % n]
 
 
-def accuracy(Y_true: sp.csr_matrix, P: sp.csr_matrix) -> dict:
-    from xmr.metrics import precision_at_k, recall_at_k
-
-    return {"precision_at_1": precision_at_k(Y_true, P, 1),
-            "precision_at_5": precision_at_k(Y_true, P, 5),
-            "recall_at_10": recall_at_k(Y_true, P, 10)}
-
-
 def _median_of(runs: list[dict], keys) -> dict:
     return {k: statistics.median(r[k] for r in runs) for k in keys}
 
@@ -189,7 +171,7 @@ def write_matrices(data: Data, folder: Path) -> Path:
 def fit_lml(folder: Path, method: str, runs: list[dict], timeout_s: float | None) -> None:
     """One LibMultiLabel fit (and predict) in a fresh process, appended to ``runs``; not
     run again once it was skipped (no venv, too large) or stopped at ``timeout_s``."""
-    from benchmarks.scale import SideTimeout, run_lml  # scale imports this module
+    from benchmarks.scale import SideTimeout, run_lml
 
     if runs and ("skipped" in runs[-1] or "did_not_finish" in runs[-1]):
         return
@@ -318,26 +300,6 @@ def measure_lml(runs: list[dict]) -> dict:
 
 
 # ---------------------------------------------------------------------------------- report
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def machine_info(peer_versions: dict | None) -> dict:
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "packages": {d: _version(d) for d in ("numpy", "scipy", "numba", "scikit-learn",
-                                               "xmr-harness")},
-        "peer": peer_versions,
-    }
-
-
 def ratios(ours: dict | None, peer: dict | None) -> dict:
     """ours / PECOS for every reported key (None where undefined)."""
     if not ours or not peer:
@@ -356,19 +318,6 @@ def ratios_lml(ours: dict | None, lml: dict) -> dict:
     out |= {f"{k}_diff": ours[k] - lml[k]
             for k in ("precision_at_1", "recall_at_10") if k in ours and k in lml}
     return out
-
-
-def fmt_number(v, *, sig: int = 4, small_decimals: int | None = None) -> str:
-    """A table cell: "–" for None; integers and values from 1,000 up with thousands
-    separators; values below 1 with ``small_decimals`` decimals when given; else ``sig``
-    significant digits. (Shared by this benchmark's and `benchmarks.scale`'s tables.)"""
-    if v is None:
-        return "–"
-    if isinstance(v, int) or abs(v) >= 1000:
-        return f"{v:,.0f}"
-    if small_decimals is not None and abs(v) < 1:
-        return f"{v:.{small_decimals}f}"
-    return f"{v:.{sig}g}"
 
 
 def markdown_table(result: dict) -> str:

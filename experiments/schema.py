@@ -137,6 +137,28 @@ class EvalConfig:
     # starts with the prefix (off: every request is vectorised and predicted, as qp2q)
 
 
+# ---------------------------------------------------------------------------- tune
+@dataclass
+class ModelTuneConfig:
+    """One model's search (experiments.tuning)."""
+
+    space: dict[str, list[Any]] = field(default_factory=dict)  # parameter → values tried:
+    # the model's parameters, "features" (feature-set names of conf/features), "beam_size"
+    trials: int | None = None  # at most this many grid points (seeded random subset)
+    seconds: float | None = None  # no trial starts after this many seconds
+    metric: str | None = None  # selected by on validation; None: the task's headline
+
+
+@dataclass
+class TuneConfig:
+    """Tuning of a comparison's models: each model's search space and budget, one
+    validation split for all of them (``tune: null``: every model at its configured values,
+    OVR's ``threshold: null`` aside)."""
+
+    valid_fraction: float = 0.1  # training rows held out (seeded by the run's seed)
+    models: dict[str, ModelTuneConfig] = field(default_factory=dict)  # by model name
+
+
 # -------------------------------------------------------------------------- logger
 @dataclass
 class LoggerConfig:
@@ -174,6 +196,7 @@ class Config:
     seed: int = 0  # seeds the indexer and the solver
     task: str = "xmr"  # "xmr" (product retrieval) or "qac" (autocompletion)
     qac_row: str | None = None  # QAC Table 2 configuration name (set by conf/qac/*)
+    tune: TuneConfig | None = None  # the models' searches (experiments.tuning); None: off
 
 
 def register_configs() -> None:

@@ -127,11 +127,14 @@ class JobSpec:
 
 def _resolved_without(cfg: DictConfig, *keys: str) -> dict:
     """The resolved config as plain values, without the top-level ``keys`` (dropped before
-    resolving: ``paths.output_dir`` resolves only inside a Hydra job)."""
+    resolving: ``paths.output_dir`` resolves only inside a Hydra job), nor a ``tune`` node
+    that tunes no model (grid points of untuned runs keep their hash)."""
     cfg = cfg.copy()
     with open_dict(cfg):
         for key in keys:
             cfg.pop(key, None)
+        if cfg.get("tune") is None or not cfg.tune.get("models"):
+            cfg.pop("tune", None)
     return OmegaConf.to_container(cfg, resolve=True)
 
 
@@ -183,11 +186,17 @@ def _tuning(cfg: DictConfig, task: Task, cls: type[Runner], parts: Parts
     default (:meth:`~experiments.models.Runner.default_tuning`: OVR with ``threshold:
     null``), else None. Every value of the space is checked here (one at a time)."""
     node = cfg.get("tune")
-    own = node.models.get(cfg.model.name) if node is not None else None
+    own = node.models.get(cfg.model.name) if node is not None and node.models else None
     default = cls.default_tuning(parts)
     if own is None and default is None:
         return None
     if own is not None:
+        from experiments.schema import ModelTuneConfig
+
+        try:  # the schema's keys and types (a typo fails here, listed with the others)
+            own = OmegaConf.merge(OmegaConf.structured(ModelTuneConfig), own)
+        except Exception as exc:  # omegaconf's ValidationError / ConfigKeyError
+            raise ValueError(f"tune.models.{cfg.model.name}: {exc}".splitlines()[0]) from exc
         space = {k: tuple(v) for k, v in OmegaConf.to_container(own.space,
                                                                  resolve=True).items()}
         fraction, trials, seconds = node.valid_fraction, own.trials, own.seconds
@@ -222,7 +231,10 @@ def _tuning(cfg: DictConfig, task: Task, cls: type[Runner], parts: Parts
             elif key == "beam_size":
                 check_int("tune space: beam_size", value, minimum=1)
             else:
-                cls.check(replace(parts, params={**parts.params, key: value}))
+                try:
+                    cls.check(replace(parts, params={**parts.params, key: value}))
+                except (TypeError, ValueError) as exc:
+                    raise type(exc)(f"tune space: {key}={value!r}: {exc}") from exc
     return TuningSpec(space=space, trials=trials, seconds=seconds, metric=metric,
                       valid_fraction=float(fraction), feature_sets=feature_sets)
 

@@ -71,9 +71,14 @@ def validation_rows(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.
 def carve_validation(ds, fraction: float, seed: int):
     """The search's dataset: ``train`` = the training rows outside the validation split,
     ``valid`` = ``test`` = the validation split (what trials early-stop on and are scored
-    on). The dataset's own test (and valid) split is left out: the search cannot read it."""
+    on). The dataset's own test (and valid) split is left out: the search cannot read it.
+    Title rows (``info["title_rows"]``: title→product rows of ``title_as_input``) are never
+    held out: the split is carved from the query rows, the titles stay in training."""
     train = ds.splits["train"]
-    valid, rest = validation_rows(train.n, fraction, seed)
+    start, end = getattr(ds, "info", {}).get("title_rows", (train.n, train.n))
+    queries = np.r_[0:start, end:train.n]
+    valid, rest = validation_rows(queries.size, fraction, seed)
+    valid, rest = queries[valid], np.sort(np.r_[queries[rest], start:end])
     held_out = _take(train, valid)
     return replace(ds, splits={"train": _take(train, rest), "valid": held_out,
                                "test": held_out})

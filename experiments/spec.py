@@ -127,14 +127,18 @@ class JobSpec:
 
 def _resolved_without(cfg: DictConfig, *keys: str) -> dict:
     """The resolved config as plain values, without the top-level ``keys`` (dropped before
-    resolving: ``paths.output_dir`` resolves only inside a Hydra job), nor a ``tune`` node
-    that tunes no model (grid points of untuned runs keep their hash)."""
+    resolving: ``paths.output_dir`` resolves only inside a Hydra job), and with ``tune``
+    reduced to this model's search (the other models' spaces change nothing here; a model
+    without one: no ``tune`` node, as before tuning existed)."""
     cfg = cfg.copy()
     with open_dict(cfg):
         for key in keys:
             cfg.pop(key, None)
-        if cfg.get("tune") is None or not cfg.tune.get("models"):
-            cfg.pop("tune", None)
+        tune = cfg.pop("tune", None)
+        model = OmegaConf.select(cfg, "model.name")
+        if tune is not None and tune.get("models") and tune.models.get(model) is not None:
+            cfg.tune = {"valid_fraction": tune.valid_fraction,
+                        "models": {model: tune.models[model]}}
     return OmegaConf.to_container(cfg, resolve=True)
 
 

@@ -13,9 +13,11 @@ measured:
   ≈ 1.25 ms → ≤ 1.67 ms), and is said in the row;
 - per-query quantities (recall, reciprocal rank, BLEU of each test query, from the runs'
   ``per_query.parquet``) get a paired bootstrap interval over the test queries (10,000
-  resamples, seeded; two-stage over seeds when there are several, see
-  :mod:`analysis.uncertainty`); per-run quantities (training time, latency percentiles,
-  model size) a t interval over seeds (none from a single seed → ``inconclusive``);
+  resamples, seeded) from one seed, and from several a t interval over the per-seed
+  estimates (df = seeds − 1) that adds the within-seed bootstrap variance when the seeds
+  share one test set (see :mod:`analysis.uncertainty`); per-run quantities (training time,
+  latency percentiles, model size) a t interval over seeds (none from a single seed →
+  ``inconclusive``);
 - the runs come from one preset per dataset (the full preset if it ran there, else its smoke
   variant), only seeds that every compared configuration ran, and only configurations
   fixed in advance (no best-of selection): XR-Linear at features ``all``, threshold 0.1,
@@ -151,8 +153,21 @@ def _per_seed(groups: list[np.ndarray], statistic) -> list[float]:
         return [float(statistic(g.mean(axis=1))) for g in groups]
 
 
-def _bootstrapped(groups, statistic, seeds, detail, ids, partial=None) -> Measured:
-    return Measured(u.bootstrap(groups, statistic), _per_seed(groups, statistic),
+def shared_test_set(seeds: list[int], *points: dict[int, pd.Series]) -> bool:
+    """Whether the seeds were evaluated on one test set: every compared configuration has
+    one dataset card (``params.dataset_card_hash``) over the seeds. Unknown (older runs
+    without the param) counts as shared: the wider, safe interval."""
+    for p in points:
+        hashes = {p[s].get("params.dataset_card_hash") for s in seeds}
+        if len(hashes) > 1 and not any(pd.isna(h) for h in hashes):
+            return False
+    return True
+
+
+def _bootstrapped(groups, statistic, seeds, detail, ids, partial=None, *, shared=True
+                  ) -> Measured:
+    return Measured(u.bootstrap(groups, statistic, shared_queries=shared),
+                    _per_seed(groups, statistic),
                     detail + f"; seeds {', '.join(map(str, seeds))}", ids, partial)
 
 
@@ -167,7 +182,8 @@ def _compare(scope: Scope, a: dict, b: dict, column: str, *, ratio: bool, detail
 
     means = np.mean([g.mean(axis=1) for g in groups], axis=0)
     return _bootstrapped(groups, stat, seeds,
-                         f"{detail}: {means[0]:.4f} vs {means[1]:.4f}", _ids(seeds, a, b))
+                         f"{detail}: {means[0]:.4f} vs {means[1]:.4f}", _ids(seeds, a, b),
+                         shared=shared_test_set(seeds, a, b))
 
 
 def _seed_values(points: list[dict], value: Callable[..., float], detail: str) -> Measured:
@@ -189,7 +205,9 @@ def _latency(scope: Scope, points: list[dict], percentile: float, statistic,
         return _seed_values(points, value, detail)
     with np.errstate(divide="ignore", invalid="ignore"):
         per_seed = [float(statistic(u.query_summary(g, percentile))) for g in groups]
-    return Measured(u.bootstrap(groups, statistic, percentile=percentile), per_seed,
+    iv = u.bootstrap(groups, statistic, percentile=percentile,
+                     shared_queries=shared_test_set(seeds, *points))
+    return Measured(iv, per_seed,
                     f"{detail}; per-request latencies, seeds {', '.join(map(str, seeds))}",
                     _ids(seeds, *points))
 
@@ -257,7 +275,8 @@ def measure_c4(scope: Scope) -> Measured:
               + ", ".join(f"{f} {m:.4f}" for f, m in zip(alone, means[1:])))
     missing = [f for f in ("word1", "word123", "char3") if f not in alone]
     partial = (f"{', '.join(missing)} not run — run `{scope.cmd()}`" if missing else None)
-    return _bootstrapped(groups, stat, seeds, detail, _ids(seeds, *points), partial)
+    return _bootstrapped(groups, stat, seeds, detail, _ids(seeds, *points), partial,
+                         shared=shared_test_set(seeds, *points))
 
 
 def measure_c5(scope: Scope) -> Measured:
@@ -303,7 +322,8 @@ def measure_c7_hybrid(scope: Scope) -> Measured:
               + ", ".join(f"row {r} {m:.4f}" for (r, _), m in zip(present, means[1:])))
     missing = [r for r in HYBRID_ROWS if r not in {r for r, _ in present}]
     partial = f"rows {', '.join(missing)} not run — run `{scope.cmd()}`" if missing else None
-    return _bootstrapped(groups, stat, seeds, detail, _ids(seeds, *points), partial)
+    return _bootstrapped(groups, stat, seeds, detail, _ids(seeds, *points), partial,
+                         shared=shared_test_set(seeds, *points))
 
 
 def measure_c9_slower(scope: Scope) -> Measured:
@@ -345,7 +365,8 @@ def measure_c10_short(scope: Scope) -> Measured:
     with np.errstate(divide="ignore", invalid="ignore"):
         detail = (f"MRR gain of row {XMR_QAC_ROW} over MPC: {means[0] / means[1] - 1:+.1%} at "
                   f"prefixes <= {SHORT_PREFIX} chars, {means[2] / means[3] - 1:+.1%} longer")
-    return _bootstrapped(groups, stat, seeds, detail, _ids(seeds, xmr_, mpc))
+    return _bootstrapped(groups, stat, seeds, detail, _ids(seeds, xmr_, mpc),
+                         shared=shared_test_set(seeds, xmr_, mpc))
 
 
 def _neural(model: str, column: str, *, latency: bool = False):
@@ -530,11 +551,13 @@ def write(table: pd.DataFrame, out: Path, runs: pd.DataFrame) -> list[Path]:
         "# The papers' claims, measured\n\n"
         f"{len(table)} rows: {summary}. Generated by `python -m analysis.claims` from "
         f"{runs.attrs.get('tracking_uri', 'MLflow')} ({footnote_text(runs)}).\n\n"
-        "Value: the measured quantity (means over seeds); interval: 95%, paired bootstrap "
-        "over test queries (10,000 resamples, seeded; two-stage over seeds when several) for "
-        "per-query quantities and for latency percentiles of runs that logged each "
-        "request's latency (resampling requests), t over seeds for per-run ones (training "
-        "time, size, latency without per-request times). "
+        "Value: the measured quantity (means over seeds); interval: 95%. Per-query "
+        "quantities and latency percentiles of runs that logged each request's latency: "
+        "from one seed a paired bootstrap over test queries (10,000 resamples, seeded), "
+        "from several Student's t over the per-seed estimates (df = seeds − 1) plus the "
+        "within-seed bootstrap variance when the seeds share one test set; per-run "
+        "quantities (training time, size, latency without per-request times): t over "
+        "seeds. "
         "Verdict: **holds** when the whole interval is beyond the threshold, **does not "
         "hold** when it is wholly on the other side, **inconclusive** when it spans the "
         "threshold (or a single seed gives no interval, or only part of the claim ran), "

@@ -8,12 +8,18 @@ Two kinds of quantity, two kinds of interval:
   evaluated on the same test set are compared query by query: a resample draws test queries
   with replacement and takes the *same* queries for every configuration, so what varies
   between resamples is which queries were drawn, never which configuration saw which query.
-  With several seeds (each with its own test set when the seed moves the data generator, or
-  the same test set with another trained model), the point estimate is the statistic of the
-  seed-averaged means; each resample first draws the seeds with replacement, then the
-  queries within each drawn seed (a two-stage bootstrap), so the interval covers both the
-  choice of test queries and the training randomness. With one seed it is the plain paired
-  bootstrap over test queries. Percentile interval, 10,000 resamples, seeded.
+  With one seed it is the plain paired bootstrap over test queries (percentile interval,
+  10,000 resamples, seeded). With several seeds the point estimate is the statistic of the
+  seed-averaged means and the interval is Student's t over the per-seed estimates (df =
+  n_seeds − 1): estimate ± t · se with se² = s²/n (s: the sample standard deviation of the
+  per-seed statistics), plus the within-seed bootstrap variance of one seed's estimate when
+  the seeds share one test set (``shared_queries``): then the seeds' spread cannot show the
+  noise of the test queries they all drew, and it is added: half-width² = t²·s²/n + z²·v
+  (v: the mean within-seed bootstrap variance; the query part is known from many queries,
+  so its quantile is the normal one). With test sets drawn per seed the per-seed spread
+  already holds that noise. A two-stage bootstrap (seeds with
+  replacement, then queries) is *not* used: with 3 seeds it covers the seed component
+  about 75% of the time, not 95% (``tests/analysis/test_coverage.py`` simulates both).
 - **Latency percentiles** of runs that logged each request's own latency (``latency_ms``):
   the same paired bootstrap with each column summarised by the percentile instead of the
   mean (``bootstrap(..., percentile=50)``): requests drawn with replacement, the same for
@@ -30,7 +36,7 @@ Two kinds of quantity, two kinds of interval:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -46,7 +52,11 @@ HOLDS, DOES_NOT_HOLD, INCONCLUSIVE, NOT_RUN = ("holds", "does not hold", "inconc
 @dataclass(frozen=True)
 class Interval:
     """A point estimate with its ``confidence`` interval ``[low, high]`` (NaN bounds: no
-    interval could be computed, e.g. a per-run quantity from one seed)."""
+    interval could be computed, e.g. a per-run quantity from one seed).
+
+    Where the interval comes from is kept too, for p-values (:meth:`prob_at_most`): a t
+    interval's standard error ``se`` and degrees of freedom ``df``, or a bootstrap's sorted
+    resampled statistics ``draws``."""
 
     estimate: float
     low: float
@@ -55,6 +65,9 @@ class Interval:
     n_seeds: int
     n_queries: int = 0  # test queries per seed summed (0 for per-run quantities)
     confidence: float = CONFIDENCE
+    se: float = float("nan")  # t intervals: the scale (half-width / t quantile)
+    df: float = float("nan")  # t intervals: degrees of freedom (n_seeds - 1)
+    draws: np.ndarray | None = field(default=None, compare=False, repr=False)  # bootstrap
 
     @property
     def has_interval(self) -> bool:
@@ -62,6 +75,21 @@ class Interval:
 
     def contains(self, value: float) -> bool:
         return self.has_interval and self.low <= value <= self.high
+
+    def prob_at_most(self, value: float, *, strict: bool = False) -> float:
+        """The sampling distribution's mass at or below ``value`` (below it when ``strict``):
+        the bootstrap draws' share, or Student's t around the estimate; NaN without an
+        interval."""
+        if not self.has_interval:
+            return float("nan")
+        if self.draws is not None:
+            side = "left" if strict else "right"
+            return float(np.searchsorted(self.draws, value, side=side) / self.draws.size)
+        if not self.se > 0:  # a deterministic quantity: all its mass on the estimate
+            return float(value > self.estimate or (value == self.estimate and not strict))
+        from scipy import stats
+
+        return float(stats.t.cdf((value - self.estimate) / self.se, self.df))
 
 
 def _check_groups(groups: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -109,8 +137,10 @@ def _resampled_means(values: np.ndarray, n_resamples: int, rng: np.random.Genera
 
 def bootstrap(groups: Sequence[np.ndarray], statistic: Callable[[np.ndarray], np.ndarray], *,
               n_resamples: int = N_RESAMPLES, confidence: float = CONFIDENCE,
-              seed: int = BOOTSTRAP_SEED, percentile: float | None = None) -> Interval:
-    """Paired (two-stage when several seeds) bootstrap interval of ``statistic``.
+              seed: int = BOOTSTRAP_SEED, percentile: float | None = None,
+              shared_queries: bool = True) -> Interval:
+    """Paired bootstrap interval of ``statistic`` (one seed); Student's t over the per-seed
+    statistics with several (see the module docstring).
 
     Parameters
     ----------
@@ -129,12 +159,16 @@ def bootstrap(groups: Sequence[np.ndarray], statistic: Callable[[np.ndarray], np
     percentile : float, keyword-only, optional
         Summarise each column by this percentile of its per-query values instead of the mean
         (e.g. 50 for the p50 latency of per-request times); the statistic then maps those.
+    shared_queries : bool, keyword-only
+        Several seeds: whether they were evaluated on one test set (the training seed does
+        not move the data), so the query noise of that set is added to the seeds' spread.
+        Default True, the conservative choice when it is not known.
 
     Returns
     -------
     Interval
         ``estimate`` = statistic of the seed-averaged column means; ``[low, high]`` the
-        percentile interval over the resamples.
+        percentile interval over the resamples (one seed) or the t interval (several).
     """
     if n_resamples < 100:
         raise ValueError(f"n_resamples must be >= 100, got {n_resamples}")
@@ -144,27 +178,50 @@ def bootstrap(groups: Sequence[np.ndarray], statistic: Callable[[np.ndarray], np
     rng = np.random.default_rng(seed)
     if percentile is not None and not 0 <= percentile <= 100:
         raise ValueError(f"percentile must be in [0, 100], got {percentile}")
-    point = float(statistic(np.mean([query_summary(v, percentile) for v in values], axis=0)))
-    means = np.stack([_resampled_means(v, n_resamples, rng, percentile)
-                      for v in values])  # (S, R, k)
+    summaries = np.stack([query_summary(v, percentile) for v in values])  # (S, k)
+    point = float(statistic(summaries.mean(axis=0)))
+    n_queries = int(sum(v.shape[1] for v in values))
     n_seeds = len(values)
-    if n_seeds == 1:
-        combined = means[0]
-        method = "paired bootstrap over test queries"
-    else:  # stage 1: seeds with replacement; stage 2 (above): queries within each seed
-        picks = rng.integers(0, n_seeds, size=(n_resamples, n_seeds))
-        combined = means[picks, np.arange(n_resamples)[:, None], :].mean(axis=1)
-        method = f"paired two-stage bootstrap over {n_seeds} seeds and test queries"
     with np.errstate(divide="ignore", invalid="ignore"):
-        stats = np.asarray(statistic(combined), dtype=np.float64)
-    stats = stats[np.isfinite(stats)]  # e.g. a ratio whose resampled denominator is 0
-    if stats.size < n_resamples // 2:
-        low = high = float("nan")
-    else:
-        alpha = (1.0 - confidence) / 2.0
-        low, high = (float(q) for q in np.quantile(stats, [alpha, 1.0 - alpha]))
-    return Interval(point, low, high, method, n_seeds, int(sum(v.shape[1] for v in values)),
-                    confidence)
+        stats = [np.asarray(statistic(_resampled_means(v, n_resamples, rng, percentile)),
+                            dtype=np.float64) for v in values]  # S x (R,)
+    if n_seeds == 1:
+        draws = np.sort(stats[0][np.isfinite(stats[0])])  # e.g. a ratio whose denominator is 0
+        if draws.size < n_resamples // 2:
+            low = high = float("nan")
+        else:
+            alpha = (1.0 - confidence) / 2.0
+            low, high = (float(q) for q in np.quantile(draws, [alpha, 1.0 - alpha]))
+        return Interval(point, low, high, "paired bootstrap over test queries", 1, n_queries,
+                        confidence, draws=draws)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_seed = np.asarray(statistic(summaries), dtype=np.float64)  # (S,)
+    within = [s_[np.isfinite(s_)] for s_ in stats]
+    method = (f"t over {n_seeds} seeds" + (" + within-seed bootstrap (shared test set)"
+                                           if shared_queries else ""))
+    if not np.isfinite(per_seed).all() or not np.isfinite(point) or any(
+            w.size < n_resamples // 2 for w in within):
+        return Interval(point, float("nan"), float("nan"), method, n_seeds, n_queries,
+                        confidence)
+    between = float(per_seed.var(ddof=1)) / n_seeds
+    t = t_quantile(confidence, n_seeds - 1)
+    half = t * np.sqrt(between)
+    if shared_queries:  # one test set: its query noise is common to every seed
+        query = float(np.mean([w.var(ddof=1) for w in within]))
+        # the query part is known from many queries (normal quantile), the seeds' from few
+        # (t): the two half-widths add in quadrature
+        z = t_quantile(confidence, float("inf"))
+        half = float(np.sqrt(t ** 2 * between + z ** 2 * query))
+    # p-values (Interval.prob_at_most) read t(n_seeds - 1) scaled to this half-width
+    return Interval(point, point - half, point + half, method, n_seeds, n_queries, confidence,
+                    se=float(half / t), df=float(n_seeds - 1))
+
+
+def t_quantile(confidence: float, df: float) -> float:
+    """Student's t quantile of a two-sided ``confidence`` interval with ``df`` degrees."""
+    from scipy import stats
+
+    return float(stats.t.ppf(0.5 + confidence / 2.0, df))
 
 
 def _pairs(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -205,16 +262,15 @@ def seed_summary(values) -> tuple[float, float, int]:
 def seed_interval(values, *, confidence: float = CONFIDENCE) -> Interval:
     """Mean over seeds with Student's t interval (one value per seed: a per-run quantity
     such as a training time ratio). One seed: the value, no interval (NaN bounds)."""
-    from scipy import stats
-
     mean, std, n = seed_summary(values)
     if n == 0:
         raise ValueError("seed_interval needs at least one finite value")
     if n == 1:
         return Interval(mean, float("nan"), float("nan"), "single seed (no interval)", 1)
-    half = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1)) * std / np.sqrt(n)
+    se = std / np.sqrt(n)
+    half = t_quantile(confidence, n - 1) * se
     return Interval(mean, mean - half, mean + half, f"t interval over {n} seeds", n,
-                    confidence=confidence)
+                    confidence=confidence, se=float(se), df=float(n - 1))
 
 
 def verdict(interval: Interval, threshold: float, direction: str) -> str:

@@ -33,9 +33,12 @@ def test_noisy_shift_interval_around_the_shift():
     rng = np.random.default_rng(4)
     b = [rng.random(2000) for _ in range(3)]
     a = [x + 0.1 + rng.normal(0, 0.2, x.size) for x in b]
-    iv = u.paired_difference(a, b)
-    assert iv.low < 0.1 < iv.high
-    assert 0.08 < iv.low and iv.high < 0.12  # se ~ 0.2/sqrt(6000) = 0.0026 per seed mean
+    iv = u.paired_difference(a, b, shared_queries=False)  # a test set per seed
+    assert iv.low < 0.1 < iv.high and iv.method == "t over 3 seeds"
+    # se ~ 0.2/sqrt(6000) = 0.0026; t(0.975, 2) = 4.30: half-width ~0.011
+    assert 0.08 < iv.low and iv.high < 0.12
+    shared = u.paired_difference(a, b)  # one test set: its query noise is added
+    assert shared.low < iv.low and shared.high > iv.high
     assert u.verdict(iv, 0.0, ">") == u.HOLDS
     assert u.verdict(iv, 0.2, ">") == u.DOES_NOT_HOLD
     assert u.verdict(iv, 0.1, ">") == u.INCONCLUSIVE
@@ -72,8 +75,8 @@ def test_percentile_interval_matches_the_normal_approximation():
 
 
 def test_seeds_that_disagree_make_the_interval_span_them():
-    """Two seeds whose differences have opposite signs: the two-stage bootstrap draws the
-    seeds too, so the interval spans zero (a single seed's query noise would not)."""
+    """Two seeds whose differences have opposite signs: the t interval over the seeds spans
+    zero (a single seed's query noise would not)."""
     rng = np.random.default_rng(9)
     b = [rng.random(3000), rng.random(3000)]
     a = [b[0] + 0.05, b[1] - 0.03]

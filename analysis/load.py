@@ -42,7 +42,8 @@ DEMO_CMD = "make demo"
 # the metrics the harness logs (the fixed names of the README + extras it writes)
 METRICS = ("precision_at_1", "precision_at_5", "recall_at_10", "recall_at_100", "ndcg_at_10",
            "mrr_at_10", "bleu", "train_time_s", "latency_p50_ms", "latency_p99_ms",
-           "latency_mean_ms", "throughput_qps", "model_nnz", "model_bytes")
+           "latency_mean_ms", "throughput_qps", "model_nnz", "model_bytes",
+           "latency_load_avg", "cpu_count")  # the machine's load while timing, its CPUs
 # short name → param key (conf/ groups); absent params become NaN / None
 PARAM_COLUMNS = {"experiment": "experiment_name", "task": "task", "data": "data.name",
                  "model": "model.name", "features": "features.name",

@@ -286,3 +286,66 @@ def verdict(interval: Interval, threshold: float, direction: str) -> str:
     if direction == ">":
         return HOLDS if lo > threshold else DOES_NOT_HOLD if hi <= threshold else INCONCLUSIVE
     return HOLDS if hi < threshold else DOES_NOT_HOLD if lo >= threshold else INCONCLUSIVE
+
+
+def band_verdict(interval: Interval, low: float, high: float) -> str:
+    """A two-sided "≈ x" read as the band ``[low, high]``: ``holds`` when the whole interval
+    lies inside it, ``does not hold`` when it lies wholly outside (touching a bound counts
+    as outside), ``inconclusive`` otherwise or without an interval."""
+    if not low < high:
+        raise ValueError(f"band must have low < high, got [{low}, {high}]")
+    if not interval.has_interval:
+        return INCONCLUSIVE
+    if low < interval.low and interval.high < high:
+        return HOLDS
+    if interval.high <= low or interval.low >= high:
+        return DOES_NOT_HOLD
+    return INCONCLUSIVE
+
+
+def p_values(interval: Interval, threshold: float, direction: str) -> tuple[float, float]:
+    """(p that the claim holds, p that it does not) for :func:`verdict`'s test, each as a
+    two-sided level: the interval at level 1 − α decides ``holds`` about when the first is
+    below α and ``does not hold`` when the second is. NaN without an interval."""
+    if direction not in (">", "<"):
+        raise ValueError(f"direction must be '>' or '<', got {direction!r}")
+    at_most = interval.prob_at_most(threshold)
+    below = interval.prob_at_most(threshold, strict=True)
+    if direction == ">":  # holds: mass at or below the threshold is small
+        p_holds, p_fails = at_most, 1.0 - at_most
+    else:
+        p_holds, p_fails = 1.0 - below, below
+    return min(1.0, 2 * p_holds), min(1.0, 2 * p_fails)
+
+
+def band_p_values(interval: Interval, low: float, high: float) -> tuple[float, float]:
+    """(p holds, p does not hold) for :func:`band_verdict` (two one-sided tests for
+    inside; the nearer bound for outside)."""
+    lo_holds, lo_fails = p_values(interval, low, ">")
+    hi_holds, hi_fails = p_values(interval, high, "<")
+    return max(lo_holds, hi_holds), min(lo_fails, hi_fails)
+
+
+def holm(p: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjusted p-values of a family (NaN entries are not in it)."""
+    p = np.asarray(p, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    idx = np.flatnonzero(np.isfinite(p))
+    order = idx[np.argsort(p[idx], kind="stable")]
+    m = order.size
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        out[i] = running
+    return out
+
+
+def combine(direction: str, magnitude: str | None) -> str:
+    """One verdict from a claim's direction and magnitude verdicts (None: no magnitude):
+    ``does not hold`` if either does not, ``holds`` if both hold, else ``inconclusive``."""
+    parts = [direction] if magnitude is None else [direction, magnitude]
+    if DOES_NOT_HOLD in parts:
+        return DOES_NOT_HOLD
+    if all(p == HOLDS for p in parts):
+        return HOLDS
+    return INCONCLUSIVE

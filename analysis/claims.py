@@ -200,8 +200,10 @@ def _ids(seeds, *points) -> list[str]:
 
 
 def per_query_columns(scope: Scope, seeds: list[int], points: list[dict[int, pd.Series]],
-                      columns: list[str]) -> list[np.ndarray]:
-    return seeds_.per_query_columns(scope.per_query, seeds, points, columns, cmd=scope.cmd())
+                      columns: list[str]) -> tuple[list[np.ndarray], list]:
+    """(groups, clusters) of :func:`analysis.seeds.per_query_groups`: QAC runs that log a
+    ``user_id`` per request are resampled by user."""
+    return seeds_.per_query_groups(scope.per_query, seeds, points, columns, cmd=scope.cmd())
 
 
 def _per_seed(groups: list[np.ndarray], statistic) -> list[float]:
@@ -220,9 +222,9 @@ def shared_test_set(seeds: list[int], *points: dict[int, pd.Series]) -> bool:
     return True
 
 
-def _bootstrapped(groups, statistic, seeds, detail, ids, partial=None, *, shared=True
-                  ) -> Measured:
-    return Measured(u.bootstrap(groups, statistic, shared_queries=shared),
+def _bootstrapped(groups, statistic, seeds, detail, ids, partial=None, *, shared=True,
+                  clusters=None) -> Measured:
+    return Measured(u.bootstrap(groups, statistic, shared_queries=shared, clusters=clusters),
                     _per_seed(groups, statistic),
                     detail + f"; seeds {', '.join(map(str, seeds))}", ids, partial)
 
@@ -231,7 +233,7 @@ def _compare(scope: Scope, a: dict, b: dict, column: str, *, ratio: bool, detail
              ) -> Measured:
     """Paired difference (or ratio) of ``column``'s mean between runs ``a`` and ``b``."""
     seeds = common_seeds(a, b)
-    groups = per_query_columns(scope, seeds, [a, b], [column])
+    groups, clusters = per_query_columns(scope, seeds, [a, b], [column])
 
     def stat(m):
         return m[..., 0] / m[..., 1] if ratio else m[..., 0] - m[..., 1]
@@ -239,7 +241,7 @@ def _compare(scope: Scope, a: dict, b: dict, column: str, *, ratio: bool, detail
     means = np.mean([g.mean(axis=1) for g in groups], axis=0)
     return _bootstrapped(groups, stat, seeds,
                          f"{detail}: {means[0]:.4f} vs {means[1]:.4f}", _ids(seeds, a, b),
-                         shared=shared_test_set(seeds, a, b))
+                         shared=shared_test_set(seeds, a, b), clusters=clusters)
 
 
 def _seed_values(points: list[dict], value: Callable[..., float], detail: str) -> Measured:
@@ -256,7 +258,7 @@ def _latency(scope: Scope, points: list[dict], percentile: float, statistic,
     else ``value`` of the logged percentiles, with a t interval over seeds."""
     seeds = common_seeds(*points)
     try:
-        groups = per_query_columns(scope, seeds, points, ["latency_ms"])
+        groups = per_query_columns(scope, seeds, points, ["latency_ms"])[0]
     except NotRun:  # runs without per-request latencies (older runs, PECOS's peer)
         return _seed_values(points, value, detail)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -321,7 +323,7 @@ def measure_c4(scope: Scope) -> Measured:
     points = [xmr_point(scope, "xrlinear", features=f, threshold=t, beam=beam)
               for f in (DEFAULT_FEATURES, *alone)]
     seeds = common_seeds(*points)
-    groups = per_query_columns(scope, seeds, points, ["recall_at_10"])
+    groups, clusters = per_query_columns(scope, seeds, points, ["recall_at_10"])
 
     def stat(m):
         return np.min(m[..., :1] - m[..., 1:], axis=-1)
@@ -332,7 +334,7 @@ def measure_c4(scope: Scope) -> Measured:
     missing = [f for f in ("word1", "word123", "char3") if f not in alone]
     partial = (f"{', '.join(missing)} not run — run `{scope.cmd()}`" if missing else None)
     return _bootstrapped(groups, stat, seeds, detail, _ids(seeds, *points), partial,
-                         shared=shared_test_set(seeds, *points))
+                         shared=shared_test_set(seeds, *points), clusters=clusters)
 
 
 def measure_c5(scope: Scope) -> Measured:
@@ -405,7 +407,7 @@ def measure_c7_hybrid(base_row: str | None):
         base = qac_row(scope, row)
         points = [base] + [p for _, p in present]
         seeds = common_seeds(*points)
-        groups = per_query_columns(scope, seeds, points, ["reciprocal_rank"])
+        groups, clusters = per_query_columns(scope, seeds, points, ["reciprocal_rank"])
 
         def stat(m):
             return np.min(m[..., 1:] - m[..., :1], axis=-1)
@@ -419,7 +421,7 @@ def measure_c7_hybrid(base_row: str | None):
         partial = (f"rows {', '.join(missing)} not run — run `{scope.cmd()}`" if missing
                    else None)
         return _bootstrapped(groups, stat, seeds, detail, _ids(seeds, *points), partial,
-                             shared=shared_test_set(seeds, *points))
+                             shared=shared_test_set(seeds, *points), clusters=clusters)
     return measure
 
 
@@ -448,7 +450,8 @@ def measure_c9_bound(scope: Scope) -> Measured:
 def measure_c10_short(scope: Scope) -> Measured:
     xmr_, mpc = qac_row(scope, XMR_QAC_ROW), qac_row(scope, "mpc")
     seeds = common_seeds(xmr_, mpc)
-    raw = per_query_columns(scope, seeds, [xmr_, mpc], ["reciprocal_rank", "prefix_length"])
+    raw, clusters = per_query_columns(scope, seeds, [xmr_, mpc],
+                                      ["reciprocal_rank", "prefix_length"])
     groups = []
     for g in raw:  # rows: rr_x, len_x, rr_m, len_m
         short = (g[1] <= SHORT_PREFIX).astype(np.float64)
@@ -466,8 +469,9 @@ def measure_c10_short(scope: Scope) -> Measured:
         detail = (f"MRR gain of row {XMR_QAC_ROW} over MPC: {means[0] / means[1] - 1:+.1%} at "
                   f"prefixes <= {SHORT_PREFIX} chars, {means[2] / means[3] - 1:+.1%} longer")
     shared = shared_test_set(seeds, xmr_, mpc)
-    m = _bootstrapped(groups, stat, seeds, detail, _ids(seeds, xmr_, mpc), shared=shared)
-    m.magnitude = u.bootstrap(groups, short_gain, shared_queries=shared)
+    m = _bootstrapped(groups, stat, seeds, detail, _ids(seeds, xmr_, mpc), shared=shared,
+                      clusters=clusters)
+    m.magnitude = u.bootstrap(groups, short_gain, shared_queries=shared, clusters=clusters)
     return m
 
 

@@ -20,6 +20,10 @@ Two kinds of quantity, two kinds of interval:
   already holds that noise. A two-stage bootstrap (seeds with
   replacement, then queries) is *not* used: with 3 seeds it covers the seed component
   about 75% of the time, not 95% (``tests/analysis/test_coverage.py`` simulates both).
+- **QAC requests come in users**: when a run's ``per_query.parquet`` has a ``user_id``
+  column, the bootstrap draws whole users (all of a user's requests) instead of single
+  requests — a cluster bootstrap (``clusters=``): one user's requests are not independent,
+  and resampling them one by one makes the interval too narrow.
 - **Latency percentiles** of runs that logged each request's own latency (``latency_ms``):
   the same paired bootstrap with each column summarised by the percentile instead of the
   mean (``bootstrap(..., percentile=50)``): requests drawn with replacement, the same for
@@ -135,10 +139,36 @@ def _resampled_means(values: np.ndarray, n_resamples: int, rng: np.random.Genera
     return out
 
 
+def _resampled_cluster_means(values: np.ndarray, clusters: np.ndarray, n_resamples: int,
+                             rng: np.random.Generator) -> np.ndarray:
+    """(n_resamples, k): the column means of ``values`` (k, n) when whole clusters (e.g. a
+    user's requests; ``clusters`` (n,) labels) are drawn with replacement, as many as there
+    are, the same draw for every column (paired)."""
+    import pandas as pd
+
+    codes = pd.factorize(clusters)[0]  # any hashable labels; a missing one: its own cluster
+    lone = codes < 0
+    codes[lone] = codes.max(initial=-1) + 1 + np.arange(lone.sum())
+    sizes = np.bincount(codes)
+    n_clusters = sizes.size
+    sums = np.stack([np.bincount(codes, weights=row, minlength=n_clusters)
+                     for row in values])  # (k, C)
+    out = np.empty((n_resamples, values.shape[0]))
+    chunk = max(1, _CHUNK_VALUES // n_clusters)
+    for start in range(0, n_resamples, chunk):
+        r = min(n_resamples, start + chunk) - start
+        idx = rng.integers(0, n_clusters, size=(r, n_clusters))
+        counts = np.bincount((idx + n_clusters * np.arange(r)[:, None]).ravel(),
+                             minlength=r * n_clusters).reshape(r, n_clusters)  # (r, C)
+        out[start:start + r] = (counts @ sums.T) / (counts @ sizes)[:, None]
+    return out
+
+
 def bootstrap(groups: Sequence[np.ndarray], statistic: Callable[[np.ndarray], np.ndarray], *,
               n_resamples: int = N_RESAMPLES, confidence: float = CONFIDENCE,
               seed: int = BOOTSTRAP_SEED, percentile: float | None = None,
-              shared_queries: bool = True) -> Interval:
+              shared_queries: bool = True,
+              clusters: Sequence[np.ndarray | None] | None = None) -> Interval:
     """Paired bootstrap interval of ``statistic`` (one seed); Student's t over the per-seed
     statistics with several (see the module docstring).
 
@@ -163,6 +193,12 @@ def bootstrap(groups: Sequence[np.ndarray], statistic: Callable[[np.ndarray], np
         Several seeds: whether they were evaluated on one test set (the training seed does
         not move the data), so the query noise of that set is added to the seeds' spread.
         Default True, the conservative choice when it is not known.
+    clusters : sequence of array-like, keyword-only, optional
+        One entry per seed (or None for a seed): a label per test query (e.g. the user who
+        sent the request). The bootstrap then draws whole clusters with replacement instead
+        of single queries (a cluster bootstrap): requests of one user are not independent,
+        and resampling them one by one makes the interval too narrow. Means only (a
+        ``percentile`` summary resamples single queries).
 
     Returns
     -------
@@ -175,6 +211,14 @@ def bootstrap(groups: Sequence[np.ndarray], statistic: Callable[[np.ndarray], np
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     values = _check_groups(groups)
+    if clusters is not None:
+        if len(clusters) != len(values):
+            raise ValueError(f"clusters must have one entry per seed ({len(values)}), got "
+                             f"{len(clusters)}")
+        for g, c in enumerate(clusters):
+            if c is not None and np.shape(c) != (values[g].shape[1],):
+                raise ValueError(f"clusters[{g}] must have one label per test query "
+                                 f"({values[g].shape[1]}), got shape {np.shape(c)}")
     rng = np.random.default_rng(seed)
     if percentile is not None and not 0 <= percentile <= 100:
         raise ValueError(f"percentile must be in [0, 100], got {percentile}")
@@ -182,9 +226,15 @@ def bootstrap(groups: Sequence[np.ndarray], statistic: Callable[[np.ndarray], np
     point = float(statistic(summaries.mean(axis=0)))
     n_queries = int(sum(v.shape[1] for v in values))
     n_seeds = len(values)
+    by_cluster = clusters is not None and percentile is None and any(
+        c is not None for c in clusters)
+    unit = "users (clusters of test queries)" if by_cluster else "test queries"
     with np.errstate(divide="ignore", invalid="ignore"):
-        stats = [np.asarray(statistic(_resampled_means(v, n_resamples, rng, percentile)),
-                            dtype=np.float64) for v in values]  # S x (R,)
+        stats = [np.asarray(statistic(
+            _resampled_cluster_means(v, np.asarray(c), n_resamples, rng)
+            if c is not None and percentile is None
+            else _resampled_means(v, n_resamples, rng, percentile)), dtype=np.float64)
+            for v, c in zip(values, clusters or [None] * n_seeds)]  # S x (R,)
     if n_seeds == 1:
         draws = np.sort(stats[0][np.isfinite(stats[0])])  # e.g. a ratio whose denominator is 0
         if draws.size < n_resamples // 2:
@@ -192,13 +242,14 @@ def bootstrap(groups: Sequence[np.ndarray], statistic: Callable[[np.ndarray], np
         else:
             alpha = (1.0 - confidence) / 2.0
             low, high = (float(q) for q in np.quantile(draws, [alpha, 1.0 - alpha]))
-        return Interval(point, low, high, "paired bootstrap over test queries", 1, n_queries,
+        return Interval(point, low, high, f"paired bootstrap over {unit}", 1, n_queries,
                         confidence, draws=draws)
     with np.errstate(divide="ignore", invalid="ignore"):
         per_seed = np.asarray(statistic(summaries), dtype=np.float64)  # (S,)
     within = [s_[np.isfinite(s_)] for s_ in stats]
-    method = (f"t over {n_seeds} seeds" + (" + within-seed bootstrap (shared test set)"
-                                           if shared_queries else ""))
+    method = (f"t over {n_seeds} seeds"
+              + (" + within-seed bootstrap (shared test set)" if shared_queries else "")
+              + (" over users" if by_cluster and shared_queries else ""))
     if not np.isfinite(per_seed).all() or not np.isfinite(point) or any(
             w.size < n_resamples // 2 for w in within):
         return Interval(point, float("nan"), float("nan"), method, n_seeds, n_queries,

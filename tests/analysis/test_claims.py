@@ -339,3 +339,25 @@ def test_latency_verdicts_need_a_quiet_machine(load_avg, expected):
         assert "load average above 0.5" in c6["detail"]
     else:
         assert c6["direction_verdict"] == u.HOLDS and "load not recorded" not in c6["detail"]
+
+
+def test_qac_requests_are_resampled_by_user_when_the_runs_log_one():
+    """The same runs with and without ``user_id`` in per_query.parquet: 20 users whose
+    requests share the user's gain over MPC; by user the interval is wider."""
+    widths = {}
+    for with_users in (False, True):
+        store = Store()
+        rng = np.random.default_rng(7)
+        users = np.arange(N) % 20
+        for s in (0, 1, 2):
+            mpc = rng.random(N)
+            gain = rng.normal(0.05, 0.2, 20)[users]
+            _qac(store, "mpc", mpc, s, model="mpc")
+            _qac(store, "7", mpc + gain, s)
+            if with_users:
+                for rid in list(store.frames)[-2:]:
+                    store.frames[rid]["user_id"] = [f"u{x}" for x in users]
+        c10a = store.evaluate().loc[("C10a", "synthetic_qac (tiny)")]
+        widths[with_users] = c10a["ci_high"] - c10a["ci_low"]
+        assert ("users" in c10a["interval"]) == with_users
+    assert widths[True] > 1.5 * widths[False]

@@ -47,9 +47,10 @@ import pandas as pd
 from analysis import load
 from analysis import seeds as seeds_
 from analysis import uncertainty as u
-from analysis.common import Result, markdown_table
-from analysis.qac import is_mpc, qac_runs
+from analysis.common import Result, default_choice, markdown_table
+from analysis.qac import model_kind, mpc_mask, qac_runs
 from analysis.seeds import NotRun, by_seed, common_seeds
+from xmr.params import PREDICT, XRLinearParams
 
 log = logging.getLogger(__name__)
 NAME = "claims"
@@ -59,14 +60,17 @@ FAMILIES = {"paper1": ("paper1_comparison", "smoke_paper1"),
             "product_search": ("product_search", "smoke"),
             "qac": ("qac_table2", "smoke_qac"),
             "qac_neural": ("qac_comparison", "smoke_qac_comparison")}
-DEFAULT_FEATURES, DEFAULT_THRESHOLD, DEFAULT_BEAM = "all", 0.1, 10  # conf/ defaults
+# the configuration a claim tests, from where each default lives: the composed config's
+# features choice (conf/config.yaml), the library's pruning threshold and beam width
+DEFAULT_FEATURES = default_choice("features")
+DEFAULT_THRESHOLD = XRLinearParams().threshold
+DEFAULT_BEAM = PREDICT.beam_size
 XMR_QAC_ROW = "7"  # "session-aware XMR": the trie-tree hybrid (qac_table2's default run)
 HYBRID_ROWS, TRIE_ROW, PIFA_ROW, BASELINE_XMR_ROW = ("6", "7", "8"), "9", "4", "0"
 # "trie/hybrid beat 2-means": against the best 2-means row on the same (position-weighted)
 # input, chosen on the runs by MRR; row 4 (PIFA) is reported beside it
 TWO_MEANS_ROWS = ("4", "5")
 SHORT_PREFIX = 3  # "short prefixes": <= 3 characters (paper 2: +33% MRR there)
-QAC_MODELS = {"xrlinear"}  # QAC runs that are XMR rows; MPC and any other model are baselines
 MIN_SEEDS = 3  # a claim that depends on training is decided from at least this many seeds
 BAND = (0.75, 1.33)  # "≈ x" is two-sided: within [0.75x, 1.33x], the one band for every ≈
 BUSY_LOAD = 0.5  # a latency is trusted when the 1-min load average was <= this x CPU count
@@ -176,11 +180,11 @@ def qac_row(scope: Scope, row: str) -> dict[int, pd.Series]:
     """seed → the QAC run of Table 2 row ``row`` ('mpc' for most-popular completion)."""
     qac = qac_runs(scope.runs)
     if row == "mpc":
-        df = qac[qac["model"].map(is_mpc)]
+        df = qac[mpc_mask(qac)]
     else:
         col = qac["params.qac_row"] if "params.qac_row" in qac.columns else pd.Series(
             dtype=object)
-        df = qac[(col.astype(str) == row) & qac["model"].isin(QAC_MODELS)]
+        df = qac[(col.astype(str) == row) & (model_kind(qac) == "xmr").fillna(False)]
     if df.empty:
         name = "MPC" if row == "mpc" else f"Table 2 row {row}"
         raise NotRun(f"no {name} run — run `{scope.cmd()}`")

@@ -202,6 +202,7 @@ def tidy(raw: pd.DataFrame) -> pd.DataFrame:
     df["role"] = _col(raw, "tags.role").map(_none)
     df["sweep_id"] = _col(raw, "tags.sweep_id").map(_none)
     df["config_hash"] = _col(raw, "tags.config_hash").map(_none)
+    df["model_kind"] = _col(raw, "tags.model_kind").map(_none)  # xmr | baseline | neural
     df["artifact_uri"] = _col(raw, "artifact_uri")
     for short, key in PARAM_COLUMNS.items():
         values = _col(raw, f"params.{key}").map(_none)

@@ -873,6 +873,13 @@ def build(runs: pd.DataFrame, out: Path, *, allow_mixed: bool = False) -> Result
                   notes=[summary(table)])
 
 
+def build_preview(runs: pd.DataFrame, out: Path) -> Result:
+    """:func:`build` for ``analysis.figures`` (a working view of whatever ran): mixed code
+    is allowed and claims.md says so ("MIXED code"); ``python -m analysis.claims`` (and the
+    bundle) refuse it."""
+    return build(runs, out, allow_mixed=True)
+
+
 EXIT_MIXED = 4  # the runs mix code versions: nothing written
 
 

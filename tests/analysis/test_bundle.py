@@ -43,6 +43,10 @@ def test_mixed_code_is_refused_unless_allowed(tmp_path, capsys, commits, why):
     assert claims.main(["--tracking-uri", store.uri, "--out", str(out), "--allow-mixed"]) == 0
     md = (out / "claims.md").read_text()
     assert "MIXED code" in md and COMMIT in md
+    # analysis.figures' working view builds it anyway, saying so
+    preview = claims.build_preview(load.load_runs(store.uri), tmp_path / "preview")
+    assert not preview.missing
+    assert "MIXED code" in (tmp_path / "preview" / "claims.md").read_text()
 
 
 def test_code_version_reads_mlflow_git_tags_when_the_param_is_missing():

@@ -109,7 +109,10 @@ def export(out: Path, *, tracking_uri: str | None = None, experiment: str | None
     raw.to_csv(out / RUNS_CSV, index=False)
     (out / ENVIRONMENT).write_text(json.dumps(environment(raw), indent=2, sort_keys=True)
                                    + "\n")
-    for rid in runs["run_id"]:
+    from tqdm import tqdm
+
+    for rid in tqdm(runs["run_id"], desc="per-query tables", unit="run",
+                    disable=len(runs) < 20):
         frame = load.load_per_query(runs, rid)
         if frame is not None:
             path = out / PER_QUERY_DIR / f"{rid}.parquet"

@@ -12,9 +12,14 @@ the FINISHED non-parent runs (a sweep's parent, ``tags.role = sweep``, is droppe
 share a grid point (the harness's ``config_hash`` tag), only the latest one.
 
 Columns: ``run_id, start_time, experiment, mlflow_experiment, sweep_id, task, data, dataset,
-model, features, indexer, threshold, beam_size, seed, git_commit, artifact_uri`` + the metrics
-under their own names
-(``recall_at_10``, ``latency_p50_ms``, …) + every param as ``params.<dotted key>``.
+model, model_kind, features, indexer, threshold, beam_size, seed, git_commit, artifact_uri``
++ the metrics under their own names (``recall_at_10``, ``latency_p50_ms``, …,
+``latency_load_avg``, ``cpu_count``) + every param as ``params.<dotted key>``. ``git_commit``
+is the ``git_commit`` param (``<sha>[-dirty]``), else MLflow's git source tags;
+``model_kind`` the run's ``model_kind`` tag (``xmr``, ``baseline``, ``neural``).
+
+The same frame comes from a results bundle (:mod:`analysis.bundle`): :func:`runs_from_raw`
+turns either source's raw runs into it.
 """
 
 from __future__ import annotations

@@ -360,6 +360,8 @@ def p_values(interval: Interval, threshold: float, direction: str) -> tuple[floa
     below α and ``does not hold`` when the second is. NaN without an interval."""
     if direction not in (">", "<"):
         raise ValueError(f"direction must be '>' or '<', got {direction!r}")
+    if not interval.has_interval:
+        return float("nan"), float("nan")
     at_most = interval.prob_at_most(threshold)
     below = interval.prob_at_most(threshold, strict=True)
     if direction == ">":  # holds: mass at or below the threshold is small

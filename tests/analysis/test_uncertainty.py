@@ -174,3 +174,28 @@ def test_user_level_coverage():
                              clusters=c)
             hits[name] += iv.low <= 0.0 <= iv.high
     assert hits["users"] / 300 >= 0.9 and hits["requests"] / 300 < 0.6
+
+
+def test_p_values_agree_with_the_interval_verdicts():
+    rng = np.random.default_rng(14)
+    x = rng.normal(0.05, 1.0, 4000)
+    one = u.bootstrap([x[None, :]], lambda m: m[..., 0])  # one seed: bootstrap draws
+    several = u.seed_interval([0.8, 1.0, 1.2])  # t over 3 seeds
+    for iv in (one, several):
+        for c in np.linspace(iv.low - 0.5, iv.high + 0.5, 41):
+            for d in (">", "<"):
+                v = u.verdict(iv, c, d)
+                p_holds, p_fails = u.p_values(iv, c, d)
+                # away from the bounds (where the percentile interpolates) they agree
+                if min(abs(c - iv.low), abs(c - iv.high)) > 1e-3:
+                    assert (v == u.HOLDS) == (p_holds < 0.05), (iv.method, c, d)
+                    assert (v == u.DOES_NOT_HOLD) == (p_fails < 0.05), (iv.method, c, d)
+    assert np.isnan(u.p_values(u.seed_interval([1.0]), 0.0, ">")[0])
+    # a band: inside holds, outside does not
+    iv = u.seed_interval([3.9, 4.0, 4.1])
+    assert u.band_verdict(iv, 3.0, 5.32) == u.HOLDS and u.band_p_values(iv, 3.0, 5.32)[0] < 0.05
+    assert u.band_verdict(iv, 1.0, 2.0) == u.DOES_NOT_HOLD
+    assert u.band_p_values(iv, 1.0, 2.0)[1] < 0.05
+    assert u.combine(u.HOLDS, u.DOES_NOT_HOLD) == u.DOES_NOT_HOLD
+    assert u.combine(u.HOLDS, None) == u.HOLDS
+    assert u.combine(u.HOLDS, u.INCONCLUSIVE) == u.INCONCLUSIVE

@@ -844,10 +844,11 @@ def header(table: pd.DataFrame, runs: pd.DataFrame) -> str:
         f"reads **{BUSY}**; runs that did not record their load keep their verdict, "
         "marked \"(load not recorded)\".\n\n"
         f"Multiplicity: the direction and magnitude tests of the real-data rows with a "
-        f"verdict form one family of {family} tests; **Holm** gives each row's verdict when "
-        "every test keeps its decision only if its Holm-adjusted p-value (from the same "
-        "interval: t, or the bootstrap's resampled statistics) is below 0.05. Pipeline "
-        "checks (synthetic data) are outside the family and the headline counts.\n\n")
+        f"verdict form one family of {family} tests. In the **Holm** column a test keeps "
+        "its decision only when its Holm-adjusted p-value (from the same interval: t, or "
+        "the bootstrap's resampled statistics) is below 0.05, else it is inconclusive; the "
+        "row's two tests combine as above. Pipeline checks (synthetic data) are outside the "
+        "family and the headline counts.\n\n")
 
 
 def write(table: pd.DataFrame, out: Path, runs: pd.DataFrame) -> list[Path]:

@@ -12,9 +12,14 @@ the FINISHED non-parent runs (a sweep's parent, ``tags.role = sweep``, is droppe
 share a grid point (the harness's ``config_hash`` tag), only the latest one.
 
 Columns: ``run_id, start_time, experiment, mlflow_experiment, sweep_id, task, data, dataset,
-model, features, indexer, threshold, beam_size, seed, git_commit, artifact_uri`` + the metrics
-under their own names
-(``recall_at_10``, ``latency_p50_ms``, …) + every param as ``params.<dotted key>``.
+model, model_kind, features, indexer, threshold, beam_size, seed, git_commit, artifact_uri``
++ the metrics under their own names (``recall_at_10``, ``latency_p50_ms``, …,
+``latency_load_avg``, ``cpu_count``) + every param as ``params.<dotted key>``. ``git_commit``
+is the ``git_commit`` param (``<sha>[-dirty]``), else MLflow's git source tags;
+``model_kind`` the run's ``model_kind`` tag (``xmr``, ``baseline``, ``neural``).
+
+The same frame comes from a results bundle (:mod:`analysis.bundle`): :func:`runs_from_raw`
+turns either source's raw runs into it.
 """
 
 from __future__ import annotations
@@ -42,7 +47,8 @@ DEMO_CMD = "make demo"
 # the metrics the harness logs (the fixed names of the README + extras it writes)
 METRICS = ("precision_at_1", "precision_at_5", "recall_at_10", "recall_at_100", "ndcg_at_10",
            "mrr_at_10", "bleu", "train_time_s", "latency_p50_ms", "latency_p99_ms",
-           "latency_mean_ms", "throughput_qps", "model_nnz", "model_bytes")
+           "latency_mean_ms", "throughput_qps", "model_nnz", "model_bytes",
+           "latency_load_avg", "cpu_count")  # the machine's load while timing, its CPUs
 # short name → param key (conf/ groups); absent params become NaN / None
 PARAM_COLUMNS = {"experiment": "experiment_name", "task": "task", "data": "data.name",
                  "model": "model.name", "features": "features.name",
@@ -50,6 +56,8 @@ PARAM_COLUMNS = {"experiment": "experiment_name", "task": "task", "data": "data.
                  "beam_size": "eval.beam_size", "seed": "seed", "git_commit": "git_commit"}
 NUMERIC_PARAMS = ("threshold", "beam_size", "seed")
 PER_QUERY = "per_query.parquet"  # each run's per-test-query metrics (experiments/job.py)
+BUNDLE_PER_QUERY = "per_query"  # a results bundle's folder of per-query tables (bundle.py)
+DATASETS = "inputs.datasets"  # raw column: the run's dataset inputs with their digests
 # params that never distinguish two grid points (where things go, versions, provenance)
 NON_GRID_PREFIXES = ("params.logger.", "params.paths.", "params.version.", "params.git_commit",
                      "params.dataset_card_hash")
@@ -148,11 +156,23 @@ def _runs_frame(client, experiments: dict[str, str]) -> pd.DataFrame:
                          "end_time": pd.to_datetime(info.end_time, unit="ms", utc=True),
                          **{f"metrics.{k}": v for k, v in data.metrics.items()},
                          **{f"params.{k}": v for k, v in data.params.items()},
-                         **{f"tags.{k}": v for k, v in data.tags.items()}})
+                         **{f"tags.{k}": v for k, v in data.tags.items()},
+                         DATASETS: _datasets(run)})
         token = page.token
         if not token:
             break
     return pd.DataFrame(rows)
+
+
+def _datasets(run) -> str | None:
+    """The run's MLflow dataset inputs as ``name:digest[:context]``, ';'-joined."""
+    inputs = getattr(getattr(run, "inputs", None), "dataset_inputs", None) or []
+    out = []
+    for d in inputs:
+        context = [t.value for t in d.tags if t.key == "mlflow.data.context"]
+        out.append(f"{d.dataset.name}:{d.dataset.digest}" + (f":{context[0]}" if context
+                                                            else ""))
+    return ";".join(sorted(out)) or None
 
 
 def _col(raw: pd.DataFrame, name: str) -> pd.Series:
@@ -187,6 +207,7 @@ def tidy(raw: pd.DataFrame) -> pd.DataFrame:
     df["role"] = _col(raw, "tags.role").map(_none)
     df["sweep_id"] = _col(raw, "tags.sweep_id").map(_none)
     df["config_hash"] = _col(raw, "tags.config_hash").map(_none)
+    df["model_kind"] = _col(raw, "tags.model_kind").map(_none)  # xmr | baseline | neural
     df["artifact_uri"] = _col(raw, "artifact_uri")
     for short, key in PARAM_COLUMNS.items():
         values = _col(raw, f"params.{key}").map(_none)
@@ -195,6 +216,11 @@ def tidy(raw: pd.DataFrame) -> pd.DataFrame:
         if short == "task":
             values = values.fillna(_col(raw, "tags.task").map(_none))
         df[short] = values
+    # the code version: params.git_commit ("<sha>[-dirty]"), else MLflow's source tags
+    tag_commit = _col(raw, "tags.mlflow.source.git.commit").map(_none)
+    dirty = _col(raw, "tags.mlflow.source.git.dirty").map(lambda v: str(v).lower() == "true")
+    df["git_commit"] = df["git_commit"].fillna(
+        tag_commit.where(~dirty, tag_commit.astype(str) + "-dirty").where(tag_commit.notna()))
     for short in NUMERIC_PARAMS:
         df[short] = pd.to_numeric(df[short], errors="coerce")
     df["beam_size"] = df["beam_size"].round().astype("Int64")  # nullable: QAC/MPC have none
@@ -240,6 +266,16 @@ def load_runs(tracking_uri: str | None = None, *, experiment: str | None = None,
         where = (f"MLflow experiment {mlflow_experiment!r} of {uri}" if mlflow_experiment
                  else f"any MLflow experiment of {uri}")
         raise NoRunsError(f"no runs in {where}: run `{SMOKE_CMD}` (or `{DEMO_CMD}`) first")
+    runs = runs_from_raw(raw, uri, experiment=experiment)
+    runs.attrs["tracking_uri"] = uri
+    return runs
+
+
+def runs_from_raw(raw: pd.DataFrame, where: str, *, experiment: str | None = None
+                  ) -> pd.DataFrame:
+    """:func:`tidy` + :func:`select` of a raw runs frame (from a store, or a results
+    bundle's ``runs.parquet``); ``where`` names the source in the errors."""
+    uri = where
     df = tidy(raw)
     runs = select(df, experiment=experiment)
     if runs.empty:
@@ -251,7 +287,6 @@ def load_runs(tracking_uri: str | None = None, *, experiment: str | None = None,
                               f"`python -m experiments.run -m experiment={experiment}`")
         raise NoRunsError(f"no FINISHED runs in {uri} ({len(df)} runs, none FINISHED outside "
                           f"sweep parents): run `{SMOKE_CMD}` (or `{DEMO_CMD}`) first")
-    runs.attrs["tracking_uri"] = uri
     return runs
 
 
@@ -279,6 +314,9 @@ def load_per_query(runs: pd.DataFrame, run_id: str) -> pd.DataFrame | None:
     """A run's ``per_query.parquet`` (one row per test query: ``query_id`` and the per-query
     metrics), or None when the run has none (runs logged before it existed). Cached: a
     FINISHED run's artifacts never change."""
+    if runs.attrs.get("bundle"):  # a results bundle: per_query/<run id>.parquet
+        path = Path(runs.attrs["bundle"]) / BUNDLE_PER_QUERY / f"{run_id}.parquet"
+        return pd.read_parquet(path) if path.is_file() else None
     uri = runs.attrs.get("tracking_uri") or resolve_tracking_uri()
     key = (uri, run_id)
     if key in _PER_QUERY_CACHE:
@@ -305,6 +343,29 @@ def short_commit(commit) -> str:
         return "unknown"
     head, _, dirty = str(commit).partition("-")
     return head[:7] + (f"-{dirty}" if dirty else "")
+
+
+class MixedCodeError(ValueError):
+    """Runs from more than one code version, or from a dirty tree."""
+
+
+def code_version(runs: pd.DataFrame, *, allow_mixed: bool = False) -> str:
+    """The one library commit the runs were made at (``git_commit``: the full sha). Raises
+    :class:`MixedCodeError` naming the commits when there are several, or one is dirty or
+    unknown — unless ``allow_mixed``, which returns them all (';'-joined, most runs
+    first)."""
+    commits = runs["git_commit"].map(_none).fillna("unknown") if "git_commit" in runs.columns \
+        else pd.Series(["unknown"] * len(runs), dtype=object)
+    counts = commits.value_counts()
+    if counts.empty:  # no runs: nothing mixed
+        return ""
+    bad = [c for c in counts.index if c == "unknown" or str(c).endswith("-dirty")]
+    if allow_mixed or (len(counts) == 1 and not bad):
+        return ";".join(counts.index)
+    listed = ", ".join(f"{short_commit(c)} ({n} runs)" for c, n in counts.items())
+    why = "several commits" if len(counts) > 1 else "a dirty tree or an unknown commit"
+    raise MixedCodeError(f"the runs come from {why}: {listed}. Rerun them at one clean "
+                         "commit, or pass --allow-mixed to use them anyway")
 
 
 def describe(runs: pd.DataFrame) -> dict[str, object]:

@@ -595,15 +595,17 @@ def _scopes(runs: pd.DataFrame, family: str, per_query) -> list[Scope]:
 
 def kind(runs: pd.DataFrame) -> str:
     """:data:`PIPELINE` when the runs' data came from one of the harness's generators
-    (``data.loader`` in ``experiments.mlflow_ui.GENERATORS``: checks of our own generators,
-    not evidence about the papers), else :data:`REAL`."""
-    from experiments.mlflow_ui import GENERATORS
+    (a ``data.loader`` whose registry entry names a ``generator``: checks of our own
+    generators, not evidence about the papers), else :data:`REAL`."""
+    from xmr.datasets.registry import DATASETS
+
+    generated = [name for name, spec in DATASETS.items() if spec.generator is not None]
 
     loader = pd.Series(None, index=runs.index, dtype=object)
     for col in ("params.data.loader", "data"):  # older runs: the data config's name
         if col in runs.columns:
             loader = loader.where(loader.notna(), runs[col].astype(object))
-    return PIPELINE if loader.isin(list(GENERATORS)).any() else REAL
+    return PIPELINE if loader.isin(generated).any() else REAL
 
 
 def load_state(runs: pd.DataFrame, run_ids: list[str]) -> str | None:

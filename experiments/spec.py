@@ -320,7 +320,8 @@ def _resolve(cfg: DictConfig) -> tuple[JobSpec | None, list[str]]:
                 "indexer", lambda: _label_embedding(cfg, parts.indexer))
     if cls.prunable:
         parts.train_threshold = problems.check("model", lambda: _train_threshold(cfg))
-    problems.check("model", lambda: cls.check(parts))
+    if not (cls.prunable and parts.train_threshold is None):  # else reported just above
+        problems.check("model", lambda: cls.check(parts))
     if problems.items:
         return None, problems.items
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from experiments import build
+from experiments.code_version import code_version
 from experiments.datacache import config_hash
 from experiments.models import Runner
 from xmr.warmup import warmup
@@ -42,8 +43,9 @@ def _fit(run: Runner, ds) -> None:
 
 def train(cfg: DictConfig, ds, dataset_key: str) -> tuple[Runner, bool, str]:
     """(trained runner at the run's threshold, trained_now, training key hash).
-    Memory → disk (paths.cache_dir) → train."""
-    key = build.training_key(cfg, dataset_key)
+    Memory → disk (paths.cache_dir) → train. The key holds the version of the code that
+    trains (:func:`experiments.code_version.code_version`): other code retrains."""
+    key = {**build.training_key(cfg, dataset_key), "code": code_version()}
     key_hash = config_hash(key)
     run = _MEMORY.get(key_hash)
     trained = run is None

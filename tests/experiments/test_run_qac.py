@@ -12,7 +12,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 QAC_METRICS = ("mrr_at_10", "bleu", "sacrebleu_top1", "train_time_s", "latency_p50_ms",
-               "latency_p99_ms", "throughput_qps")
+               "latency_p99_ms", "latency_load_avg", "cpu_count", "throughput_qps")
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +47,7 @@ def test_qac_metrics_are_logged_and_sane(smoke_qac):
         assert 0.0 <= m["mrr_at_10"] <= 1.0 and 0.0 <= m["bleu"] <= 1.0
         assert m["mrr_at_10"] > 0.05  # far above chance among hundreds of labels
         assert 0 < m["latency_p50_ms"] <= m["latency_p99_ms"]  # no wall-clock bound here
+        assert m["cpu_count"] >= 1 and m["latency_load_avg"] >= 0  # what it was timed under
         # the protocol: one thread, every request (the shortcut only counted, off)
         assert run.data.params["latency_threads"] == "1"
         assert run.data.params["eval.skip_unmatched_prefix"] == "False"

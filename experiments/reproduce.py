@@ -66,7 +66,7 @@ class Dataset:
         if not self.files or any(any(p.is_file() for p in data_dir.glob(pattern))
                                  for pattern in self.files):
             return None
-        return (f"no file matching {' or '.join(self.files)} under {data_dir}"
+        return (f"no file matching {' or '.join(self.files)} under the data folder"
                 + (f" ({self.how_to_obtain})" if self.how_to_obtain else ""))
 
 
@@ -201,7 +201,7 @@ class StepResult:
     failed: int = 0
     trainings: int | None = None  # models trained (None: the sweep did not say)
     wall_s: float = 0.0
-    reason: str = ""  # absent: why, and the command that would run it
+    reason: str = ""  # absent: why
     exit_code: int | None = None
 
 
@@ -316,10 +316,9 @@ def write_summary(path: Path, results: list[StepResult], *, target: str, quick: 
     from experiments.results import cpu_count
 
     steps = [asdict(r) for r in results]
-    for s in steps:  # an absent dataset's reason names the data folder: keep the data only
-        if s["status"] == "absent":
-            s["reason"] = "absent"
     path.parent.mkdir(parents=True, exist_ok=True)
+    for step in steps:
+        step["wall_s"] = round(step["wall_s"], 1)
     path.write_text(json.dumps({
         "target": target, "quick": quick, "seeds": list(seeds), "code_version": code_version(),
         "cpu_count": cpu_count(), "wall_s": round(wall_s, 1), "steps": steps}, indent=2) + "\n")
@@ -349,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="folder of the claims table (default: analysis.claims' own)")
     p.add_argument("--bundle", type=Path, default=None, metavar="DIR",
                    help="also export the results bundle there (python -m analysis.bundle)")
+    p.add_argument("--allow-mixed", action="store_true",
+                   help="passed to the claims table and the bundle: accept runs from several "
+                        "code versions or a dirty tree")
     p.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
                    help="a Hydra override for every sweep (repeatable), e.g. "
                         "-o paths.log_dir=/tmp/logs -o hydra/launcher=local_parallel")
@@ -381,9 +383,9 @@ def main(argv: list[str] | None = None) -> int:
         cmd = command(overrides)
         why = step.dataset.missing(data_dir)
         if why is not None:
-            results.append(StepResult(step.preset, step.dataset.name, "absent",
-                                      reason=f"{why}; to run it: {shown(cmd)}"))
-            print(f"skip {step.label}: {why}\n  to run it: {shown(cmd)}", flush=True)
+            results.append(StepResult(step.preset, step.dataset.name, "absent", reason=why))
+            print(f"skip {step.label}: {why} {data_dir}\n  to run it: {shown(cmd)}",
+                  flush=True)
             continue
         todo.append((step, cmd, count_jobs(overrides)))
     if any(s.preset in PEER_PRESETS for s, _, _ in todo):
@@ -430,7 +432,8 @@ def main(argv: list[str] | None = None) -> int:
               "what is missing", file=sys.stderr, flush=True)
         return code
 
-    claims = [sys.executable, "-m", "analysis.claims", "--tracking-uri", uri,
+    mixed = ["--allow-mixed"] if args.allow_mixed else []
+    claims = [sys.executable, "-m", "analysis.claims", "--tracking-uri", uri, *mixed,
               *(["--out", str(args.out)] if args.out is not None else [])]
     if _run(claims, "claims table") != 0:
         code = EXIT_FAILED
@@ -443,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"no bundle written to {args.bundle}: analysis.bundle is not available in "
                   "this version", flush=True)
         elif _run([sys.executable, "-m", "analysis.bundle", "export", "--out",
-                   str(args.bundle), "--tracking-uri", uri], "results bundle") != 0:
+                   str(args.bundle), "--tracking-uri", uri, *mixed], "results bundle") != 0:
             code = EXIT_FAILED
     absent = [r for r in results if r.status == "absent"]
     print(f"done in {duration(wall)}: " + ", ".join(

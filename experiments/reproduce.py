@@ -298,7 +298,9 @@ def run_step(step: Step, cmd: list[str], n_jobs: int, later_jobs: int, log_file:
     if seen < n_jobs:  # jobs that never printed (crash): keep the bar's total right
         bar.update(n_jobs - seen)
     result.wall_s = time.perf_counter() - t0
-    if result.status != "interrupted" and result.exit_code != 0:
+    if result.exit_code == EXIT_INTERRUPTED:  # a signal to the sweep alone
+        result.status = "interrupted"
+    elif result.status != "interrupted" and result.exit_code != 0:
         result.status = "failed"
     return result
 

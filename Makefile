@@ -70,6 +70,17 @@ demo: venv
 figures: venv
 	$(VPY) -m analysis.figures
 
+# Both papers in one command: every preset the claims table needs, on every dataset present
+# under DATA_DIR (absent ones skipped, saying how to run them), seeds 0,1,2, resumable (a
+# rerun completes only what is missing), then the claims table. REPRODUCE_ARGS: --quick,
+# --seeds 0,1,2, --bundle docs/results/NAME, --dry-run, -o KEY=VALUE ... (one paper:
+# python -m experiments.reproduce paper1 --data-dir DIR).
+DATA_DIR ?= ../shared/data
+REPRODUCE_ARGS ?=
+.PHONY: reproduce
+reproduce: venv peer
+	$(VPY) -m experiments.reproduce all --data-dir $(DATA_DIR) $(REPRODUCE_ARGS)
+
 demo-lib: venv
 	$(VPY) -m experiments.tools.demo
 

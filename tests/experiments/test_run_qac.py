@@ -12,7 +12,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 QAC_METRICS = ("mrr_at_10", "bleu", "sacrebleu_top1", "train_time_s", "latency_p50_ms",
-               "latency_p99_ms", "throughput_qps")
+               "latency_p99_ms", "latency_load_avg", "cpu_count", "throughput_qps")
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +47,7 @@ def test_qac_metrics_are_logged_and_sane(smoke_qac):
         assert 0.0 <= m["mrr_at_10"] <= 1.0 and 0.0 <= m["bleu"] <= 1.0
         assert m["mrr_at_10"] > 0.05  # far above chance among hundreds of labels
         assert 0 < m["latency_p50_ms"] <= m["latency_p99_ms"]  # no wall-clock bound here
+        assert m["cpu_count"] >= 1 and m["latency_load_avg"] >= 0  # what it was timed under
         # the protocol: one thread, every request (the shortcut only counted, off)
         assert run.data.params["latency_threads"] == "1"
         assert run.data.params["eval.skip_unmatched_prefix"] == "False"
@@ -99,8 +100,9 @@ def test_per_query_artifact(smoke_qac, tmp_path):
                                          str(tmp_path / run.info.run_id))
         frame = pd.read_parquet(path)
         assert list(frame.columns) == ["query_id", "reciprocal_rank", "bleu", "prefix_length",
-                                       "latency_ms"]
+                                       "user_id", "session_id", "latency_ms"]
         assert str(frame["bleu"].dtype) == "float32"
+        assert str(frame["user_id"].dtype) == str(frame["session_id"].dtype) == "int32"
         # each request's own latency (the timed path): for intervals of latency percentiles
         assert (frame["latency_ms"] > 0).all() and np.isfinite(frame["latency_ms"]).all()
         m = run.data.metrics
@@ -111,6 +113,13 @@ def test_per_query_artifact(smoke_qac, tmp_path):
         frames[(run.data.params["qac_row"], run.data.params["seed"])] = frame
     # same seed: the same test requests for every configuration (a paired comparison)
     assert frames[("7", "0")]["prefix_length"].equals(frames[("mpc", "0")]["prefix_length"])
+    # who asked: the split's anonymised user and session of each test request
+    from xmr.datasets.synthetic_qac import make_qac_preset
+
+    test = make_qac_preset("tiny", seed=0).splits["test"]
+    assert frames[("7", "0")]["user_id"].tolist() == test.user_ids.tolist()
+    assert frames[("7", "0")]["session_id"].tolist() == test.session_ids.tolist()
+    assert frames[("7", "0")]["user_id"].nunique() > 1  # requests of many users
     assert not frames[("7", "0")]["prefix_length"].equals(frames[("7", "1")]["prefix_length"])
 
 

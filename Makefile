@@ -19,6 +19,7 @@ help:
 	@echo "make demo   - set up .venv, run a small product_search sweep on synthetic data (MLflow)"
 	@echo "make ui     - MLflow UI on http://127.0.0.1:5000 over logs/, printing each comparison's link"
 	@echo "make figures - the papers' figures, tables and claims table (claims.md) from the logged runs"
+	@echo "make reproduce - both papers at seeds 0,1,2 on every dataset under DATA_DIR, then the claims table"
 	@echo "make test   - set up .venv and .peer-venv, run the whole test suite"
 	@echo "make peer   - build .peer-venv with libpecos 1.2.8 (the reference peer)"
 	@echo "make bench  - side by side against PECOS and LibMultiLabel (bibtex + synthetic + dense)"

@@ -45,6 +45,7 @@ import time
 from pathlib import Path
 
 from benchmarks import _lml_worker, scale, vs_pecos
+from benchmarks.common import finish_run, start_run
 from xmr.params import LinearParams
 
 logger = logging.getLogger(__name__)
@@ -190,6 +191,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    run = start_run("benchmarks.ovr_vs_lml", argv)
     args = parse_args(argv)
     if args.repeats < 3:
         logger.warning("--repeats %d < 3: timings are not the median of >= 3 runs", args.repeats)
@@ -198,7 +201,6 @@ def main(argv: list[str] | None = None) -> dict:
     model = ovr_model(args.threshold)
     runners = {"ovr": lambda f, t: run_ovr(f, model, t),
                "lml_1vsrest": lambda f, t: run_lml(f, args.lml_options, t)}
-    load_start = os.getloadavg()
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ovr_vs_lml_") as tmp:
         folder = vs_pecos.write_matrices(data, Path(tmp))
@@ -213,7 +215,7 @@ def main(argv: list[str] | None = None) -> dict:
                          args.repeats)], "side_timeout_s": args.side_timeout,
                      "data": data.info},
         "machine": vs_pecos.machine_info(None),
-        "load_average_start": load_start, "load_average_end": os.getloadavg(),
+        "runs": [finish_run(run)],
         "wall_s": time.perf_counter() - t0,
         "ovr": ours,
         "lml_1vsrest": peer,

@@ -110,12 +110,12 @@ def _portable(command: str) -> str:
     """The recorded command with absolute paths cut to their last two parts: the machine's
     own folders mean nothing to a reader (and the docs test refuses them)."""
     def cut(token: str) -> str:
-        for prefix in ("", "--data-dir=", "--out=", "--cache-dir=", "--figure="):
-            if token.startswith(prefix + "/"):
-                return prefix + ".../" + "/".join(Path(token[len(prefix):]).parts[-2:])
-        return token
+        m = re.fullmatch(r"(--[\w-]+=)?(/.*)", token)  # a path, or --option=path
+        if not m:
+            return token
+        return (m.group(1) or "") + ".../" + "/".join(Path(m.group(2)).parts[-2:])
 
-    return " ".join(cut(t) for t in shlex.split(command))
+    return shlex.join(cut(t) for t in shlex.split(command))
 
 
 def _range(values: list[float]) -> str:
@@ -255,7 +255,8 @@ def regenerate(page: Path, root: Path = REPO_ROOT) -> tuple[str, list[str]]:
     stale: list[str] = []
 
     def fresh(m: re.Match) -> str:
-        content = _block_content(m.group("command"), page, root) + "\n"
+        # a blank line before the end marker: a table must not run into it
+        content = _block_content(m.group("command"), page, root) + "\n\n"
         if content != m.group("content"):
             stale.append(m.group("command"))
         return f"{BEGIN}{m.group('command')} -->\n{content}{END}"

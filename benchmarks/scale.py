@@ -30,9 +30,11 @@ which are measured in the same run. Every side (PECOS included) runs in a worker
 its own session: ``--side-timeout`` stops the whole worker (PECOS's peer processes too) and
 records ``did_not_finish`` instead of holding up the run. The JSON is rewritten after every
 side; ``--resume`` keeps what it holds (same settings) and runs only the missing sides, so a
-run can be continued or extended by sizes; ``--redo SIDE`` reruns one side. The
-figure plots train time and peak memory against L on log-log axes with the least-squares
-slope of each side.
+run can be continued or extended by sizes; ``--redo SIDE`` reruns one side. Its ``runs``
+list records each invocation's command, code commit, UTC times and load averages
+(``benchmarks.common.start_run``); ``python -m benchmarks.report`` renders a committed JSON
+into the results docs. The figure plots train time and peak memory against L on log-log
+axes with the least-squares slope of each side.
 
 Usage::
 

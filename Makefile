@@ -106,6 +106,11 @@ bench: venv peer lml-venv
 	$(VPY) -m benchmarks.ovr_vs_lml --dataset synthetic --out bench-results/ovr_vs_lml_synthetic.json
 	$(VPY) -m benchmarks.ovr_vs_lml --dataset dense --out bench-results/ovr_vs_lml_dense.json
 
+# The results pages' benchmark tables and the scale figure, regenerated from docs/bench/*.json
+bench-report: venv
+	$(VPY) -m benchmarks.report
+	$(VPY) -m benchmarks.report figure docs/bench/scale.json --out docs/figures/scale.png
+
 # SCALE_ARGS: e.g. "--side-timeout 3600" (a side past it is recorded as did-not-finish);
 # --resume continues an interrupted run (every side is saved to the JSON as it ends)
 SCALE_ARGS ?= --resume

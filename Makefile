@@ -13,7 +13,7 @@ export PYTHONPATH := $(CURDIR)
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba-cache
 PYTEST_ARGS ?=
 
-.PHONY: venv peer xmc-venv lml-venv test demo demo-lib ui screenshots figures bench bench-scale lint clean help slurm-up slurm-down
+.PHONY: bench-report venv peer xmc-venv lml-venv test demo demo-lib ui screenshots figures bench bench-scale lint clean help slurm-up slurm-down
 
 help:
 	@echo "make demo   - set up .venv, run a small product_search sweep on synthetic data (MLflow)"

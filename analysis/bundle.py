@@ -37,7 +37,7 @@ from analysis import common, load
 
 log = logging.getLogger(__name__)
 
-RUNS = "runs.parquet"
+RUNS = load.BUNDLE_RUNS
 RUNS_CSV = "runs.csv"
 ENVIRONMENT = "environment.json"
 PER_QUERY_DIR = load.BUNDLE_PER_QUERY
@@ -121,17 +121,7 @@ def export(out: Path, *, tracking_uri: str | None = None, experiment: str | None
     return files
 
 
-def load_runs(bundle: Path, *, experiment: str | None = None) -> pd.DataFrame:
-    """The runs of a bundle as :func:`analysis.load.load_runs` gives them from the store
-    (their per-query tables read from the bundle)."""
-    path = Path(bundle) / RUNS
-    if not path.is_file():
-        raise load.NoRunsError(f"no {RUNS} in the bundle {bundle}: write one with "
-                               "`python -m analysis.bundle export --out DIR`")
-    runs = load.runs_from_raw(pd.read_parquet(path), f"the bundle {bundle}",
-                              experiment=experiment)
-    runs.attrs["bundle"] = str(Path(bundle))
-    return runs
+load_runs = load.load_bundle_runs  # the reader lives with the store's (claims reads both)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -903,9 +903,7 @@ def main(argv: list[str] | None = None) -> int:
     args: argparse.Namespace = p.parse_args(argv)
     try:
         if args.bundle is not None:
-            from analysis import bundle
-
-            runs = bundle.load_runs(args.bundle, experiment=args.experiment)
+            runs = load.load_bundle_runs(args.bundle, experiment=args.experiment)
         else:
             runs = common.load_from_args(args)
     except load.NoRunsError as exc:

@@ -57,6 +57,7 @@ PARAM_COLUMNS = {"experiment": "experiment_name", "task": "task", "data": "data.
 NUMERIC_PARAMS = ("threshold", "beam_size", "seed")
 PER_QUERY = "per_query.parquet"  # each run's per-test-query metrics (experiments/job.py)
 BUNDLE_PER_QUERY = "per_query"  # a results bundle's folder of per-query tables (bundle.py)
+BUNDLE_RUNS = "runs.parquet"  # a results bundle's table of runs (bundle.py)
 DATASETS = "inputs.datasets"  # raw column: the run's dataset inputs with their digests
 # params that never distinguish two grid points (where things go, versions, provenance)
 NON_GRID_PREFIXES = ("params.logger.", "params.paths.", "params.version.", "params.git_commit",
@@ -375,3 +376,16 @@ def describe(runs: pd.DataFrame) -> dict[str, object]:
             "experiments": sorted(runs["experiment"].dropna().unique()),
             "n_runs": int(len(runs)),
             "commits": list(commits.index)}
+
+
+def load_bundle_runs(bundle: Path, *, experiment: str | None = None) -> pd.DataFrame:
+    """The runs of a results bundle (``python -m analysis.bundle export``) as
+    :func:`load_runs` gives them from the store (their per-query tables read from the
+    bundle)."""
+    path = Path(bundle) / BUNDLE_RUNS
+    if not path.is_file():
+        raise NoRunsError(f"no {BUNDLE_RUNS} in the bundle {bundle}: write one with "
+                          "`python -m analysis.bundle export --out DIR`")
+    runs = runs_from_raw(pd.read_parquet(path), f"the bundle {bundle}", experiment=experiment)
+    runs.attrs["bundle"] = str(Path(bundle))
+    return runs

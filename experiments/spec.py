@@ -154,7 +154,8 @@ def _train_threshold(cfg: DictConfig) -> float:
     not the model trained at that threshold; it trains at the run's own ``threshold`` (and the
     training cache keys on it)."""
     m = cfg.model
-    if m.train_threshold is None or m.get("negative_sampling") == "man":
+    # a negative threshold is the model's own range error (Runner.check reports it)
+    if m.train_threshold is None or m.get("negative_sampling") == "man" or m.threshold < 0:
         return float(m.threshold)
     if m.train_threshold > m.threshold:
         raise ValueError(f"model.train_threshold ({m.train_threshold}) must be <= "

@@ -12,6 +12,9 @@ global node numbering (root = 0, then level 1, …, labels last):
 A query's score for child c is s = Σ x_f w_{f,c} + bias_c; it is transformed and combined
 with the parent's score (post-processor), and each level keeps the best ``beam_size`` nodes
 (the last level keeps ``topk``). Ties go to the lower node id.
+
+The hot loops index with unsigned integers (``np.uint64``), as the solver does: for a signed
+index numba emits negative-index wrap-around code (a sign test and an add) on every access.
 """
 
 from __future__ import annotations
@@ -73,16 +76,18 @@ def _select(cand_node, cand_score, n_cand, keep, out_node, out_score):
     candidates when keep << n_cand (the beam case). Returns how many."""
     m = 0
     for i in range(n_cand):
-        s, g = cand_score[i], cand_node[i]
-        if m == keep and not _better(s, g, out_score[m - 1], out_node[m - 1]):
+        ui = np.uint64(i)
+        s, g = cand_score[ui], cand_node[ui]
+        if m == keep and not _better(s, g, out_score[np.uint64(m - 1)],
+                                     out_node[np.uint64(m - 1)]):
             continue
         j = m if m < keep else keep - 1
-        while j > 0 and _better(s, g, out_score[j - 1], out_node[j - 1]):
-            out_score[j] = out_score[j - 1]
-            out_node[j] = out_node[j - 1]
+        while j > 0 and _better(s, g, out_score[np.uint64(j - 1)], out_node[np.uint64(j - 1)]):
+            out_score[np.uint64(j)] = out_score[np.uint64(j - 1)]
+            out_node[np.uint64(j)] = out_node[np.uint64(j - 1)]
             j -= 1
-        out_score[j] = s
-        out_node[j] = g
+        out_score[np.uint64(j)] = s
+        out_node[np.uint64(j)] = g
         if m < keep:
             m += 1
     return m
@@ -104,33 +109,37 @@ def beam_search_one(q_idx, q_val, n_levels, child_ptr, child_ids, chunk_ptr, row
         for b in range(n_cur):
             g = cur_node[b]
             parent_score = cur_score[b]
-            c0 = child_ptr[g]
-            k = child_ptr[g + 1] - c0
+            ug = np.uint64(g)
+            c0 = child_ptr[ug]
+            k = child_ptr[ug + np.uint64(1)] - c0
             for j in range(k):
-                buf[j] = node_bias[child_ids[c0 + j]]
-            lo = chunk_ptr[g]
-            hi = chunk_ptr[g + 1]
+                buf[np.uint64(j)] = node_bias[np.uint64(child_ids[np.uint64(c0 + j)])]
+            lo = chunk_ptr[ug]
+            hi = chunk_ptr[ug + np.uint64(1)]
             for qi in range(nq):
                 if lo >= hi:
                     break
-                f = q_idx[qi]
+                f = q_idx[np.uint64(qi)]
                 # binary search f in row_feat[lo:hi]; the window only shrinks (q_idx sorted)
                 a, z = lo, hi
                 while a < z:
                     mid = (a + z) >> 1
-                    if row_feat[mid] < f:
+                    if row_feat[np.uint64(mid)] < f:
                         a = mid + 1
                     else:
                         z = mid
                 lo = a
-                if a < hi and row_feat[a] == f:
-                    v = q_val[qi]
-                    for e in range(row_ptr[a], row_ptr[a + 1]):
-                        buf[ent_child[e]] += v * ent_val[e]
+                ua = np.uint64(a)
+                if a < hi and row_feat[ua] == f:
+                    v = q_val[np.uint64(qi)]
+                    for e in range(row_ptr[ua], row_ptr[ua + np.uint64(1)]):
+                        ue = np.uint64(e)
+                        buf[np.uint64(ent_child[ue])] += v * ent_val[ue]
                     lo = a + 1
             for j in range(k):
-                cand_node[n_cand] = child_ids[c0 + j]
-                cand_score[n_cand] = _transform_combine(buf[j], parent_score, pp)
+                cand_node[np.uint64(n_cand)] = child_ids[np.uint64(c0 + j)]
+                cand_score[np.uint64(n_cand)] = _transform_combine(buf[np.uint64(j)],
+                                                                   parent_score, pp)
                 n_cand += 1
         keep = topk if t == n_levels - 1 else beam_size
         n_cur = _select(cand_node, cand_score, n_cand, keep, nxt_node, nxt_score)

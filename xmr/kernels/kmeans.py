@@ -28,13 +28,20 @@ def _scatter(F_indptr, F_indices, F_data, rows, weights, center, marker, touched
 
 
 @nb.njit(nogil=True, cache=True)
-def _normalise(center, touched, n_touched):
+def _inverse_norm(center, touched, n_touched):
+    """1 / ‖center‖ over its touched entries (summed in ``touched`` order), 1 for a zero
+    centre (left as is)."""
     s = 0.0
     for j in range(n_touched):
         v = center[touched[j]]
         s += v * v
-    if s > 0.0:
-        inv = 1.0 / np.sqrt(s)
+    return 1.0 / np.sqrt(s) if s > 0.0 else 1.0
+
+
+@nb.njit(nogil=True, cache=True)
+def _normalise(center, touched, n_touched):
+    inv = _inverse_norm(center, touched, n_touched)
+    if inv != 1.0:
         for j in range(n_touched):
             center[touched[j]] *= inv
 
@@ -110,14 +117,168 @@ def _split_one(Z_indptr, Z_indices, Z_data, ones, members, init_a, init_b, max_i
     return order
 
 
+@nb.njit(nogil=True, cache=True)
+def _mark(Z_indptr, Z_indices, rows, marker, touched, n_touched):
+    """Record the features of ``rows`` not yet in ``touched``, in first-touch order (the
+    order `_scatter` would give them). Returns n_touched."""
+    for r in rows:
+        for p in range(Z_indptr[r], Z_indptr[r + 1]):
+            up = np.uint64(p)
+            f = Z_indices[up]
+            if not marker[np.uint64(f)]:
+                marker[np.uint64(f)] = True
+                touched[np.uint64(n_touched)] = f
+                n_touched += 1
+    return n_touched
+
+
+@nb.njit(nogil=True, cache=True, inline="always")
+def _before(a, b):
+    """``a`` sorts before ``b`` (ascending, NaN last: numpy's order)."""
+    return a < b or (a == a and b != b)
+
+
+@nb.njit(nogil=True, parallel=True, cache=True)
+def _argsort_parallel(keys, n_workers):
+    """``np.argsort(keys, kind="mergesort")`` by ``n_workers`` threads: each sorts a run,
+    then runs are merged pairwise. A stable sort's result is unique (ties keep their index
+    order), so this is the serial result exactly."""
+    n = keys.size
+    src = np.empty(n, dtype=np.int64)
+    bounds = np.empty(n_workers + 1, dtype=np.int64)
+    for w in range(n_workers + 1):
+        bounds[w] = w * n // n_workers
+    for w in nb.prange(n_workers):
+        lo, hi = bounds[w], bounds[w + 1]
+        src[lo:hi] = np.argsort(keys[lo:hi], kind="mergesort") + lo
+    dst = np.empty(n, dtype=np.int64)
+    width = 1
+    while width < n_workers:
+        n_pairs = (n_workers + 2 * width - 1) // (2 * width)
+        for q in nb.prange(n_pairs):
+            a = bounds[min(2 * q * width, n_workers)]
+            m = bounds[min((2 * q + 1) * width, n_workers)]
+            z = bounds[min((2 * q + 2) * width, n_workers)]
+            i, j, k = a, m, a
+            while i < m and j < z:
+                if _before(keys[src[j]], keys[src[i]]):  # ties: the left run first
+                    dst[k] = src[j]
+                    j += 1
+                else:
+                    dst[k] = src[i]
+                    i += 1
+                k += 1
+            while i < m:
+                dst[k] = src[i]
+                i += 1
+                k += 1
+            while j < z:
+                dst[k] = src[j]
+                j += 1
+                k += 1
+        src, dst = dst, src
+        width *= 2
+    return src
+
+
+@nb.njit(nogil=True, parallel=True, cache=True)
+def _split_one_parallel(Z_indptr, Z_indices, Z_data, ones, members, init_a, init_b, max_iter,
+                        c1, c2, marker, touched, n_workers, sorted_rows):
+    """`_split_one` with each round spread over ``n_workers`` threads, bit for bit the same
+    result: for a level with fewer segments than threads (the root is one segment).
+
+    Every float is computed as in `_split_one`, in the same order:
+    - a member's score is one thread's dot product, as before;
+    - the centre sums are split by *feature range*, not by rows: each worker scans the
+      rows in rank order and adds only the entries of its own features, so every feature
+      still sums its rows in the serial order (each worker reads every row's indices; the
+      adds, and the centre's cache lines, are divided; with ``sorted_rows`` a worker stops
+      reading a row past its range);
+    - the norms are summed serially over the touched features, in first-touch order (kept
+      by `_mark`, the order `_scatter` records); only the scaling is spread.
+    """
+    n = members.size
+    n_left = (n + 1) // 2
+    order = members.copy()
+    prev_left = np.zeros(n, dtype=np.bool_)
+    in_left = np.zeros(n, dtype=np.bool_)
+    scores = np.empty(n, dtype=np.float64)
+    n_features = c1.size
+    n_t = _scatter(Z_indptr, Z_indices, Z_data, members[init_a:init_a + 1], ones, c1,
+                   marker, touched, 0)
+    n_t = _scatter(Z_indptr, Z_indices, Z_data, members[init_b:init_b + 1], ones, c2,
+                   marker, touched, n_t)
+    for it in range(max_iter):
+        # scores = Z[members] · (c1 − c2), c1 overwritten by c1 − c2 as in _scores
+        for w in nb.prange(n_workers):
+            for j in range(w * n_t // n_workers, (w + 1) * n_t // n_workers):
+                f = np.uint64(touched[j])
+                c1[f] -= c2[f]
+        for w in nb.prange(n_workers):
+            for i in range(w * n // n_workers, (w + 1) * n // n_workers):
+                r = members[i]
+                sc = 0.0
+                for p in range(Z_indptr[r], Z_indptr[r + 1]):
+                    up = np.uint64(p)
+                    sc += Z_data[up] * c1[np.uint64(Z_indices[up])]
+                scores[i] = sc
+        rank = _argsort_parallel(-scores, n_workers)
+        in_left[:] = False
+        for j in range(n_left):
+            in_left[rank[j]] = True
+        for j in range(n):
+            order[j] = members[rank[j]]
+        if it > 0 and (in_left == prev_left).all():
+            break
+        prev_left[:] = in_left
+        if it == max_iter - 1:
+            break
+        for w in nb.prange(n_workers):  # _clear
+            for j in range(w * n_t // n_workers, (w + 1) * n_t // n_workers):
+                f = np.uint64(touched[j])
+                c1[f] = 0.0
+                c2[f] = 0.0
+        if it == 0:  # the members' features enter `touched` here, as in _split_one
+            n_t = _mark(Z_indptr, Z_indices, order[:n_left], marker, touched, n_t)
+            n_t = _mark(Z_indptr, Z_indices, order[n_left:], marker, touched, n_t)
+        for w in nb.prange(n_workers):  # centre sums, each worker its feature range
+            lo = w * n_features // n_workers
+            hi = (w + 1) * n_features // n_workers
+            for j in range(n):
+                r = order[j]
+                center = c1 if j < n_left else c2
+                for p in range(Z_indptr[r], Z_indptr[r + 1]):
+                    up = np.uint64(p)
+                    f = Z_indices[up]
+                    if f >= hi:
+                        if sorted_rows:  # the rest of the row is another worker's
+                            break
+                    elif f >= lo:
+                        center[np.uint64(f)] += ones[r] * Z_data[up]
+        # _normalise both: the sums serial (their order is the result), the scaling spread
+        inv1 = _inverse_norm(c1, touched, n_t)
+        inv2 = _inverse_norm(c2, touched, n_t)
+        for w in nb.prange(n_workers):
+            for j in range(w * n_t // n_workers, (w + 1) * n_t // n_workers):
+                f = np.uint64(touched[j])
+                c1[f] *= inv1
+                c2[f] *= inv2
+    _clear(c1, c2, touched, n_t)
+    for j in range(n_t):
+        marker[touched[j]] = False
+    return order
+
+
 @nb.njit(nogil=True, parallel=True, cache=True)
 def split_level(Z_indptr, Z_indices, Z_data, n_features, perm, seg_bounds, init_pairs,
                 max_iter, n_workers):
     """Split every segment ``perm[seg_bounds[s]:seg_bounds[s+1]]`` in two.
 
     Returns the new permutation (each segment's left half first) and the new bounds
-    (2 × segments). Segments are dealt round-robin to ``n_workers`` workers, each owning its
-    dense centre buffers, so results do not depend on the number of threads.
+    (2 × segments). With at least as many segments as workers, segments are dealt
+    round-robin to ``n_workers`` workers, each owning its dense centre buffers; with fewer
+    (the top levels), the segments are split one after the other, each by all the workers
+    (`_split_one_parallel`). Both give the same result, whatever the number of threads.
     """
     n_seg = seg_bounds.size - 1
     out = perm.copy()
@@ -128,6 +289,24 @@ def split_level(Z_indptr, Z_indices, Z_data, n_features, perm, seg_bounds, init_
         a, b = seg_bounds[s], seg_bounds[s + 1]
         new_bounds[2 * s + 1] = a + (b - a + 1) // 2
         new_bounds[2 * s + 2] = b
+    if n_seg < n_workers:
+        sorted_rows = True
+        for r in range(Z_indptr.size - 1):
+            for p in range(Z_indptr[r] + 1, Z_indptr[r + 1]):
+                if Z_indices[p] < Z_indices[p - 1]:
+                    sorted_rows = False
+        c1 = np.zeros(n_features, dtype=np.float64)
+        c2 = np.zeros(n_features, dtype=np.float64)
+        marker = np.zeros(n_features, dtype=np.bool_)
+        touched = np.empty(n_features, dtype=np.int64)
+        for s in range(n_seg):
+            a, b = seg_bounds[s], seg_bounds[s + 1]
+            if b - a < 2:
+                continue
+            out[a:b] = _split_one_parallel(Z_indptr, Z_indices, Z_data, ones, perm[a:b],
+                                           init_pairs[s, 0], init_pairs[s, 1], max_iter,
+                                           c1, c2, marker, touched, n_workers, sorted_rows)
+        return out, new_bounds
     for w in nb.prange(n_workers):
         c1 = np.zeros(n_features, dtype=np.float64)
         c2 = np.zeros(n_features, dtype=np.float64)

@@ -8,7 +8,14 @@ import pytest
 import scipy.sparse as sp
 from _toy import random_features
 
-from xmr.kernels.kmeans import _argsort_parallel, _split_one, _split_one_parallel, split_level
+from xmr.kernels.kmeans import (
+    _argsort_parallel,
+    _radix_argsort,
+    _split_one,
+    _split_one_parallel,
+    _stable_argsort,
+    split_level,
+)
 
 
 def _args(Z: sp.csr_matrix) -> tuple:
@@ -83,3 +90,20 @@ def test_split_level_few_segments_equals_one_worker(n_workers):
     got = split_level(*_args(Z), 25, perm, bounds, pairs, 20, n_workers)
     assert np.array_equal(got[0], want[0])
     assert np.array_equal(got[1], want[1])
+
+
+@pytest.mark.parametrize("n", [5, 3000, 20_000])
+def test_radix_argsort_is_the_stable_sort(n):
+    rng = np.random.default_rng(n)
+    keys = np.round(rng.standard_normal(n), 2)  # many ties
+    keys[rng.integers(0, n, 3)] = np.nan  # numpy: NaN last, in index order
+    keys[rng.integers(0, n, 3)] = -0.0  # ties with 0.0
+    keys[rng.integers(0, n, 3)] = 0.0
+    keys[rng.integers(0, n, 2)] = np.inf
+    keys[rng.integers(0, n, 2)] = -np.inf
+    keys[rng.integers(0, n, 2)] = 5e-324  # subnormals
+    keys[rng.integers(0, n, 2)] = -5e-324
+    want = np.argsort(keys, kind="mergesort")
+    assert np.array_equal(_radix_argsort(keys), want)
+    assert np.array_equal(_stable_argsort(keys), want)
+    assert np.array_equal(_argsort_parallel(keys, 3), want)

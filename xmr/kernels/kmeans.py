@@ -92,7 +92,7 @@ def _split_one(Z_indptr, Z_indices, Z_data, ones, members, init_a, init_b, max_i
                         marker, touched, n_t)
     for it in range(max_iter):
         _scores(Z_indptr, Z_indices, Z_data, members, c1, c2, touched, n_t, scores)
-        rank = np.argsort(-scores, kind="mergesort")
+        rank = _stable_argsort(-scores)
         in_left[:] = False
         for j in range(n_left):
             in_left[rank[j]] = True
@@ -132,6 +132,72 @@ def _mark(Z_indptr, Z_indices, rows, marker, touched, n_touched):
     return n_touched
 
 
+# Segments of at least this many members are sorted by radix sort (3-4x faster than the
+# merge sort from 5,000 members up; slower on a few hundred).
+RADIX_MIN = 2048
+_RADIX_BITS = 11  # digit width: 6 passes over 64-bit keys, 2,048 buckets
+
+
+@nb.njit(nogil=True, cache=True)
+def _radix_argsort(keys):
+    """``np.argsort(keys, kind="mergesort")`` of float64 ``keys`` by LSD radix sort.
+
+    A stable sort's result is unique, so this is the merge sort's result exactly: the keys
+    are mapped to unsigned integers of the same order (-0.0 equal to 0.0, every NaN last and
+    equal, as numpy sorts them), then sorted stably digit by digit; a digit that all keys
+    share is skipped (the sign and exponent bits, mostly)."""
+    n = keys.size
+    top = np.uint64(1) << np.uint64(63)
+    bits = keys.view(np.uint64)
+    ukey = np.empty(n, dtype=np.uint64)
+    for i in range(n):
+        v = keys[i]
+        if v != v:
+            ukey[i] = np.uint64(0xFFFFFFFFFFFFFFFF)
+        elif v == 0.0:
+            ukey[i] = top
+        else:
+            b = bits[i]
+            ukey[i] = ~b if (b & top) != np.uint64(0) else (b | top)
+    idx = np.arange(n)
+    tmp_key = np.empty(n, dtype=np.uint64)
+    tmp_idx = np.empty(n, dtype=np.int64)
+    n_buckets = 1 << _RADIX_BITS
+    mask = np.uint64(n_buckets - 1)
+    count = np.empty(n_buckets + 1, dtype=np.int64)
+    shift = 0
+    while shift < 64:
+        sh = np.uint64(shift)
+        count[:] = 0
+        for i in range(n):
+            count[np.uint64((ukey[i] >> sh) & mask) + np.uint64(1)] += 1
+        shared = False
+        for d in range(n_buckets + 1):
+            if count[d] == n:
+                shared = True
+        if not shared:
+            for d in range(n_buckets):
+                count[d + 1] += count[d]
+            for i in range(n):
+                d = (ukey[i] >> sh) & mask
+                pos = count[d]
+                count[d] = pos + 1
+                tmp_key[pos] = ukey[i]
+                tmp_idx[pos] = idx[i]
+            ukey, tmp_key = tmp_key, ukey
+            idx, tmp_idx = tmp_idx, idx
+        shift += _RADIX_BITS
+    return idx
+
+
+@nb.njit(nogil=True, cache=True)
+def _stable_argsort(keys):
+    """``np.argsort(keys, kind="mergesort")``, by radix sort from `RADIX_MIN` keys."""
+    if keys.size >= RADIX_MIN:
+        return _radix_argsort(keys)
+    return np.argsort(keys, kind="mergesort")
+
+
 @nb.njit(nogil=True, cache=True, inline="always")
 def _before(a, b):
     """``a`` sorts before ``b`` (ascending, NaN last: numpy's order)."""
@@ -150,7 +216,7 @@ def _argsort_parallel(keys, n_workers):
         bounds[w] = w * n // n_workers
     for w in nb.prange(n_workers):
         lo, hi = bounds[w], bounds[w + 1]
-        src[lo:hi] = np.argsort(keys[lo:hi], kind="mergesort") + lo
+        src[lo:hi] = _stable_argsort(keys[lo:hi]) + lo
     dst = np.empty(n, dtype=np.int64)
     width = 1
     while width < n_workers:
@@ -361,7 +427,7 @@ def _weighted_split_one(F_indptr, F_indices, F_data, weights, members, init_a, i
     cut = (n + 1) // 2
     for it in range(max_iter):
         _scores(F_indptr, F_indices, F_data, members, c1, c2, touched, n_t, scores)
-        rank = np.argsort(-scores, kind="mergesort")
+        rank = _stable_argsort(-scores)
         for j in range(n):
             order[j] = members[rank[j]]
         cut = _weighted_cut(order, weights)

@@ -88,6 +88,7 @@ def solve_dual_cd(indptr, indices, data, sqnorm, y, Cp, Cn, eps, max_iter, bias,
                 prefetch(indptr, far)
                 prefetch(alpha, far)
                 prefetch(y, far)
+                prefetch(QD, far)
             if big and s + PREFETCH_ROWS < active:
                 near = indptr[index[s + PREFETCH_ROWS]]
                 prefetch(indices, near)

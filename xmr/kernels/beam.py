@@ -98,7 +98,7 @@ def beam_search_one(q_idx, q_val, n_levels, child_ptr, child_ids, chunk_ptr, row
                     row_ptr, ent_child, ent_val, node_bias, beam_size, topk, pp,
                     cur_node, cur_score, nxt_node, nxt_score, cand_node, cand_score, buf):
     """Beam search of one query (sorted feature ids ``q_idx`` with values ``q_val``) down
-    ``n_levels`` levels. Scratch arrays are sized by :func:`scratch_sizes`. Returns the number
+    ``n_levels`` levels. Scratch arrays are sized by :func:`_alloc_scratch`. Returns the number
     of kept nodes; they are in ``cur_node[:m]`` / ``cur_score[:m]`` (best first)."""
     n_cur = 1
     cur_node[0] = 0
@@ -150,11 +150,16 @@ def beam_search_one(q_idx, q_val, n_levels, child_ptr, child_ids, chunk_ptr, row
 
 
 @nb.njit(nogil=True, cache=True)
-def _alloc_scratch(width, max_children):
-    n = max(width, 1)
-    cand = n * max_children
-    return (np.empty(n, np.int64), np.empty(n, np.float64), np.empty(max(n, cand), np.int64),
-            np.empty(max(n, cand), np.float64), np.empty(cand, np.int64),
+def _alloc_scratch(beam_size, topk, max_children):
+    """Scratch of `beam_search_one`: kept nodes (``max(beam_size, topk)``, current and next)
+    and candidates. A level's candidates are the children of at most ``beam_size`` nodes
+    (only the last level keeps ``topk``, and it is not expanded), so ``beam_size ×
+    max_children`` of them: sizing them by topk too allocated 100 times that for QAC's
+    topk = beam × leaf size (4 MB a query on a 27k-label trie)."""
+    n = max(beam_size, topk, 1)
+    cand = max(beam_size, 1) * max_children
+    return (np.empty(n, np.int64), np.empty(n, np.float64), np.empty(n, np.int64),
+            np.empty(n, np.float64), np.empty(cand, np.int64),
             np.empty(cand, np.float64), np.empty(max_children, np.float64))
 
 
@@ -167,14 +172,13 @@ def beam_search_batch(X_indptr, X_indices, X_data, n_levels, child_ptr, child_id
     Returns (nodes, scores, counts): (n, topk) global node ids / scores, best first, and how
     many are valid per row."""
     n = X_indptr.size - 1
-    width = max(beam_size, topk)
     out_node = np.full((n, topk), -1, dtype=np.int64)
     out_score = np.zeros((n, topk), dtype=np.float32)
     counts = np.zeros(n, dtype=np.int64)
     step = (n + n_chunks - 1) // n_chunks
     for ch in nb.prange(n_chunks):
         cur_node, cur_score, nxt_node, nxt_score, cand_node, cand_score, buf = _alloc_scratch(
-            width, max_children)
+            beam_size, topk, max_children)
         for r in range(ch * step, min(n, (ch + 1) * step)):
             s, e = X_indptr[r], X_indptr[r + 1]
             m = beam_search_one(X_indices[s:e], X_data[s:e], n_levels, child_ptr, child_ids,
@@ -193,9 +197,8 @@ def beam_search_batch(X_indptr, X_indices, X_data, n_levels, child_ptr, child_id
 def predict_one(q_idx, q_val, n_levels, child_ptr, child_ids, chunk_ptr, row_feat, row_ptr,
                 ent_child, ent_val, node_bias, beam_size, topk, pp, max_children, label_base):
     """Single-query path: returns (label ids, scores float32), best first."""
-    width = max(beam_size, topk)
     cur_node, cur_score, nxt_node, nxt_score, cand_node, cand_score, buf = _alloc_scratch(
-        width, max_children)
+        beam_size, topk, max_children)
     m = beam_search_one(q_idx, q_val, n_levels, child_ptr, child_ids, chunk_ptr, row_feat,
                         row_ptr, ent_child, ent_val, node_bias, beam_size, topk, pp, cur_node,
                         cur_score, nxt_node, nxt_score, cand_node, cand_score, buf)

@@ -8,12 +8,29 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from xmr.kernels.prefetch import prefetch
+
+# Rows ahead whose entries the scoring and centre loops prefetch, in segments of at least
+# PREFETCH_MIN_ROWS members: below the top levels, a segment's rows lie scattered over Z
+# (members in rank order), a chain of cache misses per row (members → indptr → entries).
+PREFETCH_ROWS = 8
+PREFETCH_MIN_ROWS = 4096
+
 
 @nb.njit(nogil=True, cache=True)
 def _scatter(F_indptr, F_indices, F_data, rows, weights, center, marker, touched, n_touched):
     """center += Σ_r weights[r] F[r]; records newly touched features. Returns n_touched.
     (Unit weights: the plain sum, bit for bit, as x * 1.0 == x.)"""
-    for r in rows:
+    n = rows.size
+    big = n >= PREFETCH_MIN_ROWS
+    for i in range(n):
+        if big and i + 2 * PREFETCH_ROWS < n:
+            prefetch(F_indptr, rows[i + 2 * PREFETCH_ROWS])
+        if big and i + PREFETCH_ROWS < n:
+            near = F_indptr[rows[i + PREFETCH_ROWS]]
+            prefetch(F_indices, near)
+            prefetch(F_data, near)
+        r = rows[i]
         w = weights[r]
         for p in range(F_indptr[r], F_indptr[r + 1]):
             up = np.uint64(p)  # unsigned indices: see _scores
@@ -55,7 +72,15 @@ def _scores(Z_indptr, Z_indices, Z_data, members, c1, c2, touched, n_touched, sc
     for j in range(n_touched):
         f = touched[j]
         c1[f] -= c2[f]
-    for i in range(members.size):
+    n = members.size
+    big = n >= PREFETCH_MIN_ROWS
+    for i in range(n):
+        if big and i + 2 * PREFETCH_ROWS < n:
+            prefetch(Z_indptr, members[i + 2 * PREFETCH_ROWS])
+        if big and i + PREFETCH_ROWS < n:
+            near = Z_indptr[members[i + PREFETCH_ROWS]]
+            prefetch(Z_indices, near)
+            prefetch(Z_data, near)
         r = members[i]
         s = 0.0
         for p in range(Z_indptr[r], Z_indptr[r + 1]):
@@ -264,6 +289,7 @@ def _split_one_parallel(Z_indptr, Z_indices, Z_data, ones, members, init_a, init
       by `_mark`, the order `_scatter` records); only the scaling is spread.
     """
     n = members.size
+    big = n >= PREFETCH_MIN_ROWS
     n_left = (n + 1) // 2
     order = members.copy()
     prev_left = np.zeros(n, dtype=np.bool_)
@@ -281,7 +307,14 @@ def _split_one_parallel(Z_indptr, Z_indices, Z_data, ones, members, init_a, init
                 f = np.uint64(touched[j])
                 c1[f] -= c2[f]
         for w in nb.prange(n_workers):
-            for i in range(w * n // n_workers, (w + 1) * n // n_workers):
+            end = (w + 1) * n // n_workers
+            for i in range(w * n // n_workers, end):
+                if big and i + 2 * PREFETCH_ROWS < end:
+                    prefetch(Z_indptr, members[i + 2 * PREFETCH_ROWS])
+                if big and i + PREFETCH_ROWS < end:
+                    near = Z_indptr[members[i + PREFETCH_ROWS]]
+                    prefetch(Z_indices, near)
+                    prefetch(Z_data, near)
                 r = members[i]
                 sc = 0.0
                 for p in range(Z_indptr[r], Z_indptr[r + 1]):
@@ -311,6 +344,12 @@ def _split_one_parallel(Z_indptr, Z_indices, Z_data, ones, members, init_a, init
             lo = w * n_features // n_workers
             hi = (w + 1) * n_features // n_workers
             for j in range(n):
+                if big and j + 2 * PREFETCH_ROWS < n:
+                    prefetch(Z_indptr, order[j + 2 * PREFETCH_ROWS])
+                if big and j + PREFETCH_ROWS < n:
+                    near = Z_indptr[order[j + PREFETCH_ROWS]]
+                    prefetch(Z_indices, near)
+                    prefetch(Z_data, near)
                 r = order[j]
                 center = c1 if j < n_left else c2
                 for p in range(Z_indptr[r], Z_indptr[r + 1]):

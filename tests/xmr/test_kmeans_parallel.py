@@ -75,19 +75,21 @@ def test_unsorted_rows_are_summed_in_full():
     # split_level finds the rows unsorted by itself
     perm, bounds = np.arange(60, dtype=np.int64), np.array([0, 60], dtype=np.int64)
     pairs = np.array([[1, 2]], dtype=np.int64)
-    out, _ = split_level(*_args(rev), 20, perm, bounds, pairs, 20, 4)
+    out, _ = split_level(*_args(rev), 20, perm, bounds, pairs, 20, 4, 0)
     assert np.array_equal(out, want)
 
 
 @pytest.mark.parametrize("n_workers", [2, 4, 9])
-def test_split_level_few_segments_equals_one_worker(n_workers):
-    # fewer segments than workers: the segments are split one by one, each by all workers
+@pytest.mark.parametrize("inner_min", [0, 50, 2048])
+def test_split_level_few_segments_equals_one_worker(n_workers, inner_min):
+    # fewer segments than workers: those of >= inner_min members are split one by one, each
+    # by all workers (0: all three; 50: the last; 2048: none), the others dealt to workers
     Z = _with_ties(120, 25, 7)
     perm = np.random.default_rng(0).permutation(120).astype(np.int64)
     bounds = np.array([0, 2, 45, 120], dtype=np.int64)
     pairs = np.array([[0, 1], [5, 30], [70, 3]], dtype=np.int64)
     want = split_level(*_args(Z), 25, perm, bounds, pairs, 20, 1)
-    got = split_level(*_args(Z), 25, perm, bounds, pairs, 20, n_workers)
+    got = split_level(*_args(Z), 25, perm, bounds, pairs, 20, n_workers, inner_min)
     assert np.array_equal(got[0], want[0])
     assert np.array_equal(got[1], want[1])
 

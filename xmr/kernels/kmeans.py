@@ -157,6 +157,10 @@ def _mark(Z_indptr, Z_indices, rows, marker, touched, n_touched):
     return n_touched
 
 
+# On a level of fewer segments than workers, a segment of at least this many members is
+# split by all the workers: a round costs about five parallel regions, worth it only when
+# the segment is large.
+PARALLEL_SPLIT_MIN = 2048
 # Segments of at least this many members are sorted by radix sort (3-4x faster than the
 # merge sort from 5,000 members up; slower on a few hundred).
 RADIX_MIN = 2048
@@ -376,14 +380,15 @@ def _split_one_parallel(Z_indptr, Z_indices, Z_data, ones, members, init_a, init
 
 @nb.njit(nogil=True, parallel=True, cache=True)
 def split_level(Z_indptr, Z_indices, Z_data, n_features, perm, seg_bounds, init_pairs,
-                max_iter, n_workers):
+                max_iter, n_workers, inner_min=PARALLEL_SPLIT_MIN):
     """Split every segment ``perm[seg_bounds[s]:seg_bounds[s+1]]`` in two.
 
     Returns the new permutation (each segment's left half first) and the new bounds
-    (2 × segments). With at least as many segments as workers, segments are dealt
-    round-robin to ``n_workers`` workers, each owning its dense centre buffers; with fewer
-    (the top levels), the segments are split one after the other, each by all the workers
-    (`_split_one_parallel`). Both give the same result, whatever the number of threads.
+    (2 × segments). Segments are dealt round-robin to the workers, each owning its dense
+    centre buffers; but on a level with fewer segments than workers (the top levels: the
+    root is one segment), a segment of at least ``inner_min`` members is split by all the
+    workers (`_split_one_parallel`), one such segment after the other. Every segment's
+    split is the serial one bit for bit, so results do not depend on the number of threads.
     """
     n_seg = seg_bounds.size - 1
     out = perm.copy()
@@ -394,7 +399,28 @@ def split_level(Z_indptr, Z_indices, Z_data, n_features, perm, seg_bounds, init_
         a, b = seg_bounds[s], seg_bounds[s + 1]
         new_bounds[2 * s + 1] = a + (b - a + 1) // 2
         new_bounds[2 * s + 2] = b
+    inner = np.zeros(n_seg, dtype=np.bool_)
+    n_inner = 0
     if n_seg < n_workers:
+        for s in range(n_seg):
+            if seg_bounds[s + 1] - seg_bounds[s] >= max(inner_min, 2):
+                inner[s] = True
+                n_inner += 1
+    n_deal = min(n_workers, n_seg)
+    if n_inner < n_seg:
+        for w in nb.prange(n_deal):
+            c1 = np.zeros(n_features, dtype=np.float64)
+            c2 = np.zeros(n_features, dtype=np.float64)
+            marker = np.zeros(n_features, dtype=np.bool_)
+            touched = np.empty(n_features, dtype=np.int64)
+            for s in range(w, n_seg, n_deal):
+                a, b = seg_bounds[s], seg_bounds[s + 1]
+                if b - a < 2 or inner[s]:
+                    continue
+                out[a:b] = _split_one(Z_indptr, Z_indices, Z_data, ones, perm[a:b],
+                                      init_pairs[s, 0], init_pairs[s, 1], max_iter, c1, c2,
+                                      marker, touched)
+    if n_inner > 0:
         sorted_rows = True
         for r in range(Z_indptr.size - 1):
             for p in range(Z_indptr[r] + 1, Z_indptr[r + 1]):
@@ -405,24 +431,12 @@ def split_level(Z_indptr, Z_indices, Z_data, n_features, perm, seg_bounds, init_
         marker = np.zeros(n_features, dtype=np.bool_)
         touched = np.empty(n_features, dtype=np.int64)
         for s in range(n_seg):
-            a, b = seg_bounds[s], seg_bounds[s + 1]
-            if b - a < 2:
-                continue
-            out[a:b] = _split_one_parallel(Z_indptr, Z_indices, Z_data, ones, perm[a:b],
-                                           init_pairs[s, 0], init_pairs[s, 1], max_iter,
-                                           c1, c2, marker, touched, n_workers, sorted_rows)
-        return out, new_bounds
-    for w in nb.prange(n_workers):
-        c1 = np.zeros(n_features, dtype=np.float64)
-        c2 = np.zeros(n_features, dtype=np.float64)
-        marker = np.zeros(n_features, dtype=np.bool_)
-        touched = np.empty(n_features, dtype=np.int64)
-        for s in range(w, n_seg, n_workers):
-            a, b = seg_bounds[s], seg_bounds[s + 1]
-            if b - a < 2:
-                continue
-            out[a:b] = _split_one(Z_indptr, Z_indices, Z_data, ones, perm[a:b], init_pairs[s, 0],
-                                  init_pairs[s, 1], max_iter, c1, c2, marker, touched)
+            if inner[s]:
+                a, b = seg_bounds[s], seg_bounds[s + 1]
+                out[a:b] = _split_one_parallel(Z_indptr, Z_indices, Z_data, ones, perm[a:b],
+                                               init_pairs[s, 0], init_pairs[s, 1], max_iter,
+                                               c1, c2, marker, touched, n_workers,
+                                               sorted_rows)
     return out, new_bounds
 
 

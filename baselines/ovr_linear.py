@@ -88,15 +88,19 @@ def _score_row(x_idx, x_val, w_ptr, w_lab, w_val, bias_score, bias_order, k,
     ``touched`` (L,) int64. Writes ``out_lab``/``out_score`` (k,), returns how many."""
     n_t = 0
     for p in range(x_idx.size):
-        f = x_idx[p]
-        v = np.float64(x_val[p])
-        for q in range(w_ptr[f], w_ptr[f + 1]):
-            lab = w_lab[q]
-            if not mark[lab]:
-                mark[lab] = True
-                touched[n_t] = lab
+        # unsigned indices: numba emits negative-index wrap-around code for signed ones
+        up = np.uint64(p)
+        uf = np.uint64(x_idx[up])
+        v = np.float64(x_val[up])
+        for q in range(w_ptr[uf], w_ptr[uf + np.uint64(1)]):
+            uq = np.uint64(q)
+            lab = w_lab[uq]
+            ul = np.uint64(lab)
+            if not mark[ul]:
+                mark[ul] = True
+                touched[np.uint64(n_t)] = lab
                 n_t += 1
-            acc[lab] += v * w_val[q]
+            acc[ul] += v * w_val[uq]
     # candidates: every touched label + the k best bias-only labels that were not touched
     n_extra = 0
     for j in range(bias_order.size):

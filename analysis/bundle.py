@@ -14,7 +14,8 @@ A bundle folder holds:
   DataFrame :func:`analysis.load.load_runs` builds from the store.
 - ``per_query/<run id>.parquet``: each run's per-test-query table, as the run logged it.
 - ``latency_interleaved/<run id>.parquet``: each request's time in each repeat of the
-  interleaved timing (``python -m experiments.latency``), for the runs that had one.
+  interleaved timing (``python -m experiments.latency``), for the runs that had one (no
+  folder when none had).
 - ``environment.json``: package versions, CPU counts and the load averages the runs were
   timed under (as the runs recorded them), the library commits, the number of runs.
 - ``claims.csv`` / ``claims.md``: the claims table of these runs.
@@ -113,8 +114,7 @@ def export(out: Path, *, tracking_uri: str | None = None, experiment: str | None
     raw = raw.set_index("run_id").loc[runs["run_id"]].reset_index()  # newest first
     raw = portable(raw)
     out.mkdir(parents=True, exist_ok=True)
-    for folder in (PER_QUERY_DIR, INTERLEAVED_DIR):
-        (out / folder).mkdir(exist_ok=True)
+    (out / PER_QUERY_DIR).mkdir(exist_ok=True)
     files = [out / RUNS, out / RUNS_CSV, out / ENVIRONMENT]
     raw.to_parquet(out / RUNS, index=False)
     raw.to_csv(out / RUNS_CSV, index=False)
@@ -132,6 +132,7 @@ def export(out: Path, *, tracking_uri: str | None = None, experiment: str | None
             frame = load.load_run_table(runs, rid, name)
             if frame is not None:
                 path = out / load.RUN_TABLES[name] / f"{rid}.parquet"
+                path.parent.mkdir(exist_ok=True)  # latency_interleaved/: only if some run has it
                 frame.to_parquet(path, index=False)
                 files.append(path)
     return files

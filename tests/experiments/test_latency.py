@@ -203,3 +203,33 @@ def test_the_claims_table_reads_the_interleaved_times(timed_qac, tmp_path):
     again = claims.evaluate(bundle.load_runs(tmp_path / "bundle")).set_index("claim")
     assert again.loc["C9a", "detail"] == table.loc["C9a", "detail"]
     assert again.loc["C9a", "estimate"] == pytest.approx(table.loc["C9a", "estimate"])
+
+
+@pytest.mark.slow
+def test_product_search_runs_are_rebuilt_from_the_cache_and_re_pruned(tmp_path):
+    """experiment=smoke at two thresholds (one training at train_threshold, re-pruned per
+    run): both runs are timed together, text in, from the cached model."""
+    from conftest import _run_app, _tmp_paths  # noqa: PLC0415
+
+    proc = _run_app("experiments.run", "-m", "experiment=smoke", "features=all",
+                    "eval.beam_size=10", "seed=0", *_tmp_paths(tmp_path), cwd=tmp_path,
+                    timeout=400)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    uri = f"sqlite:///{tmp_path / 'logs' / 'mlflow.db'}"
+    timed = _run_app("experiments.latency", "--experiment", "smoke", "--tracking-uri", uri,
+                     "--max-requests", "40", "--block", "7", cwd=tmp_path, timeout=300)
+    assert timed.returncode == 0, timed.stdout[-3000:] + timed.stderr[-3000:]
+    assert "2 runs timed interleaved, 3 repeats" in timed.stdout
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    runs = [r for r in client.search_runs([client.get_experiment_by_name("smoke")
+                                           .experiment_id])
+            if r.data.tags.get("role") != "sweep"]
+    assert sorted(r.data.params["model.threshold"] for r in runs) == ["0.05", "0.2"]
+    assert len({r.data.tags[latency.GROUP_TAG] for r in runs}) == 1
+    for run in runs:
+        frame = pd.read_parquet(client.download_artifacts(
+            run.info.run_id, latency.ARTIFACT, str(tmp_path / run.info.run_id)))
+        assert len(frame) == 3 * 40  # --max-requests: the first 40 test requests
+        assert run.data.metrics["latency_il_repeats"] == 3.0

@@ -279,30 +279,39 @@ def prepare(client, group: Group) -> None:
                 m.skip = f"its trained model is not in the training cache ({folder})"
 
 
-def trained_runner(spec, tags: dict[str, str], ds, loaded: dict[str, Runner]) -> Runner:
-    """The run's trained runner at its threshold: loaded from the training cache (once per
-    ``train_key``), or retrained here when its class is never cached (counting, for MPC)."""
+def trained_runner(spec, tags: dict[str, str], ds, loaded: dict) -> Runner:
+    """The run's trained runner at its threshold: loaded from the training cache, or
+    retrained here when its class is never cached (counting, for MPC). ``loaded`` keeps
+    each (``train_key``, threshold) once: runs that differ only in a prediction setting
+    share one model in memory."""
     key = tags.get("train_key") or spec.config_hash
-    run = loaded.get(key)
+    if (key, spec.threshold) in loaded:
+        return loaded[key, spec.threshold]
+    run = loaded.get((key, None))
     if run is None:
         run = spec.runner()
         if run.cacheable:
             run.load(model_folder(spec, tags))
         else:
             run.fit(ds)
-        loaded[key] = run
+        loaded[key, None] = run
     if run.prunable:
         run = run.with_threshold(spec.threshold)
+    loaded[key, spec.threshold] = run
     return run
 
 
-def single_requests(spec, run: Runner, ds) -> tuple[Callable[[object], object], list]:
+def single_requests(spec, run: Runner, ds, requests: list | None = None
+                    ) -> tuple[Callable[[object], object], list]:
     """(single-request callable, the test requests) as the job's latency protocol builds
     them: XMR ``run.one(q, inference)`` over ``run.queries(test, X)`` (text in,
-    featurisation included); QAC ``suggester.suggest(prev, prefix)``."""
+    featurisation included); QAC ``suggester.suggest(prev, prefix)``. ``requests``: those
+    of another run of the same trained model (the same requests; not built again)."""
     test, inf = ds.splits["test"], spec.inference
     if isinstance(run, XMRRunner):
-        return (lambda q: run.one(q, inf)), run.queries(test, run.features(test))
+        if requests is None:
+            requests = run.queries(test, run.features(test))
+        return (lambda q: run.one(q, inf)), requests
     if isinstance(run, QACRunner):
         suggester = run.suggester(inf, ds.labels)
         return ((lambda q: suggester.suggest(q[0], q[1])),
@@ -318,14 +327,17 @@ def time_group(client, group: Group, *, repeats: int, block: int,
     from experiments.job import load_data
 
     timed = group.timed
-    datasets, loaded, calls, requests = {}, {}, [], []
+    datasets, loaded, built, calls, requests = {}, {}, {}, [], []
     for m in timed:
         data = m.spec.data  # the runs of a group share their data: loaded once
         key = (data.name, data.loader, config_hash(data.options_dict))
         if key not in datasets:
             datasets[key] = load_data(m.spec.data)[0]
         ds = datasets[key]
-        call, reqs = single_requests(m.spec, trained_runner(m.spec, m.tags, ds, loaded), ds)
+        trained = m.tags.get("train_key") or m.run_id
+        call, reqs = single_requests(m.spec, trained_runner(m.spec, m.tags, ds, loaded), ds,
+                                     built.get(trained))
+        built[trained] = reqs
         calls.append(call)
         requests.append(reqs)
     n = min(min(len(r) for r in requests),

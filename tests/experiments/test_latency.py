@@ -110,6 +110,29 @@ def test_runners_timed_elsewhere_are_recognised():
     assert not any(latency.timed_elsewhere(cls) for cls in RUNNERS["qac"].values())
 
 
+def _fake_run(rid: str, card: str, seed: str, **tags):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(info=SimpleNamespace(run_id=rid), data=SimpleNamespace(
+        params={"dataset_card_hash": card, "seed": seed},
+        tags={"data": "d", "mlflow.runName": rid, **tags}))
+
+
+def test_runs_are_grouped_by_data_and_seed_and_a_timed_group_is_done():
+    runs = [_fake_run("a", "c1", "0"), _fake_run("b", "c1", "0"), _fake_run("c", "c1", "1"),
+            _fake_run("d", "c2", "0")]
+    groups = latency.groups_of(runs)
+    assert sorted(sorted(m.run_id for m in g.members) for g in groups) == [
+        ["a", "b"], ["c"], ["d"]]
+    g = next(g for g in groups if len(g.members) == 2)
+    assert not g.done()
+    for m in g.members:
+        m.tags[latency.GROUP_TAG] = g.id
+    assert g.done()
+    g.members[1].skip = "timed elsewhere"  # another set of runs: another group id
+    assert not g.done()
+
+
 # ------------------------------------------------------------------------ end to end
 @pytest.fixture(scope="module")
 def timed_qac(tmp_path_factory):

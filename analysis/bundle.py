@@ -13,6 +13,9 @@ A bundle folder holds:
   dataset input as ``name:digest:context``). :func:`load_runs` turns it into the same
   DataFrame :func:`analysis.load.load_runs` builds from the store.
 - ``per_query/<run id>.parquet``: each run's per-test-query table, as the run logged it.
+- ``latency_interleaved/<run id>.parquet``: each request's time in each repeat of the
+  interleaved timing (``python -m experiments.latency``), for the runs that had one (no
+  folder when none had).
 - ``environment.json``: package versions, CPU counts and the load averages the runs were
   timed under (as the runs recorded them), the library commits, the number of runs.
 - ``claims.csv`` / ``claims.md``: the claims table of these runs.
@@ -41,6 +44,7 @@ RUNS = load.BUNDLE_RUNS
 RUNS_CSV = "runs.csv"
 ENVIRONMENT = "environment.json"
 PER_QUERY_DIR = load.BUNDLE_PER_QUERY
+INTERLEAVED_DIR = load.BUNDLE_INTERLEAVED
 # raw columns that only say where things were on the machine that ran them
 DROPPED = ("artifact_uri", "tags.output_dir", "tags.mlflow.source.name", "experiment_id")
 _LOCAL_PATH = re.compile(r"^(file:/+|/|~/|[A-Za-z]:[\\/])")
@@ -75,15 +79,22 @@ def environment(raw: pd.DataFrame) -> dict:
         return sorted({float(v) for v in pd.to_numeric(runs.get(col), errors="coerce")
                        .dropna()}) if col in runs.columns else []
 
-    load_avg = pd.to_numeric(runs.get("latency_load_avg"), errors="coerce")
+    def loads(col: str) -> dict | None:
+        values = pd.to_numeric(runs.get(col), errors="coerce")
+        if values is None or values.dropna().empty:
+            return None
+        return {"min": float(values.min()), "median": float(values.median()),
+                "max": float(values.max()), "runs_recorded": int(values.notna().sum())}
+
     return {
         "n_runs": int(len(raw)),
         "git_commits": sorted(set(runs["git_commit"].dropna().astype(str))),
         "package_versions": versions,
         "cpu_count": numbers("cpu_count"),
-        "latency_load_avg": None if load_avg is None or load_avg.dropna().empty else {
-            "min": float(load_avg.min()), "median": float(load_avg.median()),
-            "max": float(load_avg.max()), "runs_recorded": int(load_avg.notna().sum())},
+        "latency_load_avg": loads("latency_load_avg"),
+        # the interleaved timing's (experiments/latency.py), where it ran
+        "latency_il_load_avg": loads("latency_il_load_avg"),
+        "latency_il_cpu_count": numbers("latency_il_cpu_count"),
         "presets": sorted(set(runs["experiment"].dropna().astype(str))),
         "datasets": sorted(set(runs["dataset"].dropna().astype(str))),
     }
@@ -111,13 +122,19 @@ def export(out: Path, *, tracking_uri: str | None = None, experiment: str | None
                                    + "\n")
     from tqdm import tqdm
 
+    timed = set(runs["run_id"][runs["latency_il_group"].notna()]) \
+        if "latency_il_group" in runs.columns else set()
     for rid in tqdm(runs["run_id"], desc="per-query tables", unit="run",
                     disable=len(runs) < 20):
-        frame = load.load_per_query(runs, rid)
-        if frame is not None:
-            path = out / PER_QUERY_DIR / f"{rid}.parquet"
-            frame.to_parquet(path, index=False)
-            files.append(path)
+        for name in (load.PER_QUERY, load.INTERLEAVED):
+            if name == load.INTERLEAVED and rid not in timed:
+                continue  # never timed interleaved: no artifact to look for
+            frame = load.load_run_table(runs, rid, name)
+            if frame is not None:
+                path = out / load.RUN_TABLES[name] / f"{rid}.parquet"
+                path.parent.mkdir(exist_ok=True)  # latency_interleaved/: only if some run has it
+                frame.to_parquet(path, index=False)
+                files.append(path)
     return files
 
 
@@ -151,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     except load.NoRunsError as exc:
         print(f"no bundle: {exc}", file=sys.stderr)
         return common.EXIT_NO_RUNS
-    print(f"bundle: {len(runs)} runs, {len(files) - 3} per-query tables")
+    tables = [f for f in files if f.parent.name == PER_QUERY_DIR]
+    print(f"bundle: {len(runs)} runs, {len(tables)} per-query tables, "
+          f"{len(files) - 3 - len(tables)} interleaved latency tables")
     # the claims come from the bundle itself: what `analysis.claims --bundle` reproduces
     result = claims.build(runs, args.out, allow_mixed=args.allow_mixed)
     for line in result.lines():

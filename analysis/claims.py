@@ -26,6 +26,12 @@ measured:
   share one test set (see :mod:`analysis.uncertainty`); per-run quantities (training time,
   latency percentiles, model size) a t interval over seeds (none from a single seed →
   ``inconclusive``);
+- latency claims read each request's time: from the interleaved timing when the compared runs
+  were timed together (``python -m experiments.latency``: one process, round-robin, >= 3
+  repeats; ``latency_interleaved.parquet``, paired by request and repeat), else from the
+  job's own timing (``latency_ms``), else the logged percentiles; a latency timed on a
+  loaded machine (1-min load average above :data:`BUSY_LOAD` × the CPU count) reads
+  ``not measured (busy machine)``;
 - the runs come from one preset per dataset (the full preset if it ran there, else its smoke
   variant), only seeds that every compared configuration ran, and only configurations
   fixed in advance (no best-of selection, except the one the claim names: "trie/hybrid beat
@@ -74,6 +80,10 @@ SHORT_PREFIX = 3  # "short prefixes": <= 3 characters (paper 2: +33% MRR there)
 MIN_SEEDS = 3  # a claim that depends on training is decided from at least this many seeds
 BAND = (0.75, 1.33)  # "≈ x" is two-sided: within [0.75x, 1.33x], the one band for every ≈
 BUSY_LOAD = 0.5  # a latency is trusted when the 1-min load average was <= this x CPU count
+# what a latency was measured under (metrics): at job time, or by the interleaved timing
+JOB_CONDITIONS = ("latency_load_avg", "cpu_count")
+IL_CONDITIONS = ("latency_il_load_avg", "latency_il_cpu_count")
+_REPEAT_KEY = 1 << 20  # (query_id, repeat) → one int key: repeats stay below this
 REAL, PIPELINE = "real data", "pipeline check"  # synthetic data checks our own generators
 FEW_SEEDS = f"{u.INCONCLUSIVE} (n seeds < {MIN_SEEDS})"
 BUSY = "not measured (busy machine)"
@@ -93,6 +103,7 @@ class Measured:
     run_ids: list[str]
     partial: str | None = None  # why a "holds" must stay inconclusive (part of the claim)
     magnitude: u.Interval | None = None  # the paper's figure's quantity, when not the same
+    conditions: tuple[str, str] = JOB_CONDITIONS  # the metrics its latency was timed under
 
 
 @dataclass
@@ -103,6 +114,8 @@ class Scope:
     preset: str
     family: str
     per_query: Callable[[str], pd.DataFrame | None]
+    # a run's latency_interleaved.parquet (experiments/latency.py), None if it has none
+    interleaved: Callable[[str], pd.DataFrame | None] = lambda run_id: None
 
     def cmd(self) -> str:
         return CMD.format(FAMILIES[self.family][0])
@@ -256,23 +269,61 @@ def _seed_values(points: list[dict], value: Callable[..., float], detail: str) -
                     f"{detail}; seeds {', '.join(map(str, seeds))}", _ids(seeds, *points))
 
 
+def interleaved_groups(scope: Scope, seeds: list[int], points: list[dict]
+                       ) -> tuple[list[np.ndarray], int] | None:
+    """(groups, repeats) of the interleaved timing when every run of each seed was timed in
+    one group (one tag ``latency_il_group``, experiments/latency.py) and logged its
+    ``latency_interleaved.parquet``: per seed a (len(points), n) array of the runs'
+    request times paired by (query id, repeat), the repeats pooled; else None."""
+    runs = [p[s] for s in seeds for p in points]
+    for s in seeds:
+        ids = {p[s].get("latency_il_group") for p in points}
+        if len(ids) != 1 or any(pd.isna(i) for i in ids):
+            return None
+
+    def frame(run_id: str) -> pd.DataFrame | None:
+        f = scope.interleaved(run_id)
+        if f is None:
+            return None
+        key = f["query_id"].to_numpy(np.int64) * _REPEAT_KEY + f["repeat"].to_numpy(np.int64)
+        return pd.DataFrame({"query_id": key, "latency_ms": f["latency_ms"].to_numpy()})
+
+    try:
+        groups = seeds_.per_query_groups(frame, seeds, points, ["latency_ms"],
+                                         cmd=scope.cmd())[0]
+    except NotRun:
+        return None
+    repeats = pd.to_numeric(pd.Series([r.get("latency_il_repeats") for r in runs]),
+                            errors="coerce")
+    return groups, int(repeats.min()) if repeats.notna().all() else 0
+
+
 def _latency(scope: Scope, points: list[dict], percentile: float, statistic,
              value: Callable[..., float], detail: str) -> Measured:
     """A latency claim: the paired bootstrap of ``statistic`` over each run's per-request
-    latencies (``latency_ms``, summarised by ``percentile``) when every run logged them;
-    else ``value`` of the logged percentiles, with a t interval over seeds."""
+    latencies, summarised by ``percentile``: from the interleaved timing when every run of
+    each seed was timed in one group (:func:`interleaved_groups`; its load decides the busy
+    rule), else from the job's own timing (``latency_ms``) when every run logged it; else
+    ``value`` of the logged percentiles, with a t interval over seeds."""
     seeds = common_seeds(*points)
-    try:
-        groups = per_query_columns(scope, seeds, points, ["latency_ms"])[0]
-    except NotRun:  # runs without per-request latencies (older runs, PECOS's peer)
-        return _seed_values(points, value, detail)
+    conditions, how = JOB_CONDITIONS, "per-request latencies"
+    il = interleaved_groups(scope, seeds, points)
+    if il is not None:
+        groups, repeats = il
+        conditions = IL_CONDITIONS
+        how = (f"per-request latencies interleaved in one process, {repeats} repeats "
+               "(python -m experiments.latency)")
+    else:
+        try:
+            groups = per_query_columns(scope, seeds, points, ["latency_ms"])[0]
+        except NotRun:  # runs without per-request latencies (older runs, PECOS's peer)
+            return _seed_values(points, value, detail)
     with np.errstate(divide="ignore", invalid="ignore"):
         per_seed = [float(statistic(u.query_summary(g, percentile))) for g in groups]
     iv = u.bootstrap(groups, statistic, percentile=percentile,
                      shared_queries=shared_test_set(seeds, *points))
-    return Measured(iv, per_seed,
-                    f"{detail}; per-request latencies, seeds {', '.join(map(str, seeds))}",
-                    _ids(seeds, *points))
+    return Measured(iv, per_seed, f"{detail}; {how}, seeds {', '.join(map(str, seeds))}",
+                    _ids(seeds, *points), conditions=conditions)
 
 
 # ------------------------------------------------------------------------ the claims
@@ -579,7 +630,7 @@ CLAIMS: tuple[Claim, ...] = (
 
 
 # ------------------------------------------------------------------------ the table
-def _scopes(runs: pd.DataFrame, family: str, per_query) -> list[Scope]:
+def _scopes(runs: pd.DataFrame, family: str, per_query, interleaved) -> list[Scope]:
     """One scope per dataset: the runs of the family's first preset that ran there."""
     presets = FAMILIES[family]
     df = runs[runs["experiment"].isin(presets)]
@@ -588,7 +639,7 @@ def _scopes(runs: pd.DataFrame, family: str, per_query) -> list[Scope]:
         for preset in presets:
             mine = group[group["experiment"] == preset]
             if len(mine):
-                out.append(Scope(mine, preset, family, per_query))
+                out.append(Scope(mine, preset, family, per_query, interleaved))
                 break
     return out
 
@@ -608,17 +659,19 @@ def kind(runs: pd.DataFrame) -> str:
     return PIPELINE if loader.isin(generated).any() else REAL
 
 
-def load_state(runs: pd.DataFrame, run_ids: list[str]) -> str | None:
+def load_state(runs: pd.DataFrame, run_ids: list[str],
+               conditions: tuple[str, str] = JOB_CONDITIONS) -> str | None:
     """How the runs of a latency claim were timed: :data:`BUSY` when any was timed with a
-    1-min load average above :data:`BUSY_LOAD` × its CPU count (metrics
-    ``latency_load_avg``, ``cpu_count``), "load not recorded" when some run lacks them,
-    None when all were timed on a quiet machine."""
+    1-min load average above :data:`BUSY_LOAD` × its CPU count (``conditions``: the metrics
+    of the job's timing, ``latency_load_avg`` and ``cpu_count``, or of the interleaved one,
+    :data:`IL_CONDITIONS`), "load not recorded" when some run lacks them, None when all
+    were timed on a quiet machine."""
     mine = runs[runs["run_id"].isin(run_ids)]
-    cols = ("latency_load_avg", "cpu_count")
-    if not all(c in mine.columns for c in cols):
+    load_col, cpu_col = conditions
+    if not all(c in mine.columns for c in conditions):
         return "load not recorded"
-    load_avg = pd.to_numeric(mine["latency_load_avg"], errors="coerce")
-    cpus = pd.to_numeric(mine["cpu_count"], errors="coerce")
+    load_avg = pd.to_numeric(mine[load_col], errors="coerce")
+    cpus = pd.to_numeric(mine[cpu_col], errors="coerce")
     if (load_avg > BUSY_LOAD * cpus).any():
         return BUSY
     if load_avg.isna().any() or cpus.isna().any():
@@ -662,7 +715,7 @@ def _judge(claim: Claim, m: Measured, runs: pd.DataFrame) -> dict:
         override = FEW_SEEDS
         detail += f"; decided from >= {MIN_SEEDS} seeds only (run seed=0,1,2)"
     if claim.latency:
-        state = load_state(runs, m.run_ids)
+        state = load_state(runs, m.run_ids, m.conditions)
         if state == BUSY:
             override = BUSY
             detail += (f"; timed with a 1-min load average above {BUSY_LOAD} × the CPU "
@@ -701,15 +754,20 @@ def _holm(table: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return table, int(np.isfinite(p).sum())
 
 
-def evaluate(runs: pd.DataFrame, *, per_query=None) -> pd.DataFrame:
+def evaluate(runs: pd.DataFrame, *, per_query=None, interleaved=None) -> pd.DataFrame:
     """Every claim on every dataset its presets ran on: the :data:`COLUMNS` frame (its
-    ``attrs["holm_family"]``: the number of tests Holm's adjustment ran over)."""
+    ``attrs["holm_family"]``: the number of tests Holm's adjustment ran over).
+    ``per_query`` / ``interleaved``: run id → its ``per_query.parquet`` / its
+    ``latency_interleaved.parquet`` (default: read from where the runs came from)."""
     if per_query is None:
         def per_query(run_id):
             return load.load_per_query(runs, run_id)
+    if interleaved is None:
+        def interleaved(run_id):
+            return load.load_interleaved(runs, run_id)
     rows = []
     for claim in CLAIMS:
-        scopes = _scopes(runs, claim.family, per_query)
+        scopes = _scopes(runs, claim.family, per_query, interleaved)
         if not scopes:
             presets = " or ".join(f"`{CMD.format(p)}`" for p in FAMILIES[claim.family])
             rows.append(_row(claim, "–", "–") | {
@@ -844,7 +902,12 @@ def header(table: pd.DataFrame, runs: pd.DataFrame) -> str:
         f"claim is trusted only when its runs were timed with a 1-min load average <= "
         f"{BUSY_LOAD} × the CPU count (metrics `latency_load_avg`, `cpu_count`); above, it "
         f"reads **{BUSY}**; runs that did not record their load keep their verdict, "
-        "marked \"(load not recorded)\".\n\n"
+        "marked \"(load not recorded)\". When the compared runs were timed again together "
+        "(`python -m experiments.latency`: in one process, round-robin over blocks of "
+        "requests, >= 3 repeats with the model order rotated), their per-request times "
+        "from that timing are used instead, paired by request and repeat, and its load "
+        "(`latency_il_load_avg`, `latency_il_cpu_count`) decides; the row's note says "
+        "\"interleaved\".\n\n"
         f"Multiplicity: the direction and magnitude tests of the real-data rows with a "
         f"verdict form one family of {family} tests. In the **Holm** column a test keeps "
         "its decision only when its Holm-adjusted p-value (from the same interval: t, or "

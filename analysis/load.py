@@ -12,9 +12,10 @@ the FINISHED non-parent runs (a sweep's parent, ``tags.role = sweep``, is droppe
 share a grid point (the harness's ``config_hash`` tag), only the latest one.
 
 Columns: ``run_id, start_time, experiment, mlflow_experiment, sweep_id, task, data, dataset,
-model, model_kind, features, indexer, threshold, beam_size, seed, git_commit, artifact_uri``
-+ the metrics under their own names (``recall_at_10``, ``latency_p50_ms``, …,
-``latency_load_avg``, ``cpu_count``) + every param as ``params.<dotted key>``. ``git_commit``
+model, model_kind, features, indexer, threshold, beam_size, seed, git_commit, artifact_uri,
+latency_il_group`` + the metrics under their own names (``recall_at_10``, ``latency_p50_ms``,
+…, ``latency_load_avg``, ``cpu_count``, ``latency_il_p50_ms``, …) + every param as
+``params.<dotted key>``. ``git_commit``
 is the ``git_commit`` param (``<sha>[-dirty]``), else MLflow's git source tags;
 ``model_kind`` the run's ``model_kind`` tag (``xmr``, ``baseline``, ``neural``).
 
@@ -48,7 +49,11 @@ DEMO_CMD = "make demo"
 METRICS = ("precision_at_1", "precision_at_5", "recall_at_10", "recall_at_100", "ndcg_at_10",
            "mrr_at_10", "bleu", "train_time_s", "latency_p50_ms", "latency_p99_ms",
            "latency_mean_ms", "throughput_qps", "model_nnz", "model_bytes",
-           "latency_load_avg", "cpu_count")  # the machine's load while timing, its CPUs
+           "latency_load_avg", "cpu_count",  # the machine's load while timing, its CPUs
+           # the interleaved timing (experiments/latency.py): the compared models in one
+           # process, round-robin, with the load and CPUs it ran under
+           "latency_il_p50_ms", "latency_il_p99_ms", "latency_il_load_avg",
+           "latency_il_cpu_count", "latency_il_repeats")
 # short name → param key (conf/ groups); absent params become NaN / None
 PARAM_COLUMNS = {"experiment": "experiment_name", "task": "task", "data": "data.name",
                  "model": "model.name", "features": "features.name",
@@ -58,6 +63,11 @@ NUMERIC_PARAMS = ("threshold", "beam_size", "seed")
 PER_QUERY = "per_query.parquet"  # each run's per-test-query metrics (experiments/job.py)
 BUNDLE_PER_QUERY = "per_query"  # a results bundle's folder of per-query tables (bundle.py)
 BUNDLE_RUNS = "runs.parquet"  # a results bundle's table of runs (bundle.py)
+# each request's time in each repeat of the interleaved timing (experiments/latency.py)
+INTERLEAVED = "latency_interleaved.parquet"
+BUNDLE_INTERLEAVED = "latency_interleaved"  # ... their folder in a results bundle
+# a run's tables, by artifact name: the bundle's folder for them
+RUN_TABLES = {PER_QUERY: BUNDLE_PER_QUERY, INTERLEAVED: BUNDLE_INTERLEAVED}
 DATASETS = "inputs.datasets"  # raw column: the run's dataset inputs with their digests
 # params that never distinguish two grid points (where things go, versions, provenance)
 NON_GRID_PREFIXES = ("params.logger.", "params.paths.", "params.version.", "params.git_commit",
@@ -209,6 +219,8 @@ def tidy(raw: pd.DataFrame) -> pd.DataFrame:
     df["sweep_id"] = _col(raw, "tags.sweep_id").map(_none)
     df["config_hash"] = _col(raw, "tags.config_hash").map(_none)
     df["model_kind"] = _col(raw, "tags.model_kind").map(_none)  # xmr | baseline | neural
+    # runs timed together by experiments/latency.py share this id
+    df["latency_il_group"] = _col(raw, "tags.latency_il_group").map(_none)
     df["artifact_uri"] = _col(raw, "artifact_uri")
     for short, key in PARAM_COLUMNS.items():
         values = _col(raw, f"params.{key}").map(_none)
@@ -308,33 +320,50 @@ def load_artifact_json(runs: pd.DataFrame, run_id: str, name: str):
         return None
 
 
-_PER_QUERY_CACHE: dict[tuple[str, str], pd.DataFrame | None] = {}
+_TABLE_CACHE: dict[tuple[str, str, str], pd.DataFrame | None] = {}
 
 
-def load_per_query(runs: pd.DataFrame, run_id: str) -> pd.DataFrame | None:
-    """A run's ``per_query.parquet`` (one row per test query: ``query_id`` and the per-query
-    metrics), or None when the run has none (runs logged before it existed). Cached: a
-    FINISHED run's artifacts never change."""
-    if runs.attrs.get("bundle"):  # a results bundle: per_query/<run id>.parquet
-        path = Path(runs.attrs["bundle"]) / BUNDLE_PER_QUERY / f"{run_id}.parquet"
+def load_run_table(runs: pd.DataFrame, run_id: str, name: str) -> pd.DataFrame | None:
+    """A run's parquet artifact ``name`` (one of :data:`RUN_TABLES`), from the store or from
+    the results bundle the runs were read from (``<folder>/<run id>.parquet``); None when
+    the run has none. Cached: a FINISHED run's artifacts never change (except that
+    ``python -m experiments.latency`` may add its table later: its absence is not cached)."""
+    if name not in RUN_TABLES:
+        raise ValueError(f"name must be one of {sorted(RUN_TABLES)}, got {name!r}")
+    if runs.attrs.get("bundle"):
+        path = Path(runs.attrs["bundle"]) / RUN_TABLES[name] / f"{run_id}.parquet"
         return pd.read_parquet(path) if path.is_file() else None
     uri = runs.attrs.get("tracking_uri") or resolve_tracking_uri()
-    key = (uri, run_id)
-    if key in _PER_QUERY_CACHE:
-        return _PER_QUERY_CACHE[key]
+    key = (uri, run_id, name)
+    if key in _TABLE_CACHE:
+        return _TABLE_CACHE[key]
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=uri)
     frame = None
     try:
-        if PER_QUERY in {a.path for a in client.list_artifacts(run_id)}:
+        if name in {a.path for a in client.list_artifacts(run_id)}:
             with tempfile.TemporaryDirectory() as tmp:
-                frame = pd.read_parquet(client.download_artifacts(run_id, PER_QUERY, tmp))
+                frame = pd.read_parquet(client.download_artifacts(run_id, name, tmp))
     except (MlflowException, OSError, ValueError) as exc:
-        log.warning("could not read %s of run %s: %s", PER_QUERY, run_id, exc)
-    _PER_QUERY_CACHE[key] = frame
+        log.warning("could not read %s of run %s: %s", name, run_id, exc)
+    if frame is not None or name == PER_QUERY:  # an interleaved timing may come later
+        _TABLE_CACHE[key] = frame
     return frame
+
+
+def load_per_query(runs: pd.DataFrame, run_id: str) -> pd.DataFrame | None:
+    """A run's ``per_query.parquet`` (one row per test query: ``query_id`` and the per-query
+    metrics), or None when the run has none (runs logged before it existed)."""
+    return load_run_table(runs, run_id, PER_QUERY)
+
+
+def load_interleaved(runs: pd.DataFrame, run_id: str) -> pd.DataFrame | None:
+    """A run's ``latency_interleaved.parquet`` (``query_id``, ``repeat``, ``latency_ms``:
+    each test request's time in each repeat of the interleaved timing), or None when the
+    run was not timed interleaved (``python -m experiments.latency``)."""
+    return load_run_table(runs, run_id, INTERLEAVED)
 
 
 def short_commit(commit) -> str:

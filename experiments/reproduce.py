@@ -15,6 +15,11 @@ what is missing (after a Ctrl-C, a failure, or a dataset added since). A progres
 the jobs of every step, with an estimate of the time left (from the jobs that ran, not those
 skipped). Each step's output goes to ``<paths.log_dir>/reproduce/<step>.log``.
 
+After each sweep, ``python -m experiments.latency --experiment <preset>`` times the models
+of each (data, seed) again together, interleaved in one process (≥ 3 repeats), and writes
+the times back to the runs; the claims table reads latencies from there (its output goes to
+the step's log too; a group already timed is not timed again).
+
 At the end: ``python -m analysis.claims`` writes the claims table (``--out``), with
 ``reproduce_summary.json`` beside it (per step: jobs run / skipped / failed, trainings, wall
 time; no path of this machine); with ``--bundle DIR``, ``python -m analysis.bundle export``
@@ -203,6 +208,7 @@ class StepResult:
     wall_s: float = 0.0
     reason: str = ""  # absent: why
     exit_code: int | None = None
+    latency_exit_code: int | None = None  # the interleaved timing after the sweep
 
 
 @dataclass
@@ -303,6 +309,17 @@ def run_step(step: Step, cmd: list[str], n_jobs: int, later_jobs: int, log_file:
     elif result.status != "interrupted" and result.exit_code != 0:
         result.status = "failed"
     return result
+
+
+def latency_step(preset: str, uri: str, log_file: Path) -> int:
+    """``python -m experiments.latency`` on the preset's runs (the compared models timed
+    again together, interleaved in one process), its output appended to the step's log."""
+    cmd = [sys.executable, "-m", "experiments.latency", "--experiment", preset,
+           "--tracking-uri", uri]
+    with open(log_file, "a") as log:
+        log.write(f"$ {shown(cmd)}\n")
+        log.flush()
+        return subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=_env()).returncode
 
 
 def _tqdm(total: int, disable: bool):
@@ -421,6 +438,12 @@ def main(argv: list[str] | None = None) -> int:
             if r.status == "interrupted":
                 code = EXIT_INTERRUPTED
                 break
+            # after its sweep, before the claims table: the compared models timed together
+            r.latency_exit_code = latency_step(step.preset, uri, log_file)
+            if r.latency_exit_code != 0:
+                bar.write(f"  interleaved latency failed (exit code {r.latency_exit_code}); "
+                          f"see {log_file}")
+                code = EXIT_FAILED  # (a Ctrl-C reaches this process too: handled below)
             if r.status == "failed":
                 bar.write(f"  exit code {r.exit_code}; see {log_file}")
                 code = EXIT_FAILED

@@ -361,3 +361,80 @@ def test_qac_requests_are_resampled_by_user_when_the_runs_log_one():
         widths[with_users] = c10a["ci_high"] - c10a["ci_low"]
         assert ("users" in c10a["interval"]) == with_users
     assert widths[True] > 1.5 * widths[False]
+
+
+def _interleaved(store: Store, rid: str, times: np.ndarray, group: str, *,
+                 load_avg: float = 0.1) -> None:
+    """Run ``rid`` timed interleaved: ``times`` (repeats, N) ms, in group ``group``."""
+    repeats = times.shape[0]
+    store.il_frames[rid] = pd.DataFrame({
+        "query_id": np.tile(np.arange(N, dtype=np.int32), repeats),
+        "repeat": np.repeat(np.arange(repeats, dtype=np.int32), N),
+        "latency_ms": times.ravel().astype(np.float32)})
+    row = next(r for r in store.rows if r["run_id"] == rid)
+    row |= {"latency_il_group": group, "latency_il_repeats": float(repeats),
+            "latency_il_load_avg": load_avg, "latency_il_cpu_count": 8.0,
+            "latency_il_p50_ms": float(np.percentile(times, 50))}
+
+
+def _trie_vs_hybrid(store: Store, *, interleave: tuple[str, ...] = ("7", "9"),
+                    il_load: float = 0.1) -> None:
+    """Rows 7 and 9 on 3 seeds: at job time (timed minutes apart, on a quiet machine) the
+    trie looks faster; timed together, request by request, it is slower."""
+    rng = np.random.default_rng(8)
+    for s in (0, 1, 2):
+        rr = rng.random(N)
+        for row, job_ms, il_ms in (("7", 0.3, 0.10), ("9", 0.1, 0.15)):
+            _qac(store, row, rr, s, p50=job_ms,
+                 latency_ms=np.full(N, job_ms) + rng.random(N) / 100)
+            store.rows[-1] |= {"latency_load_avg": 0.5, "cpu_count": 8.0}
+            if row in interleave:
+                _interleaved(store, store.rows[-1]["run_id"], il_ms + rng.random((3, N)) / 100,
+                             f"g{s}", load_avg=il_load)
+
+
+def test_latency_claims_use_the_interleaved_timing_when_the_runs_share_a_group():
+    """Interleaved times win over the job's own: C9a (trie slower) flips to holds, paired
+    by (request, repeat); the note says so."""
+    store = Store()
+    store.il_frames = {}
+    _trie_vs_hybrid(store)
+    runs = pd.DataFrame(store.rows)
+    runs["beam_size"] = runs["beam_size"].astype("Int64")
+    t = claims.evaluate(runs, per_query=store.frames.get,
+                        interleaved=store.il_frames.get).set_index(["claim", "dataset"])
+    c9a = t.loc[("C9a", "synthetic_qac (tiny)")]
+    assert c9a["estimate"] == pytest.approx(0.05, abs=0.005)  # 0.15 − 0.10 ms
+    assert c9a["verdict"] == u.HOLDS
+    assert "interleaved in one process, 3 repeats" in c9a["detail"]
+    # without the interleaved timing: the job's times, where the trie looked faster
+    job = claims.evaluate(runs, per_query=store.frames.get,
+                          interleaved=lambda rid: None).set_index(["claim", "dataset"])
+    assert job.loc[("C9a", "synthetic_qac (tiny)"), "verdict"] == u.DOES_NOT_HOLD
+    assert "interleaved" not in job.loc[("C9a", "synthetic_qac (tiny)"), "detail"]
+
+
+def test_runs_timed_apart_keep_the_job_time_latency():
+    """Only row 9 was timed interleaved: the comparison is not one group, so the job's own
+    times are used."""
+    store = Store()
+    store.il_frames = {}
+    _trie_vs_hybrid(store, interleave=("9",))
+    runs = pd.DataFrame(store.rows)
+    runs["beam_size"] = runs["beam_size"].astype("Int64")
+    c9a = claims.evaluate(runs, per_query=store.frames.get, interleaved=store.il_frames.get
+                          ).set_index(["claim", "dataset"]).loc[("C9a", "synthetic_qac (tiny)")]
+    assert c9a["verdict"] == u.DOES_NOT_HOLD and "interleaved" not in c9a["detail"]
+
+
+@pytest.mark.parametrize("il_load, expected", [(7.0, claims.BUSY), (1.0, u.HOLDS)])
+def test_the_interleaved_timing_s_own_load_decides_the_busy_rule(il_load, expected):
+    """The job-time load (0.5 on 8 CPUs) was quiet; the interleaved timing's decides."""
+    store = Store()
+    store.il_frames = {}
+    _trie_vs_hybrid(store, il_load=il_load)
+    runs = pd.DataFrame(store.rows)
+    runs["beam_size"] = runs["beam_size"].astype("Int64")
+    c9a = claims.evaluate(runs, per_query=store.frames.get, interleaved=store.il_frames.get
+                          ).set_index(["claim", "dataset"]).loc[("C9a", "synthetic_qac (tiny)")]
+    assert c9a["verdict"] == expected

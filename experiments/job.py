@@ -191,17 +191,27 @@ def run_task(spec: JobSpec, out_dir: Path, *, sweep_dir: Path | None = None,
     """The job proper, the same for every task: load → train (cached) → evaluate.
     ``on_data(card)`` runs once the data is loaded; the dataset summary is printed once per
     sweep (``sweep_dir``). Returns (JobResult, dataset cache hit, dataset card)."""
-    from experiments import training
+    from experiments import training, tuning
 
     ds, card, _, hit = load_data(spec.data)
     _show_card_once(card, sweep_dir)
     _write_json(out_dir / "dataset_card.json", card)
     if on_data is not None:
         on_data(card)
-    run, trained, key_hash = training.train(spec, ds, card.get("data_key", card["cache_key"]))
-    result = spec.task.evaluate(run, ds, spec.inference, spec.eval, trained=trained)
+    dataset_key = card.get("data_key", card["cache_key"])
+    final, outcome = spec, None
+    if spec.tuning is not None:  # search on validation (cached), refit with the choice
+        outcome, tuning_hit = tuning.search(spec, ds, dataset_key)
+        final = tuning.chosen_spec(spec, outcome)
+    run, trained, key_hash = training.train(final, ds, dataset_key)
+    result = spec.task.evaluate(run, ds, final.inference, spec.eval, trained=trained)
     result.tags = {"train_key": key_hash, "train_cache_hit": str(not trained).lower(),
-                   **spec.tags, **result.tags}
+                   "tuned": str(outcome is not None).lower(), **spec.tags, **result.tags}
+    if outcome is not None:
+        metrics, params, artifacts = tuning.log_fields(spec, outcome, tuning_hit)
+        result.metrics |= metrics
+        result.params |= params
+        result.artifacts |= artifacts
     return result, hit, card
 
 

@@ -11,7 +11,6 @@ model: a runner class with ``@register``, its params dataclass, one YAML file
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +40,10 @@ class Parts:
     train_threshold: float | None = None  # prunable models: the level they are trained at
     sharding: shards.ShardEngine = field(default_factory=shards.ShardEngine)  # where shard
     # tasks run (model.shards != 1)
+    stop_on: str = "own"  # a neural model's early stopping: "own" (its default: the dual
+    # encoder's 10% of the training pairs, seq2seq's valid split), "valid" (the dataset's
+    # "valid" split: a search's validation rows, experiments.tuning), "none" (a fixed epoch
+    # count on every training row: a tuned model's refit)
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,24 @@ class Runner:
         model's own validation (``model_class()(**params, seed=)._validate_params()``)."""
         if cls.params is not None:
             cls.model_class()(**parts.params, seed=parts.seed)._validate_params()
+
+    @classmethod
+    def free_params(cls, parts: Parts) -> tuple[str, ...]:
+        """Search-space keys that cost no retraining (experiments.tuning varies them over one
+        trained model): ``"threshold"`` (re-pruned by :meth:`with_threshold`), ``"beam_size"``
+        (a prediction setting)."""
+        return ()
+
+    @classmethod
+    def default_tuning(cls, parts: Parts) -> tuple[dict[str, tuple], float] | None:
+        """(space, validation share of the training rows) searched when the preset declares
+        none for this model (None: trained at the configured values)."""
+        return None
+
+    @classmethod
+    def tuning_metrics(cls, outcome: dict) -> dict[str, float]:
+        """Run metrics of a search's outcome (experiments.tuning) beyond the generic ones."""
+        return {}
 
     def __init__(self, parts: Parts):
         self.parts = parts
@@ -117,7 +138,26 @@ class Runner:
 
     def extra_metrics(self) -> dict[str, float]:
         """Run metrics beyond the fixed names (e.g. how a hyperparameter was chosen)."""
+        return self.convergence()
+
+    def convergence(self) -> dict[str, float]:
+        """How an iteratively trained model stopped (:func:`convergence`); {} otherwise."""
         return {}
+
+
+def convergence(model, score: str) -> dict[str, float]:
+    """``best_epoch``, ``epochs_run`` and ``epochs_cap_hit`` of a model that early-stops on
+    the validation ``score`` of its ``history_`` (``epochs`` at most, ``patience``):
+    ``epochs_cap_hit`` is 1.0 when training ended at the cap before early stopping could
+    end it (fewer than ``patience`` epochs since the best: the validation score may still
+    rise, the model is under-trained). Without validation only ``epochs_run``."""
+    history = model.history_ or []
+    out = {"epochs_run": float(len(history))}
+    if not any(r.get(score) is not None for r in history):
+        return out
+    best = int(model.best_epoch_)
+    capped = len(history) >= model.epochs and len(history) - best < model.patience
+    return out | {"best_epoch": float(best), "epochs_cap_hit": float(capped)}
 
 
 RUNNERS: dict[str, dict[str, type[Runner]]] = {"xmr": {}, "qac": {}}
@@ -149,6 +189,14 @@ class _XRLinear:
     @staticmethod
     def model_class():
         return xmr.XRLinear
+
+    @classmethod
+    def free_params(cls, parts: Parts) -> tuple[str, ...]:
+        """The beam width, and the threshold unless matcher-aware negatives make the model
+        depend on it (``negative_sampling=man``: experiments.spec._train_threshold)."""
+        if parts.params.get("negative_sampling") == "man":
+            return ("beam_size",)
+        return ("threshold", "beam_size")
 
     @classmethod
     def check(cls, parts: Parts) -> None:
@@ -263,26 +311,29 @@ class XRLinearRunner(_XRLinear, XMRRunner):
 @register
 class OVRRunner(XMRRunner):
     """One-vs-rest at its own best pruning threshold: with ``model.threshold = null`` (the
-    default) it is chosen on held-out training rows among ``model.threshold_candidates``
-    (`baselines.ovr_linear.select_threshold`), then the model is trained on all training
-    rows at that threshold. The choice and every candidate's validation recall@10 are logged
-    (``ovr_threshold``, ``valid_recall_at_10_t<threshold>``); ``train_time_s`` is the final
-    training (featurisation included), ``threshold_selection_s`` the search."""
+    default) it is chosen by the tuning step (experiments.tuning; without a ``tune`` entry
+    for this model, the space ``threshold: threshold_candidates`` on ``valid_fraction`` of
+    the training rows), trained once at the smallest candidate and re-pruned
+    (`OVRLinear.prune`, exact) to each, then trained on all training rows at the chosen one.
+    Logged: ``ovr_threshold``, every candidate's ``valid_recall_at_10_t<threshold>``,
+    ``threshold_selection_s`` (the search); ``train_time_s`` is the final training
+    (featurisation included)."""
 
     name = "ovr_linear"
     params = OVRParams
     inputs = ("features",)
-    _SELECTION_FILE = "threshold_selection.json"
-
-    def __init__(self, parts: Parts):
-        super().__init__(parts)
-        self.selection: dict = {}
 
     @staticmethod
     def model_class():
         from baselines.ovr_linear import OVRLinear
 
         return OVRLinear
+
+    @staticmethod
+    def _own(params: dict) -> dict:
+        """The estimator's parameters (the search's own settings dropped)."""
+        return {k: v for k, v in params.items()
+                if k not in ("threshold_candidates", "valid_fraction")}
 
     @classmethod
     def check(cls, parts: Parts) -> None:
@@ -300,41 +351,52 @@ class OVRRunner(XMRRunner):
         for value in [threshold] if threshold is not None else candidates:
             cls.model_class()(**p, threshold=value, seed=parts.seed)._validate_params()
 
-    def fit(self, ds: XMRDataset) -> None:
-        from baselines.ovr_linear import select_threshold
+    @classmethod
+    def free_params(cls, parts: Parts) -> tuple[str, ...]:
+        return ("threshold",)
 
+    @classmethod
+    def default_tuning(cls, parts: Parts) -> tuple[dict[str, tuple], float] | None:
+        """``threshold: null``: the candidates, largest first (a tie goes to the smaller
+        model, as `baselines.ovr_linear.select_threshold`), on ``valid_fraction``."""
+        p = parts.params
+        if p.get("threshold") is not None:
+            return None
+        return ({"threshold": tuple(sorted(map(float, p["threshold_candidates"]),
+                                           reverse=True))}, float(p["valid_fraction"]))
+
+    @classmethod
+    def tuning_metrics(cls, outcome: dict) -> dict[str, float]:
+        """The search's seconds and, per threshold tried, its validation recall@10 (the
+        names of OVR's own selection, kept)."""
+        out = {"threshold_selection_s": float(outcome["seconds"])}
+        if outcome["metric"] == "recall_at_10":
+            for trial in outcome["trials"]:
+                if set(trial["params"]) == {"threshold"}:
+                    out[f"valid_recall_at_10_t{trial['params']['threshold']:g}"] = \
+                        float(trial["value"])
+        return out
+
+    def fit(self, ds: XMRDataset) -> None:
+        p = self._own(self.parts.params)
+        if p["threshold"] is None:
+            raise ValueError("model.threshold is null (chosen on validation): train through "
+                             "the tuning step (experiments.tuning), or give a threshold")
         split = ds.splits["train"]
-        p = dict(self.parts.params)
-        threshold = p.pop("threshold")
-        candidates = list(p.pop("threshold_candidates"))
-        valid_fraction = p.pop("valid_fraction")
         t0 = time.perf_counter()
         X = self._fit_features(split)
-        featurize_s = time.perf_counter() - t0
-        if threshold is None:
-            t1 = time.perf_counter()
-            threshold, scores = select_threshold(X, split.Y, candidates=candidates,
-                                                 valid_fraction=valid_fraction,
-                                                 seed=self.parts.seed, **p)
-            self.selection = {"threshold": threshold, "valid_recall_at_10": scores,
-                              "seconds": time.perf_counter() - t1}
-        t2 = time.perf_counter()
-        self.model = self.model_class()(**p, threshold=threshold, seed=self.parts.seed,
+        self.model = self.model_class()(**p, seed=self.parts.seed,
                                         allow_empty=True).fit(X, split.Y)
-        self.fit_time_s = featurize_s + time.perf_counter() - t2
+        self.fit_time_s = time.perf_counter() - t0
 
-    def save(self, folder: Path) -> None:
-        super().save(folder)
-        (folder / self._SELECTION_FILE).write_text(json.dumps(self.selection))
-
-    def load(self, folder: Path) -> Runner:
-        super().load(folder)
-        if (folder / self._SELECTION_FILE).is_file():
-            sel = json.loads((folder / self._SELECTION_FILE).read_text())
-            sel["valid_recall_at_10"] = {float(k): v for k, v in
-                                         sel.get("valid_recall_at_10", {}).items()}
-            self.selection = sel
-        return self
+    def with_threshold(self, threshold: float) -> Runner:
+        """This runner with its weights re-pruned to ``threshold`` (itself when there)."""
+        if threshold <= self.model.threshold:
+            return self
+        pruned = type(self)(self.parts)
+        pruned.feat, pruned.fit_time_s = self.feat, self.fit_time_s
+        pruned.model = self.model.prune(threshold)
+        return pruned
 
     def predict(self, X, inf: Inference, topk: int) -> sp.csr_matrix:
         return self.model.predict(X, topk=topk)
@@ -347,15 +409,7 @@ class OVRRunner(XMRRunner):
         return weights_size(self.model, [self.model.weights_])
 
     def extra_metrics(self) -> dict[str, float]:
-        out = {"ovr_threshold": float(self.model.threshold)}
-        if self.selection:
-            out["threshold_selection_s"] = float(self.selection["seconds"])
-            out |= {f"valid_recall_at_10_t{c:g}": float(r)
-                    for c, r in self.selection["valid_recall_at_10"].items()}
-        return out
-
-    def tags(self) -> dict[str, str]:
-        return {"threshold_chosen_on": "validation" if self.selection else "config"}
+        return {"ovr_threshold": float(self.model.threshold)}
 
 
 @register
@@ -375,10 +429,16 @@ class DualEncoderRunner(XMRRunner):
         if split.texts is None:
             raise ValueError("model=dual_encoder needs text inputs; this dataset is "
                              "pre-featurised (use xrlinear, ovr_linear or pecos)")
+        stop_on, valid = self.parts.stop_on, ds.splits.get("valid")
         self.model = self.model_class()(**self.parts.params, seed=self.parts.seed,
-                                        verbose=True).fit(split.texts, split.Y,
-                                                          label_texts=ds.label_texts)
+                                        verbose=True).fit(
+            split.texts, split.Y, label_texts=ds.label_texts,
+            valid_fraction=0.1 if stop_on == "own" else 0.0,  # "own": 10% of the pairs
+            valid=(valid.texts, valid.Y) if stop_on == "valid" else None)
         self.fit_time_s = float(self.model.fit_time_s_)
+
+    def convergence(self) -> dict[str, float]:
+        return convergence(self.model, "valid_recall_at_10")
 
     def features(self, split: XMRSplit):
         return split.texts  # the towers hash their own n-grams
@@ -410,6 +470,10 @@ class PecosRunner(XMRRunner):
     inputs = ("features", "indexer")
     cacheable = False  # the peer keeps its model in a temporary folder
     kind = "xmr"
+
+    @classmethod
+    def free_params(cls, parts: Parts) -> tuple[str, ...]:
+        return ("beam_size",)
 
     @staticmethod
     def model_class():
@@ -593,13 +657,17 @@ class QACSeq2SeqRunner(_NeuralQACRunner):
         return Seq2SeqCompleter
 
     def fit(self, ds: QACDataset) -> None:
+        # "own" and "valid": the dataset's valid split (a search's: its validation rows)
         train, valid = ds.splits["train"], ds.splits.get("valid")
         self.model = self.model_class()(**self.parts.params, seed=self.parts.seed,
                                         verbose=True).fit(
             train.prev_queries, train.prefixes, train.next_queries,
-            valid=None if valid is None or valid.n == 0 else
-            (valid.prev_queries, valid.prefixes, valid.next_queries))
+            valid=None if valid is None or valid.n == 0 or self.parts.stop_on == "none"
+            else (valid.prev_queries, valid.prefixes, valid.next_queries))
         self.fit_time_s = float(self.model.fit_time_s_)
+
+    def convergence(self) -> dict[str, float]:
+        return convergence(self.model, "valid_mrr_at_10")
 
     def tags(self) -> dict[str, str]:
         h = self.model.history_ or []
@@ -630,11 +698,17 @@ class QACDualEncoderRunner(_NeuralQACRunner):
     def fit(self, ds: QACDataset) -> None:
         from baselines.dual_encoder import DualEncoder
 
-        train = ds.splits["train"]
+        train, valid, stop_on = ds.splits["train"], ds.splits.get("valid"), self.parts.stop_on
         encoder = DualEncoder(**self.parts.params, seed=self.parts.seed, verbose=True)
-        self.model = self.model_class()(encoder).fit(train.prev_queries, train.prefixes,
-                                                     train.next_queries)
+        self.model = self.model_class()(encoder).fit(
+            train.prev_queries, train.prefixes, train.next_queries,
+            valid_fraction=0.1 if stop_on == "own" else 0.0,  # "own": 10% of the requests
+            valid=(valid.prev_queries, valid.prefixes, valid.next_queries)
+            if stop_on == "valid" else None)
         self.fit_time_s = float(self.model.fit_time_s_)
+
+    def convergence(self) -> dict[str, float]:
+        return convergence(self.model.encoder, "valid_recall_at_10")
 
     def tags(self) -> dict[str, str]:
         return {"best_epoch": str(self.model.encoder.best_epoch_)}

@@ -137,6 +137,31 @@ class EvalConfig:
     # starts with the prefix (off: every request is vectorised and predicted, as qp2q)
 
 
+# ---------------------------------------------------------------------------- tune
+@dataclass
+class ModelTuneConfig:
+    """One model's search (experiments.tuning)."""
+
+    space: dict[str, list[Any]] = field(default_factory=dict)  # parameter → values tried:
+    # the model's parameters, "features" (feature-set names of conf/features), "beam_size"
+    trials: int | None = None  # at most this many grid points (seeded random subset)
+    seconds: float | None = None  # no trial starts after this many seconds
+    metric: str | None = None  # selected by on validation; None: the task's headline
+
+
+@dataclass
+class TuneConfig:
+    """Tuning of a comparison's models: each model's search space and budget, one
+    validation split for all of them (no ``models`` entry, the default: every model at its
+    configured values, OVR's ``threshold: null`` aside). On the command line:
+    ``+tune.models.xrlinear.space.threshold=[0.01,0.1]``."""
+
+    valid_fraction: float = 0.1  # training rows held out (seeded by the run's seed)
+    models: dict[str, Any] = field(default_factory=dict)  # model name → its
+    # ModelTuneConfig (checked by experiments.spec.resolve: a typed dict of dataclasses
+    # would refuse the command line's +tune.models.<model>={space: ...})
+
+
 # -------------------------------------------------------------------------- logger
 @dataclass
 class LoggerConfig:
@@ -174,6 +199,8 @@ class Config:
     seed: int = 0  # seeds the indexer and the solver
     task: str = "xmr"  # "xmr" (product retrieval) or "qac" (autocompletion)
     qac_row: str | None = None  # QAC Table 2 configuration name (set by conf/qac/*)
+    tune: TuneConfig = field(default_factory=TuneConfig)  # the models' searches
+    # (experiments.tuning); no entry for a model: trained at its configured values
 
 
 def register_configs() -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from experiments import shards
 from experiments.datacache import config_hash
 from experiments.models import Inference, Parts, Runner, runner_class
 from experiments.tasks import Task, get_task
-from xmr._validation import check_choice, check_int, check_seed
+from xmr._validation import check_choice, check_float, check_int, check_seed
 from xmr.datasets.registry import get_dataset
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ LABEL_EMBEDDINGS = ("pifa", "char_tfidf")  # indexer.label_embedding
 # hyperparameters that change how fast (or where) a model trains, never what it learns
 # (sharded training gives the same weights)
 VOLATILE = ("n_jobs", "n_threads", "device", "shards", "shard_workers")
+FEATURE_KEY = "features"  # a search space's key for feature-set names
 
 
 class ConfigValueError(ValueError):
@@ -76,6 +77,22 @@ def experiment_name(cfg: DictConfig) -> str:
 
 
 @dataclass(frozen=True)
+class TuningSpec:
+    """A model's search (``tune`` of the preset, :mod:`experiments.tuning`): the values tried
+    per parameter, the budget, the metric selected on and the validation split's share of
+    the training rows (the same for every model of the comparison)."""
+
+    space: dict[str, tuple]  # parameter → values tried, in order (model parameters,
+    # "features": feature-set names, "beam_size"); ties go to the earlier value
+    trials: int | None  # at most this many grid points (a seeded random subset); None: all
+    seconds: float | None  # no trial starts after this many seconds; None: no limit
+    metric: str  # selected by, on the validation split (higher is better)
+    valid_fraction: float  # training rows held out (seeded by the run's seed)
+    feature_sets: dict[str, tuple[Any, dict]]  # "features" values → (unfitted featurizer,
+    # the feature set's config as plain values: the training key's "features")
+
+
+@dataclass(frozen=True)
 class JobSpec:
     """One grid point, resolved: everything a job needs, as library objects and plain values."""
 
@@ -95,6 +112,8 @@ class JobSpec:
     params: dict[str, object]  # the flat resolved config (MLflow params)
     tracking: TrackingSpec
     names: dict[str, str]  # data, model, task and preset names (run tags)
+    tuning: TuningSpec | None = None  # the model's search before training (None: trained at
+    # the configured values)
 
     def runner(self) -> Runner:
         """An untrained runner of this grid point."""
@@ -108,11 +127,18 @@ class JobSpec:
 
 def _resolved_without(cfg: DictConfig, *keys: str) -> dict:
     """The resolved config as plain values, without the top-level ``keys`` (dropped before
-    resolving: ``paths.output_dir`` resolves only inside a Hydra job)."""
+    resolving: ``paths.output_dir`` resolves only inside a Hydra job), and with ``tune``
+    reduced to this model's search (the other models' spaces change nothing here; a model
+    without one: no ``tune`` node, as before tuning existed)."""
     cfg = cfg.copy()
     with open_dict(cfg):
         for key in keys:
             cfg.pop(key, None)
+        tune = cfg.pop("tune", None)
+        model = OmegaConf.select(cfg, "model.name")
+        if tune is not None and tune.get("models") and model in tune.models:
+            cfg.tune = {"valid_fraction": tune.valid_fraction,
+                        "models": {model: tune.models[model]}}
     return OmegaConf.to_container(cfg, resolve=True)
 
 
@@ -138,6 +164,85 @@ def grid_hash(cfg: DictConfig) -> str:
 
 
 # ----------------------------------------------------------------- the parts, one by one
+FEATURES_DIR = Path(__file__).resolve().parents[1] / "conf" / "features"
+
+
+def _feature_set(cfg: DictConfig, task: Task, name: object) -> tuple[Any, dict]:
+    """(unfitted featurizer, plain values) of ``conf/features/<name>.yaml`` (a ``features``
+    value of a search space), typed by the run's own features schema."""
+    path = FEATURES_DIR / f"{name}.yaml"
+    if not isinstance(name, str) or not path.is_file():
+        known = sorted(p.stem for p in FEATURES_DIR.glob("*.yaml"))
+        raise ValueError(f"tune space: features must name feature sets of conf/features "
+                         f"({known}), got {name!r}")
+    node = OmegaConf.load(path)
+    with open_dict(node):
+        node.pop("defaults", None)
+    node = OmegaConf.merge(OmegaConf.structured(OmegaConf.get_type(cfg.features)), node)
+    featurizer = task.featurizer(node)
+    featurizer._validate_params()
+    return featurizer, OmegaConf.to_container(node, resolve=True)
+
+
+def _tuning(cfg: DictConfig, task: Task, cls: type[Runner], parts: Parts
+            ) -> TuningSpec | None:
+    """The model's search: ``tune.models.<model>`` of the preset, else the runner's own
+    default (:meth:`~experiments.models.Runner.default_tuning`: OVR with ``threshold:
+    null``), else None. Every value of the space is checked here (one at a time)."""
+    node = cfg.get("tune")
+    own = node.models.get(cfg.model.name) if node is not None and node.models else None
+    default = cls.default_tuning(parts)
+    if own is None and default is None:
+        return None
+    if own is not None:
+        from experiments.schema import ModelTuneConfig
+
+        try:  # the schema's keys and types (a typo fails here, listed with the others)
+            own = OmegaConf.merge(OmegaConf.structured(ModelTuneConfig), own)
+        except Exception as exc:  # omegaconf's ValidationError / ConfigKeyError
+            raise ValueError(f"tune.models.{cfg.model.name}: {exc}".splitlines()[0]) from exc
+        space = {k: tuple(v) for k, v in OmegaConf.to_container(own.space,
+                                                                 resolve=True).items()}
+        fraction, trials, seconds = node.valid_fraction, own.trials, own.seconds
+        metric = own.metric or task.headline
+        for k, v in (default or ({}, 0))[0].items():  # e.g. OVR's threshold, when null
+            space.setdefault(k, v)
+    else:
+        (space, fraction), trials, seconds, metric = default, None, None, task.headline
+    check_float("tune.valid_fraction", fraction, minimum=0.0, strict=True)
+    if fraction >= 1.0:
+        raise ValueError(f"tune.valid_fraction must be in (0, 1), got {fraction}")
+    if trials is not None:
+        check_int("tune trials", trials, minimum=1)
+    if seconds is not None:
+        check_float("tune seconds", seconds, minimum=0.0, strict=True)
+    free = cls.free_params(parts)
+    allowed = sorted({*parts.params, *free, *([FEATURE_KEY] if "features" in cls.inputs
+                                              else [])} - set(VOLATILE))
+    if not space:
+        raise ValueError(f"tune space of model {cfg.model.name} is empty; give "
+                         f"{{param: [values]}} with param in {allowed}")
+    feature_sets = {}
+    for key, values in space.items():
+        if key not in allowed:
+            raise ValueError(f"tune space: {key!r} is not a tunable parameter of model "
+                             f"{cfg.model.name}; tunable: {allowed}")
+        if not values:
+            raise ValueError(f"tune space: {key} has no value to try")
+        for value in values:
+            if key == FEATURE_KEY:
+                feature_sets[value] = _feature_set(cfg, task, value)
+            elif key == "beam_size":
+                check_int("tune space: beam_size", value, minimum=1)
+            else:
+                try:
+                    cls.check(replace(parts, params={**parts.params, key: value}))
+                except (TypeError, ValueError) as exc:
+                    raise type(exc)(f"tune space: {key}={value!r}: {exc}") from exc
+    return TuningSpec(space=space, trials=trials, seconds=seconds, metric=metric,
+                      valid_fraction=float(fraction), feature_sets=feature_sets)
+
+
 def _model_params(cfg: DictConfig) -> dict[str, object]:
     """The model's hyperparameters as plain values: its config node without ``name`` and
     ``train_threshold`` (see :func:`_train_threshold`)."""
@@ -323,6 +428,8 @@ def _resolve(cfg: DictConfig) -> tuple[JobSpec | None, list[str]]:
         parts.train_threshold = problems.check("model", lambda: _train_threshold(cfg))
     if not (cls.prunable and parts.train_threshold is None):  # else reported just above
         problems.check("model", lambda: cls.check(parts))
+    tuning = problems.check("tune", lambda: _tuning(cfg, task, cls, parts)) \
+        if not problems.items else None
     if problems.items:
         return None, problems.items
 
@@ -339,7 +446,8 @@ def _resolve(cfg: DictConfig) -> tuple[JobSpec | None, list[str]]:
         tags={**task.tags(cfg), "model_kind": cls.kind}, config_hash=grid_hash(cfg),
         params=flat_params(cfg), tracking=_tracking(cfg),
         names={"data": data.name, "model": cfg.model.name, "task": task.name,
-               "experiment": str(cfg.get("experiment_name"))})
+               "experiment": str(cfg.get("experiment_name"))},
+        tuning=tuning)
     return spec, []
 
 

@@ -113,7 +113,7 @@ class DualEncoder(ParamsMixin):
         Learning rate of Adam (MLPs) and SparseAdam (embedding tables).
     batch_size : int, default 256
         (query, label) pairs per step; the batch's other labels are the negatives.
-    epochs : int, default 10
+    epochs : int, default 20
         Passes over the training pairs at most.
     patience : int, default 2
         Early stopping: epochs without a better validation recall@10.
@@ -172,13 +172,17 @@ class DualEncoder(ParamsMixin):
 
     # --------------------------------------------------------------------- fit
     def fit(self, train_texts: Sequence[str], Y, *, label_texts: Sequence[str] | None = None,
-            valid_fraction: float = 0.1) -> DualEncoder:
+            valid_fraction: float = 0.1,
+            valid: tuple[Sequence[str], object] | None = None) -> DualEncoder:
         """Train on ``train_texts`` (N queries) and ``Y`` (N × L, 0/1).
 
         label_texts : L texts (product titles) for the text label tower, or None for a
             learned vector per label id.
         valid_fraction : share of the training queries (a seeded random subset) held out for
             early stopping on recall@10; 0 trains on all of them for ``epochs`` epochs.
+        valid : (texts, Y_valid) held-out queries to early-stop on instead (a validation
+            split shared with other models); every training query is then trained on and
+            ``valid_fraction`` must be 0.
         """
         self._validate_params()
         texts = check_texts(train_texts, "train_texts")
@@ -198,6 +202,16 @@ class DualEncoder(ParamsMixin):
         valid_fraction = check_float("valid_fraction", valid_fraction, minimum=0.0)
         if valid_fraction >= 1.0:
             raise ValueError(f"valid_fraction must be in [0, 1), got {valid_fraction}")
+        if valid is not None:
+            if not isinstance(valid, tuple | list) or len(valid) != 2:
+                raise TypeError("valid must be a (texts, Y_valid) tuple or None")
+            if valid_fraction:
+                raise ValueError(f"valid is given, so valid_fraction must be 0 (one "
+                                 f"validation set), got {valid_fraction}")
+            valid_texts = check_texts(valid[0], "valid texts")
+            Y_valid = check_labels(valid[1], len(valid_texts))
+            if Y_valid.shape[1] != L:
+                raise ValueError(f"valid Y has {Y_valid.shape[1]} label columns, Y has {L}")
         device = self._device()
         with _torch_settings(self.n_threads, deterministic=True):
             t0 = time.perf_counter()
@@ -215,6 +229,9 @@ class DualEncoder(ParamsMixin):
                 queries=bags.take(train_rows), Y=Y[train_rows], label_bags=label_bags,
                 valid_queries=bags.take(valid_rows) if n_valid else None,
                 Y_valid=Y[valid_rows] if n_valid else None)
+            if valid is not None and len(valid_texts):
+                data.valid_queries = hasher(valid_texts, "valid texts")
+                data.Y_valid = Y_valid
             if data.Y.nnz == 0:
                 raise ValueError("the training part has no positive pair; lower valid_fraction")
             torch.manual_seed(self.seed)

@@ -56,10 +56,14 @@ class QACDualEncoder(ParamsMixin):
         self.encoder = encoder
 
     def fit(self, prev_queries: Sequence[str], prefixes: Sequence[str],
-            next_queries: Sequence[str], *, valid_fraction: float = 0.1) -> QACDualEncoder:
+            next_queries: Sequence[str], *, valid_fraction: float = 0.1,
+            valid: tuple[Sequence[str], Sequence[str], Sequence[str]] | None = None
+            ) -> QACDualEncoder:
         """Train on N requests and their next queries; the labels are the sorted distinct
         next queries. ``valid_fraction`` of the requests are held out for the encoder's early
-        stopping on recall@10 (`DualEncoder.fit`)."""
+        stopping on recall@10 (`DualEncoder.fit`); or ``valid`` = (prev_queries, prefixes,
+        next_queries), held-out requests to early-stop on instead (``valid_fraction`` must
+        then be 0; a next query outside the labels counts as a miss)."""
         if not isinstance(self.encoder, DualEncoder):
             raise TypeError(f"encoder must be a DualEncoder, got {type(self.encoder).__name__}")
         prev, pre, nxt = check_triples(prev_queries, prefixes, next_queries, "training")
@@ -69,7 +73,19 @@ class QACDualEncoder(ParamsMixin):
                            (np.arange(len(nxt)), [index[q] for q in nxt])),
                           shape=(len(nxt), len(labels)))
         texts = [request_text(p, x) for p, x in zip(prev, pre)]
-        self.encoder.fit(texts, Y, label_texts=labels, valid_fraction=valid_fraction)
+        held_out = None
+        if valid is not None:
+            if not isinstance(valid, tuple | list) or len(valid) != 3:
+                raise TypeError("valid must be a (prev_queries, prefixes, next_queries) tuple "
+                                "or None")
+            vprev, vpre, vnxt = check_triples(*valid, "valid")
+            rows = [i for i, q in enumerate(vnxt) if q in index]
+            Yv = sp.csr_matrix((np.ones(len(rows), np.float32),
+                                (rows, [index[vnxt[i]] for i in rows])),
+                               shape=(len(vnxt), len(labels)))
+            held_out = ([request_text(p, x) for p, x in zip(vprev, vpre)], Yv)
+        self.encoder.fit(texts, Y, label_texts=labels, valid_fraction=valid_fraction,
+                         valid=held_out)
         self.labels_ = labels
         return self
 

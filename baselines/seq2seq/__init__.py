@@ -84,9 +84,9 @@ class Seq2SeqCompleter(ParamsMixin):
         Adam learning rate.
     batch_size : int, default 256
         Training pairs per step.
-    epochs : int, default 5
+    epochs : int, default 20
         Passes over the training pairs at most.
-    patience : int, default 1
+    patience : int, default 2
         Early stopping: epochs without a better validation MRR@10.
     clip : float, default 1.0
         Gradient clipping (global l2 norm).

@@ -4,6 +4,7 @@ measured with intervals over the 2 seeds, the others say which preset to run."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -65,3 +66,21 @@ def test_claims_table_on_the_smoke_runs(paper1, tmp_path):
     assert table.loc["C5", "interval"].startswith("t ")
     assert table.loc["C4", "verdict"] == "not run"
     assert "experiment=product_search" in table.loc["C4", "detail"]
+
+
+def test_tuned_models_log_their_search(paper1):
+    """Every tuned model of the preset logs its trials (tuning.json), its choice
+    (tuned.<param>) and the search's cost; the dual encoder its convergence."""
+    _, _, runs = paper1
+    for run in runs:
+        model = run.data.params["model.name"]
+        if model == "pecos":  # the parity reference, at PECOS's defaults
+            assert run.data.tags["tuned"] == "false"
+            continue
+        assert run.data.tags["tuned"] == "true", model
+        assert run.data.metrics["tuning_trials"] >= 2 and run.data.metrics["tuning_s"] > 0
+        assert any(k.startswith("tuned.") for k in run.data.params), model
+        if model == "dual_encoder":
+            assert {"best_epoch", "epochs_run", "epochs_cap_hit"} <= set(run.data.metrics)
+        trials = json.loads((Path(run.data.tags["output_dir"]) / "tuning.json").read_text())
+        assert len(trials["trials"]) == run.data.metrics["tuning_trials"], model

@@ -679,6 +679,20 @@ def load_state(runs: pd.DataFrame, run_ids: list[str],
     return None
 
 
+CAPPED = "capped model"  # the note of a row resting on a model stopped at its epoch cap
+
+
+def capped_models(runs: pd.DataFrame, run_ids: list[str]) -> list[str]:
+    """The models among ``run_ids`` whose training stopped at its epoch cap while early
+    stopping had not yet fired (metric ``epochs_cap_hit``): possibly under-trained, so a
+    claim they lose may be conservative."""
+    if "epochs_cap_hit" not in runs.columns:
+        return []
+    mine = runs[runs["run_id"].isin(run_ids)]
+    hit = pd.to_numeric(mine["epochs_cap_hit"], errors="coerce") > 0
+    return sorted(set(mine.loc[hit, "model"].astype(str)))
+
+
 def _row(claim: Claim, dataset: str, preset: str, kind_: str = "–") -> dict:
     return {"claim": claim.id, "dataset": dataset, "preset": preset, "kind": kind_,
             "statement": claim.statement, "quantity": claim.quantity,
@@ -722,6 +736,10 @@ def _judge(claim: Claim, m: Measured, runs: pd.DataFrame) -> dict:
                        "count")
         elif state is not None:
             detail += f" ({state})"
+    capped = capped_models(runs, m.run_ids)
+    if capped:
+        detail += (f"; {CAPPED}: {', '.join(capped)} stopped at the epoch cap while still "
+                   "improving (raise its epochs)")
     if override is not None:  # undecided: out of the Holm family too
         out |= {"direction_verdict": override, "verdict": override,
                 "p_direction": np.nan, "p_magnitude": np.nan}
@@ -907,7 +925,8 @@ def header(table: pd.DataFrame, runs: pd.DataFrame) -> str:
         "requests, >= 3 repeats with the model order rotated), their per-request times "
         "from that timing are used instead, paired by request and repeat, and its load "
         "(`latency_il_load_avg`, `latency_il_cpu_count`) decides; the row's note says "
-        "\"interleaved\".\n\n"
+        "\"interleaved\". A row resting on a neural model that stopped at its epoch cap "
+        f"while still improving (metric `epochs_cap_hit`) says **{CAPPED}** in its note.\n\n"
         f"Multiplicity: the direction and magnitude tests of the real-data rows with a "
         f"verdict form one family of {family} tests. In the **Holm** column a test keeps "
         "its decision only when its Holm-adjusted p-value (from the same interval: t, or "

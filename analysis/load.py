@@ -53,7 +53,9 @@ METRICS = ("precision_at_1", "precision_at_5", "recall_at_10", "recall_at_100", 
            # the interleaved timing (experiments/latency.py): the compared models in one
            # process, round-robin, with the load and CPUs it ran under
            "latency_il_p50_ms", "latency_il_p99_ms", "latency_il_load_avg",
-           "latency_il_cpu_count", "latency_il_repeats")
+           "latency_il_cpu_count", "latency_il_repeats",
+           # convergence of models that early-stop (experiments/models.py)
+           "best_epoch", "epochs_run", "epochs_cap_hit")
 # short name → param key (conf/ groups); absent params become NaN / None
 PARAM_COLUMNS = {"experiment": "experiment_name", "task": "task", "data": "data.name",
                  "model": "model.name", "features": "features.name",

@@ -438,3 +438,25 @@ def test_the_interleaved_timing_s_own_load_decides_the_busy_rule(il_load, expect
     c9a = claims.evaluate(runs, per_query=store.frames.get, interleaved=store.il_frames.get
                           ).set_index(["claim", "dataset"]).loc[("C9a", "synthetic_qac (tiny)")]
     assert c9a["verdict"] == expected
+
+
+def test_a_capped_neural_model_is_flagged():
+    """A row resting on a model stopped at its epoch cap says so in its note; the same runs
+    without the cap say nothing (the flag follows the metric, not the model)."""
+    store = Store()
+    store.il_frames = {}
+    _trie_vs_hybrid(store)
+    runs = pd.DataFrame(store.rows)
+    runs["beam_size"] = runs["beam_size"].astype("Int64")
+    rid = runs["run_id"].iloc[0]
+    model = runs["model"].iloc[0]
+    for cap, flagged in ((1.0, True), (0.0, False)):
+        runs["epochs_cap_hit"] = np.where(runs["run_id"] == rid, cap, 0.0)
+        table = claims.evaluate(runs, per_query=store.frames.get,
+                                interleaved=store.il_frames.get)
+        noted = table["detail"].fillna("").str.contains(claims.CAPPED)
+        assert noted.any() == flagged
+        if flagged:
+            assert all(rid in ids for ids in table.loc[noted, "run_ids"])
+            assert f"{claims.CAPPED}: {model}" in table.loc[noted, "detail"].iloc[0]
+    assert claims.capped_models(runs.drop(columns="epochs_cap_hit"), [rid]) == []

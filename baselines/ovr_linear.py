@@ -487,28 +487,40 @@ def select_threshold(X, Y, *, candidates=THRESHOLD_CANDIDATES, valid_fraction: f
     (``params``: its other hyperparameters) is trained on the rest at the smallest candidate
     and re-pruned (`OVRLinear.prune`, exact) to each. Returns ``(best, {candidate: recall})``.
     """
-    from xmr.metrics import recall_at_k
-
     X = check_features(X)
     Y = check_labels(Y, X.shape[0])
     check_unit_rows(X)  # here, not in the probe's fit: row numbers of X, not of its subset
     cands = sorted({check_float("candidates", c, minimum=0.0) for c in candidates})
     if not cands:
         raise ValueError("candidates is empty: give at least one threshold")
-    valid_fraction = check_float("valid_fraction", valid_fraction, minimum=0.0, strict=True)
-    n_valid = int(round(valid_fraction * X.shape[0]))
-    if valid_fraction >= 1.0 or not 1 <= n_valid < X.shape[0]:
-        raise ValueError(f"valid_fraction={valid_fraction} of {X.shape[0]} rows leaves no "
-                         f"training or no validation row; use a value in (0, 1)")
-    perm = np.random.default_rng(seed).permutation(X.shape[0])
-    valid, fit = np.sort(perm[:n_valid]), np.sort(perm[n_valid:])
+    valid, fit = validation_split(X.shape[0], valid_fraction, seed)
     probe = OVRLinear(**{**params, "threshold": cands[0], "seed": seed,
                          "allow_empty": True}).fit(X[fit], Y[fit])
-    Yv = Y[valid]
-    scores = {c: float(recall_at_k(Yv, probe._pruned(c).predict(X[valid], topk=10), 10))
-              for c in cands}
+    scores = candidate_scores(probe, X[valid], Y[valid], cands)
     best = max(cands, key=lambda c: (scores[c], c))
     return best, scores
+
+
+def validation_split(n_rows: int, valid_fraction: float, seed: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """`select_threshold`'s rows: (validation rows, training rows), sorted int64 ids, a
+    seeded random ``valid_fraction`` of ``n_rows`` held out."""
+    valid_fraction = check_float("valid_fraction", valid_fraction, minimum=0.0, strict=True)
+    n_valid = int(round(valid_fraction * n_rows))
+    if valid_fraction >= 1.0 or not 1 <= n_valid < n_rows:
+        raise ValueError(f"valid_fraction={valid_fraction} of {n_rows} rows leaves no "
+                         f"training or no validation row; use a value in (0, 1)")
+    perm = np.random.default_rng(seed).permutation(n_rows)
+    return np.sort(perm[:n_valid]), np.sort(perm[n_valid:])
+
+
+def candidate_scores(probe: OVRLinear, X_valid, Y_valid, candidates) -> dict[float, float]:
+    """``{threshold: recall@10 on (X_valid, Y_valid)}`` of ``probe`` re-pruned to each
+    candidate (each >= ``probe.threshold``): `select_threshold`'s scores."""
+    from xmr.metrics import recall_at_k
+
+    return {c: float(recall_at_k(Y_valid, probe._pruned(c).predict(X_valid, topk=10), 10))
+            for c in candidates}
 
 
 # --------------------------------------------------------------------------- benchmark

@@ -342,5 +342,13 @@ def test_select_threshold_on_validation_rows():
     assert scores[0.05] == recall_at_k(Y[valid], probe.prune(0.05).predict(X[valid]), 10)
     with pytest.raises(ValueError, match="valid_fraction"):
         select_threshold(X, Y, valid_fraction=1.0)
+    # lanes against the one-label solver (the code path before lanes): solved to the optimum
+    # they choose alike; at the default eps both are eps-approximate and the scores of these
+    # 50 rows differ by one row at most (so a near-tie may tip either way)
+    tight = {"valid_fraction": 0.25, "seed": 3, "n_jobs": 1, "eps": 1e-6, "max_iter": 10000}
+    assert (select_threshold(X, Y, **tight, lanes=1)
+            == select_threshold(X, Y, **tight, lanes=None))
+    _, scores1 = select_threshold(X, Y, valid_fraction=0.25, seed=3, n_jobs=1, lanes=1)
+    assert max(abs(scores1[c] - scores[c]) for c in scores) <= 1 / 50 + 1e-12
     with pytest.raises(ValueError, match="candidates is empty"):
         select_threshold(X, Y, candidates=[])

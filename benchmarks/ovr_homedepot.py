@@ -102,7 +102,7 @@ def run_side(data: dict, lanes: int | None, *, n_jobs: int, seed: int,
     scores, out["selection_score_cpu_s"], out["selection_score_wall_s"] = _timed(
         lambda: candidate_scores(probe, X[valid], Y[valid], cands))
     best = max(cands, key=lambda c: (scores[c], c))
-    del probe
+    probe = None  # its weights freed before the final fit
     model, out["final_fit_cpu_s"], out["final_fit_wall_s"] = _timed(
         lambda: OVRLinear(**params, threshold=best).fit(X, Y))
     out["total_cpu_s"] = sum(out[f"{p}_cpu_s"] for p in PHASES)

@@ -37,7 +37,11 @@ measured:
   fixed in advance (no best-of selection, except the one the claim names: "trie/hybrid beat
   2-means" is against the best 2-means row, chosen by MRR, which favours the other side):
   XR-Linear at features ``all``, threshold 0.1, beam 10; QAC's "session-aware XMR" is
-  Table 2 row 7 (the trie–tree hybrid, trie depth 2, the preset's default run).
+  Table 2 row 7 (the trie–tree hybrid, trie depth 2, the preset's default run). In a preset
+  that tunes its models (``tune.models``: ``paper1_comparison``, ``qac_comparison``), that
+  grid point's run holds the model tuned on the shared validation split and refitted (its
+  params ``tuned.*`` name the chosen values), so each side is at its own best by one
+  mechanism (``experiments/tuning.py``).
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import finish_run, start_run
+from benchmarks.common import finish_run, machine_info, start_run
 from xmr.qac.suggest import prefix_range
 from xmr.timing import LATENCY_THREADS, pinned_threads
 
@@ -109,6 +109,24 @@ def breakdown(suggester, requests: list[tuple[str, str]], *, n_warmup: int = N_W
     return result
 
 
+def markdown_table(result: dict) -> str:
+    """One line per row and stage: p50 / p99 / mean (ms) and share of the staged mean; then
+    the staged sum and the whole ``suggest`` call (`benchmarks.report` renders it)."""
+    lines = ["| row | labels | requests | stage | p50 ms | p99 ms | mean ms | share |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row, r in result["rows"].items():
+        head = f"| {row} | {r['n_labels']:,} | {r['n_requests']:,} "
+        for stage in STAGES:
+            s = r["stages"][stage]
+            lines.append(f"{head}| {stage} | {s['p50_ms']:.4f} | {s['p99_ms']:.4f} | "
+                         f"{s['mean_ms']:.4f} | {s['share']:.0%} |")
+        for name, key in (("sum of the stages", "staged_total"), ("whole `suggest`", "whole_call")):
+            s = r[key]
+            lines.append(f"{head}| {name} | {s['p50_ms']:.4f} | {s['p99_ms']:.4f} | "
+                         f"{s['mean_ms']:.4f} | – |")
+    return "\n".join(lines) + "\n"
+
+
 def timed_requests(prev_queries, prefixes, limit: int | None) -> list[tuple[str, str]]:
     reqs = [(p, x) for p, x in zip(prev_queries, prefixes, strict=True) if p.strip()]
     return reqs if limit is None else reqs[:limit]
@@ -168,6 +186,7 @@ def main(argv: list[str] | None = None) -> dict:
               f"{w['p50_ms']:.3f} ms p99 {w['p99_ms']:.3f} ms; "
               + ", ".join(f"{s} {st[s]['share']:.0%}" for s in STAGES))
     result = {"benchmark": "qac_latency", "experiment": args.experiment,
+              "machine": machine_info(None),
               "latency_threads": LATENCY_THREADS, "rows": rows, "runs": [finish_run(record)]}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

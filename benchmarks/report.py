@@ -65,6 +65,12 @@ def _ovr_vs_lml_table(result: dict) -> str:
     return markdown_table(result)
 
 
+def _qac_latency_table(result: dict) -> str:
+    from benchmarks.qac_latency import markdown_table
+
+    return markdown_table(result)
+
+
 @dataclass(frozen=True)
 class Kind:
     """A benchmark whose JSON the report renders: its module, its table, a key every one of
@@ -77,7 +83,8 @@ class Kind:
 
 KINDS = {"scale": Kind("benchmarks.scale", _scale_table, "sizes"),
          "vs_pecos": Kind("benchmarks.vs_pecos", _vs_pecos_table, "pecos"),
-         "ovr_vs_lml": Kind("benchmarks.ovr_vs_lml", _ovr_vs_lml_table, "ovr")}
+         "ovr_vs_lml": Kind("benchmarks.ovr_vs_lml", _ovr_vs_lml_table, "ovr"),
+         "qac_latency": Kind("benchmarks.qac_latency", _qac_latency_table, "rows")}
 
 
 # ------------------------------------------------------------------------------ one block

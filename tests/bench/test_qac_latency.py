@@ -55,3 +55,23 @@ def test_timed_requests_drops_empty_previous_queries():
     assert timed_requests(["a", " ", "", "b"], ["x", "y", "z", "w"], None) == [("a", "x"),
                                                                               ("b", "w")]
     assert timed_requests(["a", "b"], ["x", "y"], 1) == [("a", "x")]
+
+
+def test_the_report_renders_its_json(suggester_and_test, tmp_path):
+    import json
+
+    from benchmarks import report
+    from benchmarks.common import finish_run, machine_info, start_run
+
+    sug, test = suggester_and_test
+    reqs = timed_requests(test.prev_queries, test.prefixes, 60)
+    result = {"benchmark": "qac_latency", "machine": machine_info(None),
+              "rows": {"9": {"n_labels": len(sug.labels)} | breakdown(sug, reqs, n_warmup=5)},
+              "runs": [finish_run(start_run("benchmarks.qac_latency", ["--rows", "9"]))]}
+    (tmp_path / "q.json").write_text(json.dumps(result))
+    text = report.render("qac_latency", "q.json", root=tmp_path)
+    assert "python -m benchmarks.qac_latency --rows 9" in text
+    assert text.count("| 9 |") == len(STAGES) + 2  # the stages, their sum, the whole call
+    with pytest.raises(ValueError, match="not a benchmarks.qac_latency result"):
+        (tmp_path / "other.json").write_text(json.dumps({"sizes": []}))
+        report.render("qac_latency", "other.json", root=tmp_path)

@@ -73,11 +73,18 @@ def _scores(Z_indptr, Z_indices, Z_data, members, c1, c2, touched, n_touched, sc
         f = touched[j]
         c1[f] -= c2[f]
     n = members.size
-    big = n >= PREFETCH_MIN_ROWS
-    for i in range(n):
-        if big and i + 2 * PREFETCH_ROWS < n:
+    _row_scores(Z_indptr, Z_indices, Z_data, members, c1, scores, 0, n,
+                n >= PREFETCH_MIN_ROWS)
+
+
+@nb.njit(nogil=True, cache=True)
+def _row_scores(Z_indptr, Z_indices, Z_data, members, c, scores, lo, hi, big):
+    """scores[i] = Z[members[i]] · c for i in [lo, hi), prefetching the rows a few members
+    ahead when ``big`` (the serial and the parallel split share it: bit for bit)."""
+    for i in range(lo, hi):
+        if big and i + 2 * PREFETCH_ROWS < hi:
             prefetch(Z_indptr, members[i + 2 * PREFETCH_ROWS])
-        if big and i + PREFETCH_ROWS < n:
+        if big and i + PREFETCH_ROWS < hi:
             near = Z_indptr[members[i + PREFETCH_ROWS]]
             prefetch(Z_indices, near)
             prefetch(Z_data, near)
@@ -86,7 +93,7 @@ def _scores(Z_indptr, Z_indices, Z_data, members, c1, c2, touched, n_touched, sc
         for p in range(Z_indptr[r], Z_indptr[r + 1]):
             # unsigned: numba emits negative-index wrap-around code for every signed index
             up = np.uint64(p)
-            s += Z_data[up] * c1[np.uint64(Z_indices[up])]
+            s += Z_data[up] * c[np.uint64(Z_indices[up])]
         scores[i] = s
 
 
@@ -311,20 +318,8 @@ def _split_one_parallel(Z_indptr, Z_indices, Z_data, ones, members, init_a, init
                 f = np.uint64(touched[j])
                 c1[f] -= c2[f]
         for w in nb.prange(n_workers):
-            end = (w + 1) * n // n_workers
-            for i in range(w * n // n_workers, end):
-                if big and i + 2 * PREFETCH_ROWS < end:
-                    prefetch(Z_indptr, members[i + 2 * PREFETCH_ROWS])
-                if big and i + PREFETCH_ROWS < end:
-                    near = Z_indptr[members[i + PREFETCH_ROWS]]
-                    prefetch(Z_indices, near)
-                    prefetch(Z_data, near)
-                r = members[i]
-                sc = 0.0
-                for p in range(Z_indptr[r], Z_indptr[r + 1]):
-                    up = np.uint64(p)
-                    sc += Z_data[up] * c1[np.uint64(Z_indices[up])]
-                scores[i] = sc
+            _row_scores(Z_indptr, Z_indices, Z_data, members, c1, scores,
+                        w * n // n_workers, (w + 1) * n // n_workers, big)
         rank = _argsort_parallel(-scores, n_workers)
         in_left[:] = False
         for j in range(n_left):

@@ -218,7 +218,8 @@ class OVRLinear(ParamsMixin):
     Attributes (after fit)
     ----------
     weights_ : CSC float32 (D+1) × L, last row = bias weights; n_features_in_, n_labels_,
-    model_nnz_, fit_time_s_ (training, seconds).
+    model_nnz_, fit_time_s_ (training, seconds), lanes_ (labels per pass of the rows the fit
+    used: ``lanes`` resolved).
     """
 
     def __init__(self, *, threshold: float = _P.threshold, Cp: float = _P.Cp,
@@ -273,8 +274,9 @@ class OVRLinear(ParamsMixin):
                     f"Y has {empty_rows.size} rows with no label (e.g. rows "
                     f"{empty_rows[:5].tolist()}); drop them or pass allow_empty=True")
         n_threads = resolve_n_jobs(self.n_jobs)
+        self.lanes_ = self._lanes(D)
         t0 = time.perf_counter()
-        W = self._train(X, Y, n_threads)
+        W = self._train(X, Y, n_threads, self.lanes_)
         self.fit_time_s_ = time.perf_counter() - t0
         check_trained_weights([W], float(self.threshold), "OVRLinear")
         self._set_model(W, D)
@@ -293,7 +295,8 @@ class OVRLinear(ParamsMixin):
         auto = _OUT_BUFFER_ENTRIES // max(1, n_used_features)
         return int(min(max(1, auto), _MAX_AUTO_CHUNK, L))
 
-    def _train(self, X: sp.csr_matrix, Y: sp.csr_matrix, n_threads: int) -> sp.csc_matrix:
+    def _train(self, X: sp.csr_matrix, Y: sp.csr_matrix, n_threads: int,
+               lanes: int) -> sp.csc_matrix:
         N, D = X.shape
         L = Y.shape[1]
         X_indptr = X.indptr.astype(np.int64)
@@ -302,7 +305,6 @@ class OVRLinear(ParamsMixin):
         Yc.sort_indices()
         pos_ptr, pos_idx = Yc.indptr.astype(np.int64), Yc.indices.astype(np.int64)
         pool = np.arange(N, dtype=np.int64)  # every label trains on every row
-        lanes = self._lanes(D)
         n_used = int(np.unique(X.indices).size)
         chunk = self._chunk(n_used, L, lanes)
         chunks = [np.arange(s, min(s + chunk, L), dtype=np.int64) for s in range(0, L, chunk)]
@@ -376,6 +378,7 @@ class OVRLinear(ParamsMixin):
         W.eliminate_zeros()
         new = OVRLinear(**{**self.get_params(), "threshold": threshold})
         new.fit_time_s_ = getattr(self, "fit_time_s_", float("nan"))
+        new.lanes_ = getattr(self, "lanes_", None)  # a loaded model does not know it
         new._set_model(W, self.n_features_in_)
         return new
 

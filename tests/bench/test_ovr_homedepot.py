@@ -10,7 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baselines.ovr_linear import select_threshold
+from baselines.ovr_linear import (
+    THRESHOLD_CANDIDATES,
+    OVRLinear,
+    candidate_scores,
+    select_threshold,
+    validation_split,
+)
 from benchmarks import ovr_homedepot
 
 DATA = Path(__file__).parents[1] / "data" / "loaders"  # homedepot/train.csv: 17 train rows
@@ -36,6 +42,19 @@ def test_run_side_chooses_what_select_threshold_chooses(lanes):
     assert res["valid_recall_at_10"] == {str(c): s for c, s in scores.items()}
     for phase in ovr_homedepot.PHASES:
         assert res[f"{phase}_cpu_s"] >= 0 and res[f"{phase}_wall_s"] >= 0
+
+
+def test_selection_scores_only_validation_rows_with_a_kept_label():
+    data = ovr_homedepot.load(DATA, 0.5, seed=0)
+    X, Y = data["X"], data["Y"]
+    valid, fit = validation_split(X.shape[0], 0.5, 0)
+    labelled = valid[np.diff(Y[valid].indptr) > 0]
+    assert 0 < labelled.size < valid.size  # the fixture has both kinds of rows here
+    res = ovr_homedepot.run_side(data, None, n_jobs=1, seed=0, valid_fraction=0.5)
+    assert res["n_valid_rows"] == labelled.size
+    probe = OVRLinear(threshold=0.0, n_jobs=1, seed=0, allow_empty=True).fit(X[fit], Y[fit])
+    expected = candidate_scores(probe, X[labelled], Y[labelled], THRESHOLD_CANDIDATES)
+    assert res["valid_recall_at_10"] == {str(c): s for c, s in expected.items()}
 
 
 def test_main_reports_both_sides_and_their_ratio(tmp_path, caplog):

@@ -41,6 +41,7 @@ import argparse
 import json
 import logging
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -53,6 +54,7 @@ from baselines.ovr_linear import (
     candidate_scores,
     validation_split,
 )
+from benchmarks.common import finish_run, machine_info, start_run
 from xmr.params import OVRParams
 
 logger = logging.getLogger(__name__)
@@ -145,6 +147,8 @@ def main(argv: list[str] | None = None) -> dict:
                         help="threads per fit (1: CPU seconds = one core's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    run = start_run("benchmarks.ovr_homedepot", argv)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.repeats < 1:
@@ -174,6 +178,7 @@ def main(argv: list[str] | None = None) -> dict:
               "fraction": args.fraction, "n_jobs": args.n_jobs, "repeats": args.repeats,
               "solver": {k: getattr(OVRParams, k) for k in ("Cp", "Cn", "eps", "max_iter",
                                                              "bias")},
+              "machine": machine_info(None), "runs": [finish_run(run)],
               "sides": sides, "ratio_lanes_over_one_lane": ratio}
     text = json.dumps(result, indent=2)
     print(text)

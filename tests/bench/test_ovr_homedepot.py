@@ -70,6 +70,8 @@ def test_main_reports_both_sides_and_their_ratio(tmp_path, caplog):
         assert len(side["total_cpu_s_runs"]) == 2
         assert side["full_estimate_cpu_s"] == side["total_cpu_s"]  # fraction 1
         assert {"precision_at_1", "recall_at_10", "threshold", "model_nnz"} <= set(side)
+    assert result["runs"][0]["command"].startswith("python -m benchmarks.ovr_homedepot ")
+    assert "finished_utc" in result["runs"][0] and "cpu_count" in result["machine"]
     ratio = result["ratio_lanes_over_one_lane"]
     assert {"selection_fit_cpu", "final_fit_cpu", "total_cpu", "precision_at_1_diff"} <= set(
         ratio)

@@ -12,8 +12,10 @@ It is XR-Linear with a one-level tree and xmr's own dual coordinate-descent solv
 (`xmr.kernels.solver_batch.train_labels_lanes`): every problem here has all N rows, and on
 Home Depot (37k rows, 29k labels with 1-2 positives each) a problem needs ~10 full passes, each
 a chain of cache misses, which 8 problems sharing a pass pay once (measured there: 2.2× less
-CPU per label; ``python -m benchmarks.ovr_homedepot``). The weights are then eps-approximate
-solutions of the same problems, not bit-identical to the one-label solver's, and depend on
+CPU per label against the one-label solver before it prefetched its rows; ~1.4× against the
+prefetching one: ``docs/bench/ovr_homedepot_0.005.json``, ``python -m
+benchmarks.ovr_homedepot``). The weights are then eps-approximate solutions of the same
+problems, not bit-identical to the one-label solver's, and depend on
 which labels shared their passes (``chunk_size``, ``lanes``), never on ``n_jobs``. With
 ``lanes=1`` every label is solved alone by `xmr.kernels.solver.train_task` (pool = all rows,
 children = a chunk of labels), with XR-Linear's seeds, so the weights equal
@@ -34,10 +36,10 @@ Hyperparameters (the values used, and why)
   equals training at the higher threshold.
 - ``Cp = Cn = 1``, ``eps = 0.1``, ``max_iter = 100``, ``bias = 1``: XR-Linear's / PECOS's
   solver defaults, so any difference between the two models comes from the tree only.
-- ``lanes = None`` (auto): 8 labels per pass of the rows (Home Depot, CPU ms per label: 1
-  lane 61, 4 lanes 38, 8 lanes 28, 16 lanes 34: past 8 the n_features × lanes block of
-  weights leaves the cache), fewer when the features are so many that the block would
-  exceed 16M entries (128 MB) per worker.
+- ``lanes = None`` (auto): 8 labels per pass of the rows (Home Depot, CPU ms per label,
+  before the one-label solver prefetched: 1 lane 61, 4 lanes 38, 8 lanes 28, 16 lanes 34:
+  past 8 the n_features × lanes block of weights leaves the cache), fewer when the features
+  are so many that the block would exceed 16M entries (128 MB) per worker.
 - ``chunk_size = None`` (auto): labels per task. With lanes, 256 (a task's lanes drain at its
   end: a longer task wastes less). With ``lanes=1`` the solver's output buffer is
   (#features used by the pool) × chunk_size entries, so the chunk is sized to keep it near

@@ -12,8 +12,10 @@ It is XR-Linear with a one-level tree and xmr's own dual coordinate-descent solv
 (`xmr.kernels.solver_batch.train_labels_lanes`): every problem here has all N rows, and on
 Home Depot (37k rows, 29k labels with 1-2 positives each) a problem needs ~10 full passes, each
 a chain of cache misses, which 8 problems sharing a pass pay once (measured there: 2.2× less
-CPU per label; ``python -m benchmarks.ovr_homedepot``). The weights are then eps-approximate
-solutions of the same problems, not bit-identical to the one-label solver's, and depend on
+CPU per label against the one-label solver before it prefetched its rows; ~1.4× against the
+prefetching one: ``docs/bench/ovr_homedepot_0.005.json``, ``python -m
+benchmarks.ovr_homedepot``). The weights are then eps-approximate solutions of the same
+problems, not bit-identical to the one-label solver's, and depend on
 which labels shared their passes (``chunk_size``, ``lanes``), never on ``n_jobs``. With
 ``lanes=1`` every label is solved alone by `xmr.kernels.solver.train_task` (pool = all rows,
 children = a chunk of labels), with XR-Linear's seeds, so the weights equal
@@ -34,10 +36,10 @@ Hyperparameters (the values used, and why)
   equals training at the higher threshold.
 - ``Cp = Cn = 1``, ``eps = 0.1``, ``max_iter = 100``, ``bias = 1``: XR-Linear's / PECOS's
   solver defaults, so any difference between the two models comes from the tree only.
-- ``lanes = None`` (auto): 8 labels per pass of the rows (Home Depot, CPU ms per label: 1
-  lane 61, 4 lanes 38, 8 lanes 28, 16 lanes 34: past 8 the n_features × lanes block of
-  weights leaves the cache), fewer when the features are so many that the block would
-  exceed 16M entries (128 MB) per worker.
+- ``lanes = None`` (auto): 8 labels per pass of the rows (Home Depot, CPU ms per label,
+  before the one-label solver prefetched: 1 lane 61, 4 lanes 38, 8 lanes 28, 16 lanes 34:
+  past 8 the n_features × lanes block of weights leaves the cache), fewer when the features
+  are so many that the block would exceed 16M entries (128 MB) per worker.
 - ``chunk_size = None`` (auto): labels per task. With lanes, 256 (a task's lanes drain at its
   end: a longer task wastes less). With ``lanes=1`` the solver's output buffer is
   (#features used by the pool) × chunk_size entries, so the chunk is sized to keep it near
@@ -218,7 +220,8 @@ class OVRLinear(ParamsMixin):
     Attributes (after fit)
     ----------
     weights_ : CSC float32 (D+1) × L, last row = bias weights; n_features_in_, n_labels_,
-    model_nnz_, fit_time_s_ (training, seconds).
+    model_nnz_, fit_time_s_ (training, seconds), lanes_ (labels per pass of the rows the fit
+    used: ``lanes`` resolved).
     """
 
     def __init__(self, *, threshold: float = _P.threshold, Cp: float = _P.Cp,
@@ -273,8 +276,9 @@ class OVRLinear(ParamsMixin):
                     f"Y has {empty_rows.size} rows with no label (e.g. rows "
                     f"{empty_rows[:5].tolist()}); drop them or pass allow_empty=True")
         n_threads = resolve_n_jobs(self.n_jobs)
+        self.lanes_ = self._lanes(D)
         t0 = time.perf_counter()
-        W = self._train(X, Y, n_threads)
+        W = self._train(X, Y, n_threads, self.lanes_)
         self.fit_time_s_ = time.perf_counter() - t0
         check_trained_weights([W], float(self.threshold), "OVRLinear")
         self._set_model(W, D)
@@ -293,7 +297,8 @@ class OVRLinear(ParamsMixin):
         auto = _OUT_BUFFER_ENTRIES // max(1, n_used_features)
         return int(min(max(1, auto), _MAX_AUTO_CHUNK, L))
 
-    def _train(self, X: sp.csr_matrix, Y: sp.csr_matrix, n_threads: int) -> sp.csc_matrix:
+    def _train(self, X: sp.csr_matrix, Y: sp.csr_matrix, n_threads: int,
+               lanes: int) -> sp.csc_matrix:
         N, D = X.shape
         L = Y.shape[1]
         X_indptr = X.indptr.astype(np.int64)
@@ -302,7 +307,6 @@ class OVRLinear(ParamsMixin):
         Yc.sort_indices()
         pos_ptr, pos_idx = Yc.indptr.astype(np.int64), Yc.indices.astype(np.int64)
         pool = np.arange(N, dtype=np.int64)  # every label trains on every row
-        lanes = self._lanes(D)
         n_used = int(np.unique(X.indices).size)
         chunk = self._chunk(n_used, L, lanes)
         chunks = [np.arange(s, min(s + chunk, L), dtype=np.int64) for s in range(0, L, chunk)]
@@ -376,6 +380,7 @@ class OVRLinear(ParamsMixin):
         W.eliminate_zeros()
         new = OVRLinear(**{**self.get_params(), "threshold": threshold})
         new.fit_time_s_ = getattr(self, "fit_time_s_", float("nan"))
+        new.lanes_ = getattr(self, "lanes_", None)  # a loaded model does not know it
         new._set_model(W, self.n_features_in_)
         return new
 

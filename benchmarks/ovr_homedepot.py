@@ -14,12 +14,16 @@ of the labels is kept with **every** training row: one label's problem then cost
 costs in the full fit (all N rows), so the full fit costs about the subset's / ``fraction``
 (``full_estimate_cpu_s``). Test rows without a kept label are dropped.
 
-The pipeline is the harness's (`experiments.models.OVRRunner`): `select_threshold` (a fit on
-90% of the rows at the smallest candidate threshold, then every candidate scored on the
-held-out 10%), then the final fit on every row at the chosen threshold. Phases:
+The pipeline is `baselines.ovr_linear.select_threshold` (a fit on 90% of the rows at the
+smallest candidate threshold, then every candidate scored on the held-out 10%), then the
+final fit on every row at the chosen threshold: the three phases the harness's OVR run goes
+through (`experiments.models.OVRRunner` with its tuning step, `experiments.tuning`, which
+holds out query rows only and keeps the title rows in training). Phases:
 
 - ``selection_fit``: the fit on the training part;
-- ``selection_score``: re-pruning to each candidate and predicting the validation rows;
+- ``selection_score``: re-pruning to each candidate and predicting the validation rows
+  (those with a kept label: on a subset the others would score 0 at every candidate and tie
+  them);
 - ``final_fit``: the fit on every row.
 
 Each phase's CPU seconds (``time.process_time``: every thread of this process, so another
@@ -37,6 +41,7 @@ import argparse
 import json
 import logging
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -49,6 +54,7 @@ from baselines.ovr_linear import (
     candidate_scores,
     validation_split,
 )
+from benchmarks.common import finish_run, machine_info, start_run
 from xmr.params import OVRParams
 
 logger = logging.getLogger(__name__)
@@ -96,6 +102,11 @@ def run_side(data: dict, lanes: int | None, *, n_jobs: int, seed: int,
     params = {"lanes": lanes, "n_jobs": n_jobs, "seed": seed, "allow_empty": True}
     cands = sorted(candidates)
     valid, fit = validation_split(X.shape[0], valid_fraction, seed)
+    # a row without a kept label scores 0 at every threshold: on a label subset nearly all
+    # are, and their zeros tie the candidates (in the full data every row has a label)
+    valid = valid[np.diff(Y[valid].indptr) > 0]
+    if valid.size == 0:
+        raise ValueError("no validation row has a kept label: raise the fraction of labels")
     out: dict = {}
     probe, out["selection_fit_cpu_s"], out["selection_fit_wall_s"] = _timed(
         lambda: OVRLinear(**params, threshold=cands[0]).fit(X[fit], Y[fit]))
@@ -108,7 +119,8 @@ def run_side(data: dict, lanes: int | None, *, n_jobs: int, seed: int,
     out["total_cpu_s"] = sum(out[f"{p}_cpu_s"] for p in PHASES)
     out["total_wall_s"] = sum(out[f"{p}_wall_s"] for p in PHASES)
     metrics = ranking_metrics(data["Y_test"], model.predict(data["X_test"], topk=10))
-    out |= {"threshold": best, "valid_recall_at_10": {str(c): s for c, s in scores.items()},
+    out |= {"threshold": best, "n_valid_rows": int(valid.size),
+            "valid_recall_at_10": {str(c): s for c, s in scores.items()},
             "model_nnz": model.model_nnz_, "precision_at_1": metrics["precision_at_1"],
             "recall_at_10": metrics["recall_at_10"]}
     return out
@@ -135,6 +147,8 @@ def main(argv: list[str] | None = None) -> dict:
                         help="threads per fit (1: CPU seconds = one core's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    run = start_run("benchmarks.ovr_homedepot", argv)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.repeats < 1:
@@ -164,6 +178,7 @@ def main(argv: list[str] | None = None) -> dict:
               "fraction": args.fraction, "n_jobs": args.n_jobs, "repeats": args.repeats,
               "solver": {k: getattr(OVRParams, k) for k in ("Cp", "Cn", "eps", "max_iter",
                                                              "bias")},
+              "machine": machine_info(None), "runs": [finish_run(run)],
               "sides": sides, "ratio_lanes_over_one_lane": ratio}
     text = json.dumps(result, indent=2)
     print(text)

@@ -91,6 +91,8 @@ def test_fitted_attributes():
     assert np.all(np.abs(W.data.astype(np.float64)) >= 0.02)
     assert W[40].nnz > 0  # bias weights
     assert m.fit_time_s_ > 0
+    assert m.lanes_ == 8  # lanes=None resolved: 40 features are few
+    assert OVRLinear(lanes=1, n_jobs=1).fit(*random_problem()).lanes_ == 1
 
 
 @pytest.mark.parametrize("threshold", [0.0, 0.1])

@@ -10,7 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baselines.ovr_linear import select_threshold
+from baselines.ovr_linear import (
+    THRESHOLD_CANDIDATES,
+    OVRLinear,
+    candidate_scores,
+    select_threshold,
+    validation_split,
+)
 from benchmarks import ovr_homedepot
 
 DATA = Path(__file__).parents[1] / "data" / "loaders"  # homedepot/train.csv: 17 train rows
@@ -38,6 +44,19 @@ def test_run_side_chooses_what_select_threshold_chooses(lanes):
         assert res[f"{phase}_cpu_s"] >= 0 and res[f"{phase}_wall_s"] >= 0
 
 
+def test_selection_scores_only_validation_rows_with_a_kept_label():
+    data = ovr_homedepot.load(DATA, 0.5, seed=0)
+    X, Y = data["X"], data["Y"]
+    valid, fit = validation_split(X.shape[0], 0.5, 0)
+    labelled = valid[np.diff(Y[valid].indptr) > 0]
+    assert 0 < labelled.size < valid.size  # the fixture has both kinds of rows here
+    res = ovr_homedepot.run_side(data, None, n_jobs=1, seed=0, valid_fraction=0.5)
+    assert res["n_valid_rows"] == labelled.size
+    probe = OVRLinear(threshold=0.0, n_jobs=1, seed=0, allow_empty=True).fit(X[fit], Y[fit])
+    expected = candidate_scores(probe, X[labelled], Y[labelled], THRESHOLD_CANDIDATES)
+    assert res["valid_recall_at_10"] == {str(c): s for c, s in expected.items()}
+
+
 def test_main_reports_both_sides_and_their_ratio(tmp_path, caplog):
     out = tmp_path / "r.json"
     caplog.set_level("INFO", logger="benchmarks.ovr_homedepot")
@@ -51,6 +70,8 @@ def test_main_reports_both_sides_and_their_ratio(tmp_path, caplog):
         assert len(side["total_cpu_s_runs"]) == 2
         assert side["full_estimate_cpu_s"] == side["total_cpu_s"]  # fraction 1
         assert {"precision_at_1", "recall_at_10", "threshold", "model_nnz"} <= set(side)
+    assert result["runs"][0]["command"].startswith("python -m benchmarks.ovr_homedepot ")
+    assert "finished_utc" in result["runs"][0] and "cpu_count" in result["machine"]
     ratio = result["ratio_lanes_over_one_lane"]
     assert {"selection_fit_cpu", "final_fit_cpu", "total_cpu", "precision_at_1_diff"} <= set(
         ratio)

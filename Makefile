@@ -13,12 +13,13 @@ export PYTHONPATH := $(CURDIR)
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba-cache
 PYTEST_ARGS ?=
 
-.PHONY: venv peer xmc-venv lml-venv test demo demo-lib ui screenshots figures bench bench-scale lint clean help slurm-up slurm-down
+.PHONY: bench-report venv peer xmc-venv lml-venv test demo demo-lib ui screenshots figures bench bench-scale lint clean help slurm-up slurm-down
 
 help:
 	@echo "make demo   - set up .venv, run a small product_search sweep on synthetic data (MLflow)"
 	@echo "make ui     - MLflow UI on http://127.0.0.1:5000 over logs/, printing each comparison's link"
 	@echo "make figures - the papers' figures, tables and claims table (claims.md) from the logged runs"
+	@echo "make reproduce - both papers at seeds 0,1,2 on every dataset under DATA_DIR, then the claims table"
 	@echo "make test   - set up .venv and .peer-venv, run the whole test suite"
 	@echo "make peer   - build .peer-venv with libpecos 1.2.8 (the reference peer)"
 	@echo "make bench  - side by side against PECOS and LibMultiLabel (bibtex + synthetic + dense)"
@@ -70,6 +71,17 @@ demo: venv
 figures: venv
 	$(VPY) -m analysis.figures
 
+# Both papers in one command: every preset the claims table needs, on every dataset present
+# under DATA_DIR (absent ones skipped, saying how to run them), seeds 0,1,2, resumable (a
+# rerun completes only what is missing), then the claims table. REPRODUCE_ARGS: --quick,
+# --seeds 0,1,2, --bundle docs/results/NAME, --dry-run, -o KEY=VALUE ... (one paper:
+# python -m experiments.reproduce paper1 --data-dir DIR).
+DATA_DIR ?= ../shared/data
+REPRODUCE_ARGS ?=
+.PHONY: reproduce
+reproduce: venv peer
+	$(VPY) -m experiments.reproduce all --data-dir $(DATA_DIR) $(REPRODUCE_ARGS)
+
 demo-lib: venv
 	$(VPY) -m experiments.tools.demo
 
@@ -93,6 +105,11 @@ bench: venv peer lml-venv
 	$(VPY) -m benchmarks.ovr_vs_lml --dataset bibtex --out bench-results/ovr_vs_lml_bibtex.json
 	$(VPY) -m benchmarks.ovr_vs_lml --dataset synthetic --out bench-results/ovr_vs_lml_synthetic.json
 	$(VPY) -m benchmarks.ovr_vs_lml --dataset dense --out bench-results/ovr_vs_lml_dense.json
+
+# The results pages' benchmark tables and the scale figure, regenerated from docs/bench/*.json
+bench-report: venv
+	$(VPY) -m benchmarks.report
+	$(VPY) -m benchmarks.report figure docs/bench/scale.json --out docs/figures/scale.png
 
 # SCALE_ARGS: e.g. "--side-timeout 3600" (a side past it is recorded as did-not-finish);
 # --resume continues an interrupted run (every side is saved to the JSON as it ends)

@@ -28,6 +28,26 @@ PRODUCT_SEARCH_CMD = "python -m experiments.run -m experiment=product_search"
 QAC_CMD = "python -m experiments.run -m experiment=qac_table2"
 
 log = logging.getLogger(__name__)
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"  # the harness's configs (read only)
+
+
+def group_choices(doc: dict) -> dict[str, str]:
+    """``{group: option}`` of a Hydra YAML's defaults list (``features: all``, ``override
+    /indexer: hybrid``); analysis reads the configs as YAML, never composes them."""
+    out = {}
+    for entry in doc.get("defaults") or []:
+        if isinstance(entry, dict):
+            for key, value in entry.items():
+                out[str(key).removeprefix("override").strip().lstrip("/")] = str(value)
+    return out
+
+
+def default_choice(group: str, conf: Path = CONF_DIR) -> str:
+    """The option of config group ``group`` that ``conf/config.yaml`` selects by default."""
+    import yaml
+
+    doc = yaml.safe_load((conf / "config.yaml").read_text()) or {}
+    return group_choices(doc)[group]
 
 
 @dataclass

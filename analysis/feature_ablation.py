@@ -15,10 +15,12 @@ import pandas as pd
 from analysis import style
 from analysis.common import PRODUCT_SEARCH_CMD, Result, run_builders, write_points, xmr_runs
 from analysis.seeds import all_run_ids, logged_query_spread, over_seeds
+from xmr.params import PREDICT, XRLinearParams
 
 NAME = "feature_ablation"
 GROUP_COLS = ["experiment", "dataset", "model"]
-DEFAULT_BEAM, DEFAULT_THRESHOLD = 10, 0.1  # conf/eval/default.yaml, conf/model/xrlinear.yaml
+# the default beam width and pruning threshold: the library's (xmr.params)
+DEFAULT_BEAM, DEFAULT_THRESHOLD = PREDICT.beam_size, XRLinearParams().threshold
 
 
 def points(runs: pd.DataFrame) -> pd.DataFrame:

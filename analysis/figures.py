@@ -29,7 +29,7 @@ from analysis.style import footnote_text
 
 BUILDERS = [recall_vs_latency.build, pruning_threshold.build, feature_ablation.build,
             model_comparison.build, model_size.build, qac_table2.build,
-            qac_prefix_slices.build, claims.build]
+            qac_prefix_slices.build, claims.build_preview]
 INDEX = "index.md"
 
 

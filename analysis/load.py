@@ -12,9 +12,15 @@ the FINISHED non-parent runs (a sweep's parent, ``tags.role = sweep``, is droppe
 share a grid point (the harness's ``config_hash`` tag), only the latest one.
 
 Columns: ``run_id, start_time, experiment, mlflow_experiment, sweep_id, task, data, dataset,
-model, features, indexer, threshold, beam_size, seed, git_commit, artifact_uri`` + the metrics
-under their own names
-(``recall_at_10``, ``latency_p50_ms``, …) + every param as ``params.<dotted key>``.
+model, model_kind, features, indexer, threshold, beam_size, seed, git_commit, artifact_uri,
+latency_il_group`` + the metrics under their own names (``recall_at_10``, ``latency_p50_ms``,
+…, ``latency_load_avg``, ``cpu_count``, ``latency_il_p50_ms``, …) + every param as
+``params.<dotted key>``. ``git_commit``
+is the ``git_commit`` param (``<sha>[-dirty]``), else MLflow's git source tags;
+``model_kind`` the run's ``model_kind`` tag (``xmr``, ``baseline``, ``neural``).
+
+The same frame comes from a results bundle (:mod:`analysis.bundle`): :func:`runs_from_raw`
+turns either source's raw runs into it.
 """
 
 from __future__ import annotations
@@ -42,7 +48,14 @@ DEMO_CMD = "make demo"
 # the metrics the harness logs (the fixed names of the README + extras it writes)
 METRICS = ("precision_at_1", "precision_at_5", "recall_at_10", "recall_at_100", "ndcg_at_10",
            "mrr_at_10", "bleu", "train_time_s", "latency_p50_ms", "latency_p99_ms",
-           "latency_mean_ms", "throughput_qps", "model_nnz", "model_bytes")
+           "latency_mean_ms", "throughput_qps", "model_nnz", "model_bytes",
+           "latency_load_avg", "cpu_count",  # the machine's load while timing, its CPUs
+           # the interleaved timing (experiments/latency.py): the compared models in one
+           # process, round-robin, with the load and CPUs it ran under
+           "latency_il_p50_ms", "latency_il_p99_ms", "latency_il_load_avg",
+           "latency_il_cpu_count", "latency_il_repeats",
+           # convergence of models that early-stop (experiments/models.py)
+           "best_epoch", "epochs_run", "epochs_cap_hit")
 # short name → param key (conf/ groups); absent params become NaN / None
 PARAM_COLUMNS = {"experiment": "experiment_name", "task": "task", "data": "data.name",
                  "model": "model.name", "features": "features.name",
@@ -50,6 +63,14 @@ PARAM_COLUMNS = {"experiment": "experiment_name", "task": "task", "data": "data.
                  "beam_size": "eval.beam_size", "seed": "seed", "git_commit": "git_commit"}
 NUMERIC_PARAMS = ("threshold", "beam_size", "seed")
 PER_QUERY = "per_query.parquet"  # each run's per-test-query metrics (experiments/job.py)
+BUNDLE_PER_QUERY = "per_query"  # a results bundle's folder of per-query tables (bundle.py)
+BUNDLE_RUNS = "runs.parquet"  # a results bundle's table of runs (bundle.py)
+# each request's time in each repeat of the interleaved timing (experiments/latency.py)
+INTERLEAVED = "latency_interleaved.parquet"
+BUNDLE_INTERLEAVED = "latency_interleaved"  # ... their folder in a results bundle
+# a run's tables, by artifact name: the bundle's folder for them
+RUN_TABLES = {PER_QUERY: BUNDLE_PER_QUERY, INTERLEAVED: BUNDLE_INTERLEAVED}
+DATASETS = "inputs.datasets"  # raw column: the run's dataset inputs with their digests
 # params that never distinguish two grid points (where things go, versions, provenance)
 NON_GRID_PREFIXES = ("params.logger.", "params.paths.", "params.version.", "params.git_commit",
                      "params.dataset_card_hash")
@@ -148,11 +169,23 @@ def _runs_frame(client, experiments: dict[str, str]) -> pd.DataFrame:
                          "end_time": pd.to_datetime(info.end_time, unit="ms", utc=True),
                          **{f"metrics.{k}": v for k, v in data.metrics.items()},
                          **{f"params.{k}": v for k, v in data.params.items()},
-                         **{f"tags.{k}": v for k, v in data.tags.items()}})
+                         **{f"tags.{k}": v for k, v in data.tags.items()},
+                         DATASETS: _datasets(run)})
         token = page.token
         if not token:
             break
     return pd.DataFrame(rows)
+
+
+def _datasets(run) -> str | None:
+    """The run's MLflow dataset inputs as ``name:digest[:context]``, ';'-joined."""
+    inputs = getattr(getattr(run, "inputs", None), "dataset_inputs", None) or []
+    out = []
+    for d in inputs:
+        context = [t.value for t in d.tags if t.key == "mlflow.data.context"]
+        out.append(f"{d.dataset.name}:{d.dataset.digest}" + (f":{context[0]}" if context
+                                                            else ""))
+    return ";".join(sorted(out)) or None
 
 
 def _col(raw: pd.DataFrame, name: str) -> pd.Series:
@@ -187,6 +220,9 @@ def tidy(raw: pd.DataFrame) -> pd.DataFrame:
     df["role"] = _col(raw, "tags.role").map(_none)
     df["sweep_id"] = _col(raw, "tags.sweep_id").map(_none)
     df["config_hash"] = _col(raw, "tags.config_hash").map(_none)
+    df["model_kind"] = _col(raw, "tags.model_kind").map(_none)  # xmr | baseline | neural
+    # runs timed together by experiments/latency.py share this id
+    df["latency_il_group"] = _col(raw, "tags.latency_il_group").map(_none)
     df["artifact_uri"] = _col(raw, "artifact_uri")
     for short, key in PARAM_COLUMNS.items():
         values = _col(raw, f"params.{key}").map(_none)
@@ -195,6 +231,11 @@ def tidy(raw: pd.DataFrame) -> pd.DataFrame:
         if short == "task":
             values = values.fillna(_col(raw, "tags.task").map(_none))
         df[short] = values
+    # the code version: params.git_commit ("<sha>[-dirty]"), else MLflow's source tags
+    tag_commit = _col(raw, "tags.mlflow.source.git.commit").map(_none)
+    dirty = _col(raw, "tags.mlflow.source.git.dirty").map(lambda v: str(v).lower() == "true")
+    df["git_commit"] = df["git_commit"].fillna(
+        tag_commit.where(~dirty, tag_commit.astype(str) + "-dirty").where(tag_commit.notna()))
     for short in NUMERIC_PARAMS:
         df[short] = pd.to_numeric(df[short], errors="coerce")
     df["beam_size"] = df["beam_size"].round().astype("Int64")  # nullable: QAC/MPC have none
@@ -240,6 +281,16 @@ def load_runs(tracking_uri: str | None = None, *, experiment: str | None = None,
         where = (f"MLflow experiment {mlflow_experiment!r} of {uri}" if mlflow_experiment
                  else f"any MLflow experiment of {uri}")
         raise NoRunsError(f"no runs in {where}: run `{SMOKE_CMD}` (or `{DEMO_CMD}`) first")
+    runs = runs_from_raw(raw, uri, experiment=experiment)
+    runs.attrs["tracking_uri"] = uri
+    return runs
+
+
+def runs_from_raw(raw: pd.DataFrame, where: str, *, experiment: str | None = None
+                  ) -> pd.DataFrame:
+    """:func:`tidy` + :func:`select` of a raw runs frame (from a store, or a results
+    bundle's ``runs.parquet``); ``where`` names the source in the errors."""
+    uri = where
     df = tidy(raw)
     runs = select(df, experiment=experiment)
     if runs.empty:
@@ -251,7 +302,6 @@ def load_runs(tracking_uri: str | None = None, *, experiment: str | None = None,
                               f"`python -m experiments.run -m experiment={experiment}`")
         raise NoRunsError(f"no FINISHED runs in {uri} ({len(df)} runs, none FINISHED outside "
                           f"sweep parents): run `{SMOKE_CMD}` (or `{DEMO_CMD}`) first")
-    runs.attrs["tracking_uri"] = uri
     return runs
 
 
@@ -272,30 +322,50 @@ def load_artifact_json(runs: pd.DataFrame, run_id: str, name: str):
         return None
 
 
-_PER_QUERY_CACHE: dict[tuple[str, str], pd.DataFrame | None] = {}
+_TABLE_CACHE: dict[tuple[str, str, str], pd.DataFrame | None] = {}
 
 
-def load_per_query(runs: pd.DataFrame, run_id: str) -> pd.DataFrame | None:
-    """A run's ``per_query.parquet`` (one row per test query: ``query_id`` and the per-query
-    metrics), or None when the run has none (runs logged before it existed). Cached: a
-    FINISHED run's artifacts never change."""
+def load_run_table(runs: pd.DataFrame, run_id: str, name: str) -> pd.DataFrame | None:
+    """A run's parquet artifact ``name`` (one of :data:`RUN_TABLES`), from the store or from
+    the results bundle the runs were read from (``<folder>/<run id>.parquet``); None when
+    the run has none. Cached: a FINISHED run's artifacts never change (except that
+    ``python -m experiments.latency`` may add its table later: its absence is not cached)."""
+    if name not in RUN_TABLES:
+        raise ValueError(f"name must be one of {sorted(RUN_TABLES)}, got {name!r}")
+    if runs.attrs.get("bundle"):
+        path = Path(runs.attrs["bundle"]) / RUN_TABLES[name] / f"{run_id}.parquet"
+        return pd.read_parquet(path) if path.is_file() else None
     uri = runs.attrs.get("tracking_uri") or resolve_tracking_uri()
-    key = (uri, run_id)
-    if key in _PER_QUERY_CACHE:
-        return _PER_QUERY_CACHE[key]
+    key = (uri, run_id, name)
+    if key in _TABLE_CACHE:
+        return _TABLE_CACHE[key]
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=uri)
     frame = None
     try:
-        if PER_QUERY in {a.path for a in client.list_artifacts(run_id)}:
+        if name in {a.path for a in client.list_artifacts(run_id)}:
             with tempfile.TemporaryDirectory() as tmp:
-                frame = pd.read_parquet(client.download_artifacts(run_id, PER_QUERY, tmp))
+                frame = pd.read_parquet(client.download_artifacts(run_id, name, tmp))
     except (MlflowException, OSError, ValueError) as exc:
-        log.warning("could not read %s of run %s: %s", PER_QUERY, run_id, exc)
-    _PER_QUERY_CACHE[key] = frame
+        log.warning("could not read %s of run %s: %s", name, run_id, exc)
+    if frame is not None or name == PER_QUERY:  # an interleaved timing may come later
+        _TABLE_CACHE[key] = frame
     return frame
+
+
+def load_per_query(runs: pd.DataFrame, run_id: str) -> pd.DataFrame | None:
+    """A run's ``per_query.parquet`` (one row per test query: ``query_id`` and the per-query
+    metrics), or None when the run has none (runs logged before it existed)."""
+    return load_run_table(runs, run_id, PER_QUERY)
+
+
+def load_interleaved(runs: pd.DataFrame, run_id: str) -> pd.DataFrame | None:
+    """A run's ``latency_interleaved.parquet`` (``query_id``, ``repeat``, ``latency_ms``:
+    each test request's time in each repeat of the interleaved timing), or None when the
+    run was not timed interleaved (``python -m experiments.latency``)."""
+    return load_run_table(runs, run_id, INTERLEAVED)
 
 
 def short_commit(commit) -> str:
@@ -307,6 +377,29 @@ def short_commit(commit) -> str:
     return head[:7] + (f"-{dirty}" if dirty else "")
 
 
+class MixedCodeError(ValueError):
+    """Runs from more than one code version, or from a dirty tree."""
+
+
+def code_version(runs: pd.DataFrame, *, allow_mixed: bool = False) -> str:
+    """The one library commit the runs were made at (``git_commit``: the full sha). Raises
+    :class:`MixedCodeError` naming the commits when there are several, or one is dirty or
+    unknown — unless ``allow_mixed``, which returns them all (';'-joined, most runs
+    first)."""
+    commits = runs["git_commit"].map(_none).fillna("unknown") if "git_commit" in runs.columns \
+        else pd.Series(["unknown"] * len(runs), dtype=object)
+    counts = commits.value_counts()
+    if counts.empty:  # no runs: nothing mixed
+        return ""
+    bad = [c for c in counts.index if c == "unknown" or str(c).endswith("-dirty")]
+    if allow_mixed or (len(counts) == 1 and not bad):
+        return ";".join(counts.index)
+    listed = ", ".join(f"{short_commit(c)} ({n} runs)" for c, n in counts.items())
+    why = "several commits" if len(counts) > 1 else "a dirty tree or an unknown commit"
+    raise MixedCodeError(f"the runs come from {why}: {listed}. Rerun them at one clean "
+                         "commit, or pass --allow-mixed to use them anyway")
+
+
 def describe(runs: pd.DataFrame) -> dict[str, object]:
     """What a figure's footnote says: datasets, presets, number of runs, git commits."""
     commits = runs["git_commit"].map(short_commit).value_counts()
@@ -314,3 +407,16 @@ def describe(runs: pd.DataFrame) -> dict[str, object]:
             "experiments": sorted(runs["experiment"].dropna().unique()),
             "n_runs": int(len(runs)),
             "commits": list(commits.index)}
+
+
+def load_bundle_runs(bundle: Path, *, experiment: str | None = None) -> pd.DataFrame:
+    """The runs of a results bundle (``python -m analysis.bundle export``) as
+    :func:`load_runs` gives them from the store (their per-query tables read from the
+    bundle)."""
+    path = Path(bundle) / BUNDLE_RUNS
+    if not path.is_file():
+        raise NoRunsError(f"no {BUNDLE_RUNS} in the bundle {bundle}: write one with "
+                          "`python -m analysis.bundle export --out DIR`")
+    runs = runs_from_raw(pd.read_parquet(path), f"the bundle {bundle}", experiment=experiment)
+    runs.attrs["bundle"] = str(Path(bundle))
+    return runs

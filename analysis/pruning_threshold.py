@@ -13,10 +13,11 @@ import pandas as pd
 from analysis import style
 from analysis.common import PRODUCT_SEARCH_CMD, Result, run_builders, write_points, xmr_runs
 from analysis.seeds import all_run_ids, logged_query_spread, over_seeds
+from xmr.params import PREDICT
 
 NAME = "pruning_threshold"
 CURVE_COLS = ["experiment", "dataset", "model", "features"]
-DEFAULT_BEAM = 10  # conf/eval/default.yaml: recall is read at this beam when it was run
+DEFAULT_BEAM = PREDICT.beam_size  # recall is read at the default beam when it was run
 
 
 def points(runs: pd.DataFrame) -> pd.DataFrame:

@@ -3,8 +3,12 @@ label for each configuration of the paper's Table 2 grid."""
 
 from __future__ import annotations
 
-import pandas as pd
+from pathlib import Path
 
+import pandas as pd
+import yaml
+
+from analysis.common import CONF_DIR, group_choices
 from analysis.load import NON_GRID_PREFIXES
 
 MPC_LABEL = "MPC (most popular completion)"
@@ -22,25 +26,52 @@ def qac_runs(runs: pd.DataFrame) -> pd.DataFrame:
     return runs[runs["task"] == "qac"]
 
 
-def is_mpc(model) -> bool:
-    """The most-popular-completion baseline, whatever its ``model.name`` spelling."""
-    name = str(model or "").lower()
-    return name in {"mpc", "most_popular", "most_popular_completion"} or "popular" in name
+def model_kind(runs: pd.DataFrame) -> pd.Series:
+    """Each run's kind: its ``model_kind`` tag (``xmr`` for the tree models, ``baseline``
+    for most-popular completion, ``neural`` for seq2seq / the dual encoder); runs logged
+    before the tag existed: ``baseline`` for ``model.name`` mpc, ``xmr`` for xrlinear, else
+    None."""
+    tag = runs["model_kind"] if "model_kind" in runs.columns else pd.Series(
+        None, index=runs.index, dtype=object)
+    old = runs["model"].map({"mpc": "baseline", "xrlinear": "xmr"}) if "model" in \
+        runs.columns else pd.Series(None, index=runs.index, dtype=object)
+    return tag.astype(object).where(tag.notna(), old.astype(object))
 
 
-# the paper's Table 2 rows (conf/qac/row*.yaml): input | label embedding | indexer
-TABLE2_ROWS = {
-    "0": "prev query | PIFA | 2-means", "1": "prev query | char TF-IDF | 2-means",
-    "2": "query + char TF-IDF | PIFA | 2-means",
-    "3": "query + char TF-IDF | char TF-IDF | 2-means",
-    "4": "query + pos-weighted | PIFA | 2-means",
-    "5": "query + pos-weighted | pos-weighted | 2-means",
-    "6": "query + pos-weighted | pos-weighted | hybrid d=1",
-    "7": "query + pos-weighted | pos-weighted | hybrid d=2",
-    "8": "query + pos-weighted | pos-weighted | hybrid d=3",
-    "9": "query + pos-weighted | – | trie d=16", "10": "query + char TF-IDF | – | trie d=16",
-    "11": "query + pos-weighted | pos-weighted | must-link l=5",
-}
+def mpc_mask(runs: pd.DataFrame) -> pd.Series:
+    """True for the most-popular-completion baseline runs (:func:`model_kind` ``baseline``)."""
+    return (model_kind(runs) == "baseline").fillna(False).astype(bool)
+
+
+def table2_rows(conf: Path | None = None) -> dict[str, str]:
+    """The paper's Table 2 rows as the configs define them (``conf/qac/row*.yaml``): row →
+    ``features | label embedding | indexer [depth]``, each value read from the row's file
+    (else its indexer group's file, else the library's default), never copied here."""
+    from xmr.params import HybridParams, MustLinkParams, TrieParams
+
+    conf = conf or CONF_DIR
+    rows = {}
+    for path in sorted((conf / "qac").glob("row*.yaml")):
+        doc = yaml.safe_load(path.read_text()) or {}
+        groups = group_choices(doc)
+        indexer = groups.get("indexer", "?")
+        group_file = conf / "indexer" / f"{indexer}.yaml"
+        group = (yaml.safe_load(group_file.read_text()) or {}) if group_file.is_file() else {}
+        mine = {**group, **(doc.get("indexer") or {})}
+        embedding = mine.get("label_embedding", "–") if indexer != "trie" else "–"
+        if indexer == "hybrid":
+            indexer += f" d={mine.get('trie_depth', HybridParams().trie_depth)}"
+        elif indexer == "trie":
+            indexer += f" d={mine.get('depth', TrieParams().depth)}"
+        elif indexer == "mustlink":
+            indexer += f" l={mine.get('prefix_len', MustLinkParams().prefix_len)}"
+        row = str(doc.get("qac_row", path.stem.removeprefix("row")))
+        rows[row] = f"{groups.get('features', '?')} | {embedding} | {indexer}"
+    return dict(sorted(rows.items(), key=lambda kv: (len(kv[0]), kv[0])))
+
+
+# the paper's Table 2 rows, read from conf/qac/row*.yaml: input | label embedding | indexer
+TABLE2_ROWS = table2_rows()
 # the other rows of the comparison (conf/qac/seq2seq.yaml, conf/qac/dual_encoder.yaml)
 NEURAL_ROWS = {"seq2seq": "seq2seq (char GRU + attention, prefix-forced beam)",
                "dual_encoder": "dual encoder (prefix-filtered cosine)"}
@@ -62,7 +93,7 @@ def config_labels(qac: pd.DataFrame) -> pd.Series:
     """A short label per run: the Table 2 row when the runs log ``qac_row``, else a naming
     param if the preset logs one, else the params that differ between the (non-MPC) QAC runs
     as ``key=value``; MPC runs get :data:`MPC_LABEL`."""
-    mpc = qac["model"].map(is_mpc)
+    mpc = mpc_mask(qac)
     if "params.qac_row" in qac.columns and qac.loc[~mpc, "params.qac_row"].isin(
             list(ROW_LABELS)).all():
         return qac["params.qac_row"].map(lambda r: ROW_LABELS.get(r, r)).where(~mpc, MPC_LABEL)
@@ -80,7 +111,7 @@ def config_labels(qac: pd.DataFrame) -> pd.Series:
         short = {c: c.removeprefix("params.") for c in varying}
 
     def label(row) -> str:
-        if is_mpc(row["model"]):
+        if mpc[row.name]:
             return MPC_LABEL
         parts = [f"{short[c]}={row[c]}" for c in varying if row[c] not in (None, "None")
                  and not (isinstance(row[c], float) and pd.isna(row[c]))]
@@ -99,9 +130,10 @@ def indexer_labels(qac: pd.DataFrame) -> pd.Series:
     """The indexer of each run (``indexer.name`` plus any depth param that varies between
     runs of that indexer, e.g. the hybrid's trie depth); MPC runs are 'MPC'."""
     depth_cols = [c for c in qac.columns if c.startswith("params.indexer.") and "depth" in c]
+    mpc = mpc_mask(qac)
 
     def label(row) -> str:
-        if is_mpc(row["model"]):
+        if mpc[row.name]:
             return "MPC"
         name = str(row["indexer"] if row["indexer"] is not None else row["model"])
         same = qac[qac["indexer"] == row["indexer"]]

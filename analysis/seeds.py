@@ -118,15 +118,20 @@ def common_seeds(*points: dict[int, pd.Series]) -> list[int]:
     return seeds
 
 
-def per_query_columns(per_query: PerQuery, seeds: list[int],
-                      points: list[dict[int, pd.Series]], columns: list[str], *,
-                      cmd: str) -> list[np.ndarray]:
-    """Per seed a (len(points) * len(columns), n) array: for each point, its per-query
-    ``columns`` on the test queries every point has (aligned by ``query_id``). ``cmd``: what
-    to run when a run has no per-query results."""
-    out = []
+CLUSTER_COLUMN = "user_id"  # QAC: requests of one user are resampled together
+
+
+def per_query_groups(per_query: PerQuery, seeds: list[int],
+                     points: list[dict[int, pd.Series]], columns: list[str], *,
+                     cmd: str) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+    """(groups, clusters): per seed a (len(points) * len(columns), n) array — for each point,
+    its per-query ``columns`` on the test queries every point has (aligned by ``query_id``)
+    — and the queries' :data:`CLUSTER_COLUMN` labels (from the first run that has them;
+    None when no run has them: each query is its own cluster). ``cmd``: what to run when a
+    run has no per-query results."""
+    out, clusters = [], []
     for s in seeds:
-        frames = []
+        frames, users = [], None
         for p in points:
             rid = p[s]["run_id"]
             frame = per_query(rid)
@@ -136,14 +141,25 @@ def per_query_columns(per_query: PerQuery, seeds: list[int],
             missing = [c for c in columns if c not in frame.columns]
             if missing:
                 raise NotRun(f"run {rid[:8]}'s per_query.parquet lacks {', '.join(missing)}")
-            frames.append(frame.set_index("query_id")[columns])
+            frame = frame.set_index("query_id")
+            if users is None and CLUSTER_COLUMN in frame.columns:
+                users = frame[CLUSTER_COLUMN]
+            frames.append(frame[columns])
         common = frames[0].index
         for f in frames[1:]:
             common = common.intersection(f.index)
         if len(common) == 0:
             raise NotRun(f"seed {s}: the compared runs share no test query")
         out.append(np.concatenate([f.loc[common].to_numpy(np.float64).T for f in frames]))
-    return out
+        clusters.append(None if users is None else users.loc[common].to_numpy())
+    return out, clusters
+
+
+def per_query_columns(per_query: PerQuery, seeds: list[int],
+                      points: list[dict[int, pd.Series]], columns: list[str], *,
+                      cmd: str) -> list[np.ndarray]:
+    """The groups of :func:`per_query_groups` (without the clusters)."""
+    return per_query_groups(per_query, seeds, points, columns, cmd=cmd)[0]
 
 
 def paired_delta(per_query: PerQuery, a: dict[int, pd.Series], b: dict[int, pd.Series],
@@ -151,8 +167,9 @@ def paired_delta(per_query: PerQuery, a: dict[int, pd.Series], b: dict[int, pd.S
     """95% paired bootstrap interval of mean(a) − mean(b) of a per-query ``column`` over the
     seeds both ran (see :func:`analysis.uncertainty.bootstrap`)."""
     seeds = common_seeds(a, b)
-    groups = per_query_columns(per_query, seeds, [a, b], [column], cmd=cmd)
-    return u.paired_difference([g[0] for g in groups], [g[1] for g in groups])
+    groups, clusters = per_query_groups(per_query, seeds, [a, b], [column], cmd=cmd)
+    return u.paired_difference([g[0] for g in groups], [g[1] for g in groups],
+                               clusters=clusters)
 
 
 def deltas_to_reference(table: pd.DataFrame, runs: pd.DataFrame, per_query: PerQuery,

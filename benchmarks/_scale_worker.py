@@ -168,7 +168,7 @@ def run_ovr(folder: Path, settings: dict) -> dict:
     OVRLinear(**settings["model"], allow_empty=True).fit(X[:n_warm], Y[:n_warm])
     model = OVRLinear(**settings["model"], allow_empty=True).fit(X, Y)
     out = {"train_s": model.fit_time_s_, "peak_mem_train_mib": peak_rss_mib(),
-           "model_nnz": int(model.model_nnz_)}
+           "model_nnz": int(model.model_nnz_), "lanes": int(model.lanes_)}
     del X, Y
     X_tst = load_csr(folder / "X_tst.npz")
     model.predict(X_tst[:100], **settings["predict"])  # the predict kernel, outside the clock

@@ -1,13 +1,18 @@
 """What the side-by-side benchmarks share (`benchmarks.vs_pecos`, `benchmarks.scale`,
 `benchmarks.ovr_vs_lml`): the model and prediction settings of both sides, the accuracy they
-report, the machine they ran on, the table cells."""
+report, the machine they ran on and when, what and under which load (`start_run`,
+`finish_run`, `recorded_runs`), the table cells."""
 
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import importlib.metadata
 import os
 import platform
+import shlex
+import subprocess
+from pathlib import Path
 
 import scipy.sparse as sp
 
@@ -29,6 +34,9 @@ MODEL = {
 }
 PREDICT = dataclasses.asdict(PredictParams())  # beam 10, topk 10, l3-hinge (PECOS's own)
 N_WARMUP = 100  # single queries run before the latency clock starts
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
 def accuracy(Y_true: sp.csr_matrix, P: sp.csr_matrix) -> dict:
     from xmr.metrics import precision_at_k, recall_at_k
 
@@ -55,6 +63,57 @@ def machine_info(peer_versions: dict | None) -> dict:
                                                "xmr-harness")},
         "peer": peer_versions,
     }
+
+
+def git_commit(root: Path = REPO_ROOT) -> str | None:
+    """``git rev-parse HEAD`` of ``root``, with ``-dirty`` when tracked files differ from it;
+    None outside a git checkout (an unpacked release) or without git."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                              timeout=30, check=True).stdout.strip()
+
+    try:
+        head = git("rev-parse", "HEAD")
+        # untracked files (bench-results/, caches) do not change the code that ran
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("-dirty" if dirty else "")
+
+
+def _now_utc() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+def start_run(module: str, argv: list[str]) -> dict:
+    """When, what and under which load a benchmark run started: the command
+    (``python -m <module> <argv>``), the code's git commit, the UTC start time and the load
+    averages (1, 5, 15 min). :func:`finish_run` adds the end; results keep a list of these
+    under ``"runs"`` (one per invocation: ``benchmarks.scale --resume`` appends)."""
+    return {"command": shlex.join(["python", "-m", module, *map(str, argv)]),
+            "commit": git_commit(), "started_utc": _now_utc(),
+            "load_average_start": list(os.getloadavg())}
+
+
+def finish_run(run: dict) -> dict:
+    """``run`` (from :func:`start_run`) with its UTC end time and end load averages."""
+    run |= {"finished_utc": _now_utc(), "load_average_end": list(os.getloadavg())}
+    return run
+
+
+def recorded_runs(result: dict) -> list[dict]:
+    """The run records of a benchmark result: its ``"runs"``, or for a JSON written before
+    they existed one record of what it has (load averages kept in ``settings`` by
+    ``benchmarks.scale``, at the top level by ``benchmarks.ovr_vs_lml``; no command, commit
+    or time); [] when it holds none."""
+    if "runs" in result:
+        return list(result["runs"])
+    legacy = {}
+    for where in (result.get("settings") or {}, result):
+        for key in ("load_average_start", "load_average_end"):
+            if key in where:
+                legacy[key] = where[key]
+    return [legacy] if legacy else []
 
 
 def fmt_number(v, *, sig: int = 4, small_decimals: int | None = None) -> str:

@@ -20,6 +20,8 @@ a shared machine's drift reaches both sides alike; the figures are the medians.
 - peak_mem_mib / peak_mem_train_mib: the process's ``VmHWM`` at the end / after training.
 - throughput_qps: test rows / seconds of one batch predict of the whole test set (top 10).
 - precision_at_1, precision_at_5, recall_at_10 on the test set; model_nnz.
+- lanes (ours): labels solved per pass of the rows, as the fit resolved ``--lanes`` (default
+  OVRLinear's auto: 8 at most; ``--lanes 1``: XR-Linear's one-label solver).
 - ratio: ours / LibMultiLabel for every figure, ``*_diff`` ours minus LibMultiLabel for the
   accuracy, and ``holds``: ours at most as slow (train_s ratio <= 1) with P@1 within 0.5
   point (issue 24's bar).
@@ -45,6 +47,7 @@ import time
 from pathlib import Path
 
 from benchmarks import _lml_worker, scale, vs_pecos
+from benchmarks.common import finish_run, start_run
 from xmr.params import LinearParams
 
 logger = logging.getLogger(__name__)
@@ -57,14 +60,16 @@ SUMMARY_KEYS = ("train_s", "peak_mem_mib", "peak_mem_train_mib", "throughput_qps
 ACCURACY_KEYS = ("precision_at_1", "precision_at_5", "recall_at_10", "model_nnz")
 REPORT_KEYS = SUMMARY_KEYS + ACCURACY_KEYS
 P1_TOLERANCE = 0.005  # "equal P@1": within half a point
+NOT_RECORDED = "?"  # our lanes in a JSON written before the worker reported them
 
 
-def ovr_model(threshold: float) -> dict:
+def ovr_model(threshold: float, lanes: int | None = None) -> dict:
     """Our side's ``OVRLinear`` keyword arguments: the solver's defaults (``LinearParams``,
-    PECOS's) at a fixed pruning threshold."""
+    PECOS's) at a fixed pruning threshold, ``lanes`` labels per pass of the rows (None:
+    OVRLinear's auto, 8; 1: XR-Linear's one-label solver)."""
     p = LinearParams()
     return {"threshold": threshold, "Cp": p.Cp, "Cn": p.Cn, "eps": p.eps,
-            "max_iter": p.max_iter, "bias": p.bias, "n_jobs": p.n_jobs}
+            "max_iter": p.max_iter, "bias": p.bias, "n_jobs": p.n_jobs, "lanes": lanes}
 
 
 def alternating_order(repeats: int, sides=SIDES) -> list[tuple[str, int]]:
@@ -148,7 +153,8 @@ def markdown_table(result: dict) -> str:
     fmt = vs_pecos.fmt_number
     ours, peer = result["ovr"], result["lml_1vsrest"]
     lines = [f"### {result['dataset']}: our OVR vs LibMultiLabel train_1vsrest", "",
-             "| metric | ours (OVRLinear) | LibMultiLabel | ours / LibMultiLabel |",
+             f"| metric | ours (OVRLinear, lanes {ours.get('lanes', NOT_RECORDED)}) "
+             "| LibMultiLabel | ours / LibMultiLabel |",
              "|---|---:|---:|---:|"]
     for k in REPORT_KEYS:
         lines.append(f"| {k} | {fmt(ours.get(k))} | {fmt(peer.get(k))} | "
@@ -171,6 +177,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="fits of each side, alternating; timings are their median (>= 3)")
     p.add_argument("--threshold", type=float, default=OVR_THRESHOLD,
                    help="our OVR's fixed pruning threshold (default %(default)s: unpruned)")
+    p.add_argument("--lanes", type=int, default=None,
+                   help="our OVR's labels per pass of the rows (default: OVRLinear's auto, "
+                        "8; 1: one label at a time, XR-Linear's solver)")
     p.add_argument("--lml-options", default=LML_OPTIONS,
                    help="liblinear options of train_1vsrest (default: %(default)r)")
     p.add_argument("--data-dir", type=Path, default=vs_pecos.default_data_dir(),
@@ -183,6 +192,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error(f"--repeats must be >= 1, got {args.repeats}")
     if args.threshold < 0:
         p.error(f"--threshold must be >= 0, got {args.threshold}")
+    if args.lanes is not None and args.lanes < 1:
+        p.error(f"--lanes must be >= 1, got {args.lanes}")
     if args.side_timeout is not None and args.side_timeout <= 0:
         p.error(f"--side-timeout must be > 0 seconds, got {args.side_timeout}")
     return args
@@ -190,15 +201,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    run = start_run("benchmarks.ovr_vs_lml", argv)
     args = parse_args(argv)
     if args.repeats < 3:
         logger.warning("--repeats %d < 3: timings are not the median of >= 3 runs", args.repeats)
     data = vs_pecos.load_dataset(args.dataset, args.data_dir)
     logger.info("%s: %s", args.dataset, data.info)
-    model = ovr_model(args.threshold)
+    model = ovr_model(args.threshold, args.lanes)
     runners = {"ovr": lambda f, t: run_ovr(f, model, t),
                "lml_1vsrest": lambda f, t: run_lml(f, args.lml_options, t)}
-    load_start = os.getloadavg()
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ovr_vs_lml_") as tmp:
         folder = vs_pecos.write_matrices(data, Path(tmp))
@@ -213,7 +225,7 @@ def main(argv: list[str] | None = None) -> dict:
                          args.repeats)], "side_timeout_s": args.side_timeout,
                      "data": data.info},
         "machine": vs_pecos.machine_info(None),
-        "load_average_start": load_start, "load_average_end": os.getloadavg(),
+        "runs": [finish_run(run)],
         "wall_s": time.perf_counter() - t0,
         "ovr": ours,
         "lml_1vsrest": peer,

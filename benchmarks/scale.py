@@ -30,9 +30,11 @@ which are measured in the same run. Every side (PECOS included) runs in a worker
 its own session: ``--side-timeout`` stops the whole worker (PECOS's peer processes too) and
 records ``did_not_finish`` instead of holding up the run. The JSON is rewritten after every
 side; ``--resume`` keeps what it holds (same settings) and runs only the missing sides, so a
-run can be continued or extended by sizes; ``--redo SIDE`` reruns one side. The
-figure plots train time and peak memory against L on log-log axes with the least-squares
-slope of each side.
+run can be continued or extended by sizes; ``--redo SIDE`` reruns one side. Its ``runs``
+list records each invocation's command, code commit, UTC times and load averages
+(``benchmarks.common.start_run``); ``python -m benchmarks.report`` renders a committed JSON
+into the results docs. The figure plots train time and peak memory against L on log-log
+axes with the least-squares slope of each side.
 
 Usage::
 
@@ -59,7 +61,17 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks._scale_worker import load_csr
-from benchmarks.common import MODEL, N_WARMUP, PREDICT, accuracy, fmt_number, machine_info
+from benchmarks.common import (
+    MODEL,
+    N_WARMUP,
+    PREDICT,
+    accuracy,
+    finish_run,
+    fmt_number,
+    machine_info,
+    recorded_runs,
+    start_run,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -329,10 +341,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _previous_rows(args: argparse.Namespace, settings: dict) -> dict[int, dict]:
-    """``--resume``: the rows of --out by label count, if it was run with the same settings."""
+def _previous(args: argparse.Namespace, settings: dict) -> tuple[dict[int, dict], list[dict]]:
+    """``--resume``: the rows of --out by label count and its run records, if it was run with
+    the same settings (else nothing)."""
     if not args.resume or not args.out.is_file():
-        return {}
+        return {}, []
     old = json.loads(args.out.read_text())
     same = {k: old["settings"].get(k) for k in SAME_SETTINGS} == {
         k: settings[k] for k in SAME_SETTINGS}
@@ -340,7 +353,7 @@ def _previous_rows(args: argparse.Namespace, settings: dict) -> dict[int, dict]:
         raise SystemExit(f"--resume: {args.out} was run with other settings "
                          f"({ {k: old['settings'].get(k) for k in SAME_SETTINGS} }); "
                          f"use another --out or drop --resume")
-    return {r["n_labels"]: r for r in old["sizes"]}
+    return {r["n_labels"]: r for r in old["sizes"]}, recorded_runs(old)
 
 
 def _needs_run(entry: dict | None, timeout_s: float | None) -> bool:
@@ -366,17 +379,20 @@ def run_one(folder: Path, side: str, timeout_s: float | None,
 
 def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    run = start_run("benchmarks.scale", argv)
     args = parse_args(argv)
     sides = [s for s in SIDES if s in args.sides]
     model = {**MODEL, "nr_splits": args.nr_splits}
     settings = {**model, **PREDICT, "sides": sides, "n_test": args.n_test, "seed": args.seed,
-                "n_warmup": N_WARMUP, "latency_threads": 1, "side_timeout_s": args.side_timeout,
-                "load_average_start": os.getloadavg()}
-    rows = _previous_rows(args, settings)
+                "n_warmup": N_WARMUP, "latency_threads": 1, "side_timeout_s": args.side_timeout}
+    rows, earlier_runs = _previous(args, settings)
     if rows:
         settings["sides"] = [s for s in SIDES if s in set(sides) | set(
             k for r in rows.values() for k in r if k in SIDES)]
-    result = {"settings": settings, "machine": machine_info(None), "sizes": []}
+    # one record per invocation: a resumed JSON holds rows measured by each of them
+    result = {"settings": settings, "machine": machine_info(None), "runs": [*earlier_runs, run],
+              "sizes": []}
 
     def write() -> None:
         result["sizes"] = [rows[n] for n in sorted(rows)]
@@ -407,7 +423,7 @@ def main(argv: list[str] | None = None) -> dict:
     for n_labels in rows:
         for side in SIDES:
             (args.cache_dir / f"L{n_labels}" / f"P_{side}.npz").unlink(missing_ok=True)
-    settings["load_average_end"] = os.getloadavg()
+    finish_run(run)
     write()
     plot(result, args.figure)
     print(markdown_table(result))

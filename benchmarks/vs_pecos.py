@@ -53,8 +53,10 @@ from benchmarks.common import (  # noqa: F401 - MODEL, PREDICT re-exported
     N_WARMUP,
     PREDICT,
     accuracy,
+    finish_run,
     fmt_number,
     machine_info,
+    start_run,
 )
 
 logger = logging.getLogger(__name__)
@@ -379,6 +381,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    run = start_run("benchmarks.vs_pecos", argv)
     args = parse_args(argv)
     if args.repeats < 3:
         logger.warning("--repeats %d < 3: timings are not the median of >= 3 runs", args.repeats)
@@ -414,6 +418,7 @@ def main(argv: list[str] | None = None) -> dict:
                      "pecos_kmeans_max_iter": 20, "same_tree": args.same_tree,
                      "data": data.info},
         "machine": machine_info(peer_versions),
+        "runs": [finish_run(run)],
         "xmr": ours,
         "pecos": peer,
         "ratio": ratios(ours, peer),

@@ -16,7 +16,7 @@ from xmr.datasets.registry import get_dataset
 from xmr.datasets.tasks import QACDataset, XMRDataset
 
 log = logging.getLogger(__name__)
-CACHE_FORMAT = 2  # bump when the pickled dataset classes change incompatibly
+CACHE_FORMAT = 3  # bump when the pickled dataset classes change (3: QAC user/session ids)
 
 
 def config_hash(obj) -> str:

@@ -51,9 +51,12 @@ def evaluate_qac(run: QACRunner, ds: QACDataset, inf: Inference, ev, *, trained:
     sample = [{"prev_query": test.prev_queries[i], "prefix": test.prefixes[i],
                "next_query": test.next_queries[i], "suggestions": suggestions[i]}
               for i in range(min(int(ev.n_prediction_samples), test.n))]
+    per_query = qac_per_query(suggestions, test.next_queries, test.prefixes, k=10)
+    # who asked: an analysis resamples users (their requests are not independent)
+    for column, ids in (("user_id", test.user_ids), ("session_id", test.session_ids)):
+        if ids is not None:
+            per_query[column] = ids
     return JobResult(metrics=out, tags=run.tags(),
                      artifacts={"slices.json": slices, "predictions_sample.json": sample},
                      params={"latency_threads": latency["latency_threads"]},
-                     per_query=with_latency(qac_per_query(suggestions, test.next_queries,
-                                                          test.prefixes, k=10),
-                                            latency, test.n))
+                     per_query=with_latency(per_query, latency, test.n))

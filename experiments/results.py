@@ -3,12 +3,18 @@ single-request timing and the throughput. Knows nothing of MLflow."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from xmr.timing import measure_latency
 
 LATENCY_KEYS = ("latency_p50_ms", "latency_p99_ms", "latency_mean_ms")
+# What a latency was measured under: the machine's 1-minute load average (the larger of its
+# values at the start and at the end of the timing) and the CPUs this process may run on.
+CONDITION_KEYS = ("latency_load_avg", "cpu_count")
 
 
 @dataclass
@@ -26,14 +32,46 @@ def latency_sample_size(ev, n_requests: int) -> int:
     return min(max(int(ev.latency_min_queries), n_requests), int(ev.latency_max_queries))
 
 
+def load_average() -> float:
+    """The 1-minute load average (runnable processes), NaN where the platform has none."""
+    try:
+        return float(os.getloadavg()[0])
+    except (AttributeError, OSError):
+        return math.nan
+
+
+def cpu_count() -> int:
+    """The CPUs this process may run on (its affinity, else every CPU of the machine)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+@contextmanager
+def timing_conditions() -> Iterator[dict[str, float]]:
+    """``with timing_conditions() as cond: <timing>``: afterwards ``cond`` holds
+    :data:`CONDITION_KEYS`, so a latency says whether the machine was busy while it was
+    measured (a load average above the CPU count means processes waited for a CPU).
+    The load is the larger of its values at the start and at the end of the block."""
+    cond: dict[str, float] = {}
+    start = load_average()
+    yield cond
+    end = load_average()
+    cond["latency_load_avg"] = max(start, end) if not math.isnan(start) else end
+    cond["cpu_count"] = float(cpu_count())
+
+
 def time_requests(one: Callable[[object], object], requests: Sequence, *, n_timed: int,
                   n_warmup: int) -> dict[str, float]:
     """The latency protocol: one request at a time, every backend on one thread
     (``latency_threads``), ``n_warmup`` untimed requests first, then ``n_timed`` (cycling) or
     every request if there are more. ``per_query_ms``: each request's own latency (its
-    per-query column ``latency_ms``)."""
-    out = measure_latency(one, requests, n_warmup=n_warmup, min_timed=n_timed)
-    return {k: out[k] for k in (*LATENCY_KEYS, "latency_threads", "per_query_ms")}
+    per-query column ``latency_ms``); :data:`CONDITION_KEYS`: the load and CPUs it ran
+    under."""
+    with timing_conditions() as cond:
+        out = measure_latency(one, requests, n_warmup=n_warmup, min_timed=n_timed)
+    return {k: out[k] for k in (*LATENCY_KEYS, "latency_threads", "per_query_ms")} | cond
 
 
 def with_latency(per_query: dict, latency: dict, n: int) -> dict:
@@ -51,7 +89,15 @@ def throughput(n_requests: int, seconds: float) -> float:
 
 def timing_metrics(*, train_time_s: float, latency: dict[str, float], n_requests: int,
                    batch_s: float, trained: bool) -> dict[str, float]:
-    """The metrics every job logs besides its quality metrics."""
+    """The metrics every job logs besides its quality metrics. The latency's conditions
+    (:data:`CONDITION_KEYS`) come with ``latency`` when it was timed by :func:`time_requests`;
+    a latency timed elsewhere (the PECOS peer, in its worker) gets them sampled now, just
+    after its timing (the 1-minute load average still covers it)."""
+    if all(k in latency for k in CONDITION_KEYS):
+        conditions = {k: float(latency[k]) for k in CONDITION_KEYS}
+    else:
+        with timing_conditions() as conditions:
+            pass
     return {"train_time_s": train_time_s, **{k: latency[k] for k in LATENCY_KEYS},
-            "throughput_qps": throughput(n_requests, batch_s),
+            **conditions, "throughput_qps": throughput(n_requests, batch_s),
             "trained": 1.0 if trained else 0.0}

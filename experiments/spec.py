@@ -259,7 +259,8 @@ def _train_threshold(cfg: DictConfig) -> float:
     not the model trained at that threshold; it trains at the run's own ``threshold`` (and the
     training cache keys on it)."""
     m = cfg.model
-    if m.train_threshold is None or m.get("negative_sampling") == "man":
+    # a negative threshold is the model's own range error (Runner.check reports it)
+    if m.train_threshold is None or m.get("negative_sampling") == "man" or m.threshold < 0:
         return float(m.threshold)
     if m.train_threshold > m.threshold:
         raise ValueError(f"model.train_threshold ({m.train_threshold}) must be <= "
@@ -425,7 +426,8 @@ def _resolve(cfg: DictConfig) -> tuple[JobSpec | None, list[str]]:
                 "indexer", lambda: _label_embedding(cfg, parts.indexer))
     if cls.prunable:
         parts.train_threshold = problems.check("model", lambda: _train_threshold(cfg))
-    problems.check("model", lambda: cls.check(parts))
+    if not (cls.prunable and parts.train_threshold is None):  # else reported just above
+        problems.check("model", lambda: cls.check(parts))
     tuning = problems.check("tune", lambda: _tuning(cfg, task, cls, parts)) \
         if not problems.items else None
     if problems.items:

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from experiments import mlflow_ui, tracking
+from experiments.code_version import code_version
 from experiments.datacache import config_hash
 from experiments.spec import JobSpec
 
@@ -43,17 +44,19 @@ class JobTracker:
         self._monitor = None
 
     def finished(self):
-        """A FINISHED run of the same grid point (``logger.skip_finished``), or None."""
+        """A FINISHED run of the same grid point by the same code (``logger.skip_finished``),
+        or None."""
         if not self.spec.tracking.skip_finished:
             return None
-        return tracking.find_finished(self.client, self.exp_id, self.spec.config_hash)
+        return tracking.find_finished(self.client, self.exp_id, self.spec.config_hash,
+                                      code_version())
 
     def start(self, out_dir: Path) -> None:
         spec, sweep_dir = self.spec, self.sweep_dir
         parent = None
         if sweep_dir is not None and (sweep_dir / tracking.PARENT_FILE).is_file():
             parent = json.loads((sweep_dir / tracking.PARENT_FILE).read_text())["run_id"]
-        tags = {"config_hash": spec.config_hash, **spec.names,
+        tags = {"config_hash": spec.config_hash, "code_version": code_version(), **spec.names,
                 "sweep_id": sweep_dir.name if sweep_dir is not None else "",
                 "output_dir": str(out_dir.resolve()), "role": mlflow_ui.GRID_POINT_ROLE,
                 **mlflow_ui.source_tags(tracking.git_commit()),

@@ -255,10 +255,12 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def find_finished(client: MlflowClient, exp_id: str, cfg_hash: str):
-    """A FINISHED run with this config hash, or None."""
+def find_finished(client: MlflowClient, exp_id: str, cfg_hash: str, code: str):
+    """A FINISHED run with this config hash made by this code version (tag
+    ``code_version``), or None: a point finished by other code runs again."""
     runs = _retry(client.search_runs,
                   [exp_id], filter_string=f"tags.config_hash = '{cfg_hash}' and "
+                                          f"tags.code_version = '{code}' and "
                                           f"attributes.status = 'FINISHED'", max_results=1)
     return runs[0] if runs else None
 

@@ -11,6 +11,7 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
+from experiments.code_version import code_version
 from experiments.datacache import config_hash
 from experiments.models import Runner
 from experiments.spec import JobSpec
@@ -40,8 +41,9 @@ def _fit(run: Runner, ds) -> None:
 
 def train(spec: JobSpec, ds, dataset_key: str) -> tuple[Runner, bool, str]:
     """(trained runner at the run's threshold, trained_now, training key hash).
-    Memory → disk (the data spec's cache_dir) → train."""
-    key = spec.training_key(dataset_key)
+    Memory → disk (the data spec's cache_dir) → train. The key holds the version of the
+    code that trains (:func:`experiments.code_version.code_version`): other code retrains."""
+    key = {**spec.training_key(dataset_key), "code": code_version()}
     key_hash = config_hash(key)
     run = _MEMORY.get(key_hash)
     trained = run is None

@@ -134,7 +134,7 @@ class Seq2SeqParams:
     # metric epochs_cap_hit)
     patience: int = 2  # early stopping: epochs without a better validation MRR@10
     clip: float = 1.0  # gradient clipping (global l2 norm)
-    beam_size: int = 10  # live hypotheses of the prefix-forced beam search
+    beam_size: int = PREDICT.beam_size  # live hypotheses of the prefix-forced beam search
     max_prev_len: int = 40  # characters of the previous query kept (its last ones)
     max_target_len: int = 48  # characters generated at most, prefix included
     min_char_count: int = 2  # rarer training characters map to UNK

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -39,7 +40,8 @@ class FakeStore:
 
     def run(self, params: dict, metrics: dict, *, experiment: str, status: str = "FINISHED",
             parent: str | None = None, config_hash: str | None = None, role: str | None = None,
-            artifacts: dict[str, object] | None = None) -> str:
+            artifacts: dict[str, object] | None = None, per_query=None,
+            dataset: tuple[str, str] | None = None) -> str:
         self.t += 1000
         tags = {"experiment": experiment, "sweep_id": "fake"}
         if parent:
@@ -57,6 +59,17 @@ class FakeStore:
             tags=[RunTag("task", str(params.get("task", "xmr")))])
         for name, obj in (artifacts or {}).items():
             self.client.log_text(rid, json.dumps(obj), name)
+        if per_query is not None:  # a pandas frame: the run's per_query.parquet
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "per_query.parquet"
+                per_query.to_parquet(path, index=False)
+                self.client.log_artifact(rid, str(path))
+        if dataset is not None:  # (name, digest): the run's test set as an MLflow input
+            from mlflow.entities import Dataset, DatasetInput, InputTag
+
+            ds = Dataset(name=dataset[0], digest=dataset[1], source_type="code", source="{}")
+            self.client.log_inputs(rid, datasets=[DatasetInput(
+                ds, tags=[InputTag("mlflow.data.context", "test")])])
         self.client.set_terminated(rid, status=status, end_time=self.t + 500)
         return rid
 
@@ -136,3 +149,41 @@ def qac_runs(store: FakeStore, *, with_slices: bool = True, with_mpc: bool = Tru
                   artifacts={"slices.json": slices} if with_slices else None)
         n += 1
     return n
+
+
+def paper1_runs(store: FakeStore, *, seeds=(0, 1, 2), commits: dict[int, str] | None = None,
+                data: str = "homedepot", n_queries: int = 300) -> list[str]:
+    """paper1_comparison-like runs (XR-Linear, dual encoder, OVR) with per_query.parquet,
+    a dataset input, version params, MLflow's git tags and the machine's load while timing;
+    ``commits``: seed → the git_commit its runs record (default all :data:`COMMIT`)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    ids = []
+    for s in seeds:
+        commit = (commits or {}).get(s, COMMIT)
+        hits = (rng.random(n_queries) < 0.6).astype(np.float32)
+        for model, keep in (("xrlinear", 1.0), ("dual_encoder", 0.3), ("ovr_linear", 0.25)):
+            params = {"experiment_name": "paper1_comparison", "task": "xmr", "data.name": data,
+                      "data.loader": data, "data.path": f"/home/someone/data/{data}",
+                      "paths.log_dir": "/home/someone/logs", "model.name": model,
+                      "features.name": "all", "indexer.name": "hkmeans",
+                      "model.threshold": 0.1, "eval.beam_size": 10, "git_commit": commit,
+                      "seed": s, "dataset_card_hash": f"card{s}", "version.numpy": "2.0.0"}
+            r10 = hits * (rng.random(n_queries) < keep)
+            frame = pd.DataFrame({"query_id": np.arange(n_queries, dtype=np.int32),
+                                  "recall_at_10": r10.astype(np.float32),
+                                  "recall_at_100": np.maximum(r10, hits).astype(np.float32)})
+            metrics = {"recall_at_10": float(r10.mean()), "train_time_s": 2.0 if keep == 1.0
+                       else 20.0 + s, "latency_p50_ms": 0.1, "latency_p99_ms": 0.3,
+                       "latency_load_avg": 0.5, "cpu_count": 8.0}
+            rid = store.run(params, metrics, experiment="paper1_comparison",
+                            config_hash=f"p1-{model}-{s}", per_query=frame,
+                            dataset=(f"{data}-test", f"card{s}"))
+            head, _, dirty = commit.partition("-")
+            store.client.set_tag(rid, "mlflow.source.git.commit", head)
+            store.client.set_tag(rid, "mlflow.source.git.dirty", str(bool(dirty)).lower())
+            store.client.set_tag(rid, "output_dir", f"/home/someone/outputs/{rid}")
+            ids.append(rid)
+    return ids

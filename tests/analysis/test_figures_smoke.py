@@ -159,14 +159,16 @@ def test_claims_after_the_smoke_sweep(figures):
     the paper-1 and QAC claims say which preset to run."""
     _, out = figures
     table = pd.read_csv(out / "claims.csv")
-    verdicts = {"holds", "does not hold", "inconclusive", "not run"}
-    assert set(table["verdict"]) <= verdicts
+    from analysis import claims
+
+    assert set(table["verdict"]) <= set(claims.VERDICTS)
     measured = table[table["claim"].isin(["C3a", "C3b", "C4"])]
     assert len(measured) == 3 and (measured["preset"] == "smoke").all()
     assert (measured["verdict"] != "not run").all() and (measured["n_seeds"] == 2).all()
     c4 = measured[measured["claim"] == "C4"].iloc[0]
     assert c4["ci_low"] <= c4["estimate"] <= c4["ci_high"]
     assert c4["verdict"] != "holds"  # word123 and char3 were not run: at most inconclusive
+    assert (measured["verdict"] == claims.FEW_SEEDS).all()  # 2 seeds: not decided
     for claim, preset in (("C1a", "paper1_comparison"), ("C10a", "qac_table2")):
         row = table[table["claim"] == claim].iloc[0]
         assert row["verdict"] == "not run"

@@ -33,9 +33,12 @@ def test_noisy_shift_interval_around_the_shift():
     rng = np.random.default_rng(4)
     b = [rng.random(2000) for _ in range(3)]
     a = [x + 0.1 + rng.normal(0, 0.2, x.size) for x in b]
-    iv = u.paired_difference(a, b)
-    assert iv.low < 0.1 < iv.high
-    assert 0.08 < iv.low and iv.high < 0.12  # se ~ 0.2/sqrt(6000) = 0.0026 per seed mean
+    iv = u.paired_difference(a, b, shared_queries=False)  # a test set per seed
+    assert iv.low < 0.1 < iv.high and iv.method == "t over 3 seeds"
+    # se ~ 0.2/sqrt(6000) = 0.0026; t(0.975, 2) = 4.30: half-width ~0.011
+    assert 0.08 < iv.low and iv.high < 0.12
+    shared = u.paired_difference(a, b)  # one test set: its query noise is added
+    assert shared.low < iv.low and shared.high > iv.high
     assert u.verdict(iv, 0.0, ">") == u.HOLDS
     assert u.verdict(iv, 0.2, ">") == u.DOES_NOT_HOLD
     assert u.verdict(iv, 0.1, ">") == u.INCONCLUSIVE
@@ -72,8 +75,8 @@ def test_percentile_interval_matches_the_normal_approximation():
 
 
 def test_seeds_that_disagree_make_the_interval_span_them():
-    """Two seeds whose differences have opposite signs: the two-stage bootstrap draws the
-    seeds too, so the interval spans zero (a single seed's query noise would not)."""
+    """Two seeds whose differences have opposite signs: the t interval over the seeds spans
+    zero (a single seed's query noise would not)."""
     rng = np.random.default_rng(9)
     b = [rng.random(3000), rng.random(3000)]
     a = [b[0] + 0.05, b[1] - 0.03]
@@ -136,3 +139,63 @@ def test_percentile_bootstrap_of_a_latency_ratio():
     assert p99.estimate == pytest.approx(np.percentile(a, 99))
     with pytest.raises(ValueError, match="percentile"):
         u.bootstrap([a[None, :]], lambda m: m[..., 0], percentile=150)
+
+
+def test_user_level_bootstrap_where_requests_are_not_independent():
+    """60 users with 30 requests each; a user's requests share the user's effect. The
+    standard error of the mean over the user population is sd_user / sqrt(60): resampling
+    requests misses it (far too narrow), resampling users gets it."""
+    rng = np.random.default_rng(12)
+    n_users, per_user, sd_user = 60, 30, 0.2
+    users = np.repeat(np.arange(n_users), per_user)
+    diff = rng.normal(0, sd_user, n_users)[users] + rng.normal(0, 0.05, users.size)
+    zeros = np.zeros_like(diff)
+    by_request = u.paired_difference([diff], [zeros])
+    by_user = u.paired_difference([diff], [zeros], clusters=[users.astype(str)])
+    se = diff.reshape(n_users, per_user).mean(axis=1).std(ddof=1) / np.sqrt(n_users)
+    assert by_user.high - by_user.low == pytest.approx(2 * 1.96 * se, rel=0.15)
+    assert by_request.high - by_request.low < 0.4 * (by_user.high - by_user.low)
+    assert by_user.estimate == by_request.estimate == pytest.approx(diff.mean())
+    assert "users" in by_user.method
+    with pytest.raises(ValueError, match="clusters"):
+        u.paired_difference([diff], [zeros], clusters=[users[:-1]])
+
+
+def test_user_level_coverage():
+    """Over 300 simulated logs the user-level interval covers the true mean ~95% of the time;
+    the request-level one does not."""
+    rng = np.random.default_rng(13)
+    users = np.repeat(np.arange(40), 20)
+    hits = {"users": 0, "requests": 0}
+    for i in range(300):
+        diff = rng.normal(0, 0.2, 40)[users] + rng.normal(0, 0.05, users.size)
+        for name, c in (("users", [users]), ("requests", None)):
+            iv = u.bootstrap([diff[None, :]], lambda m: m[..., 0], n_resamples=400, seed=i,
+                             clusters=c)
+            hits[name] += iv.low <= 0.0 <= iv.high
+    assert hits["users"] / 300 >= 0.9 and hits["requests"] / 300 < 0.6
+
+
+def test_p_values_agree_with_the_interval_verdicts():
+    rng = np.random.default_rng(14)
+    x = rng.normal(0.05, 1.0, 4000)
+    one = u.bootstrap([x[None, :]], lambda m: m[..., 0])  # one seed: bootstrap draws
+    several = u.seed_interval([0.8, 1.0, 1.2])  # t over 3 seeds
+    for iv in (one, several):
+        for c in np.linspace(iv.low - 0.5, iv.high + 0.5, 41):
+            for d in (">", "<"):
+                v = u.verdict(iv, c, d)
+                p_holds, p_fails = u.p_values(iv, c, d)
+                # away from the bounds (where the percentile interpolates) they agree
+                if min(abs(c - iv.low), abs(c - iv.high)) > 1e-3:
+                    assert (v == u.HOLDS) == (p_holds < 0.05), (iv.method, c, d)
+                    assert (v == u.DOES_NOT_HOLD) == (p_fails < 0.05), (iv.method, c, d)
+    assert np.isnan(u.p_values(u.seed_interval([1.0]), 0.0, ">")[0])
+    # a band: inside holds, outside does not
+    iv = u.seed_interval([3.9, 4.0, 4.1])
+    assert u.band_verdict(iv, 3.0, 5.32) == u.HOLDS and u.band_p_values(iv, 3.0, 5.32)[0] < 0.05
+    assert u.band_verdict(iv, 1.0, 2.0) == u.DOES_NOT_HOLD
+    assert u.band_p_values(iv, 1.0, 2.0)[1] < 0.05
+    assert u.combine(u.HOLDS, u.DOES_NOT_HOLD) == u.DOES_NOT_HOLD
+    assert u.combine(u.HOLDS, None) == u.HOLDS
+    assert u.combine(u.HOLDS, u.INCONCLUSIVE) == u.INCONCLUSIVE

@@ -91,6 +91,8 @@ def test_fitted_attributes():
     assert np.all(np.abs(W.data.astype(np.float64)) >= 0.02)
     assert W[40].nnz > 0  # bias weights
     assert m.fit_time_s_ > 0
+    assert m.lanes_ == 8  # lanes=None resolved: 40 features are few
+    assert OVRLinear(lanes=1, n_jobs=1).fit(*random_problem()).lanes_ == 1
 
 
 @pytest.mark.parametrize("threshold", [0.0, 0.1])
@@ -100,7 +102,7 @@ def test_equals_xrlinear_on_a_one_level_tree(threshold):
     X, Y = random_problem()
     xr = XRLinear(max_leaf_size=100, threshold=threshold, n_jobs=1, seed=3).fit(X, Y)
     assert xr.tree_.level_sizes == [1, 25]
-    ovr = OVRLinear(threshold=threshold, n_jobs=2, chunk_size=7, seed=3).fit(X, Y)
+    ovr = OVRLinear(threshold=threshold, n_jobs=2, lanes=1, chunk_size=7, seed=3).fit(X, Y)
     Wx = xr.weights_[0]
     assert Wx.shape == ovr.weights_.shape
     assert np.array_equal(Wx.indptr, ovr.weights_.indptr)
@@ -113,12 +115,46 @@ def test_equals_xrlinear_on_a_one_level_tree(threshold):
     np.testing.assert_allclose(P.data, Q.data, atol=1e-5)
 
 
-def test_chunking_and_threads_do_not_change_the_model():
+def test_chunking_and_threads_do_not_change_the_one_lane_model():
     X, Y = random_problem()
-    a = OVRLinear(threshold=0.02, n_jobs=1, chunk_size=1).fit(X, Y)
-    b = OVRLinear(threshold=0.02, n_jobs=2).fit(X, Y)  # auto chunk
+    a = OVRLinear(threshold=0.02, n_jobs=1, lanes=1, chunk_size=1).fit(X, Y)
+    b = OVRLinear(threshold=0.02, n_jobs=2, lanes=1).fit(X, Y)  # auto chunk
+    c = OVRLinear(threshold=0.02, n_jobs=2, lanes=1, chunk_size=4).fit(X, Y)
+    assert (a.weights_ != b.weights_).nnz == 0
+    assert (a.weights_ != c.weights_).nnz == 0
+
+
+def test_threads_do_not_change_the_lanes_model():
+    X, Y = random_problem()
+    a = OVRLinear(threshold=0.02, n_jobs=1, chunk_size=4).fit(X, Y)
+    b = OVRLinear(threshold=0.02, n_jobs=2, chunk_size=4).fit(X, Y)
     assert (a.weights_ != b.weights_).nnz == 0
     assert (a.weights_ != fitted().weights_).nnz == 0
+
+
+@pytest.mark.parametrize("lanes", [None, 3])
+def test_lanes_solve_the_same_problems(lanes):
+    # a tight tolerance: every lane count reaches the same optimum as the one-label solver
+    X, Y = random_problem()
+    one = OVRLinear(threshold=0.0, eps=1e-6, max_iter=10000, n_jobs=1, lanes=1).fit(X, Y)
+    many = OVRLinear(threshold=0.0, eps=1e-6, max_iter=10000, n_jobs=2, lanes=lanes,
+                     chunk_size=10).fit(X, Y)
+    np.testing.assert_allclose(many.weights_.toarray(), one.weights_.toarray(), atol=1e-4)
+    # at the default tolerance both are eps-approximate: the rankings agree on this toy
+    a = OVRLinear(threshold=0.0, n_jobs=1, lanes=1).fit(X, Y)
+    b = OVRLinear(threshold=0.0, n_jobs=1, lanes=lanes).fit(X, Y)
+    assert not np.array_equal(a.weights_.toarray(), b.weights_.toarray())  # another path
+    pa, pb = a.predict(X, topk=1), b.predict(X, topk=1)
+    assert (pa.indices == pb.indices).mean() >= 0.9
+
+
+def test_auto_lanes_and_chunk():
+    m = OVRLinear()
+    assert m._lanes(1000) == 8 and m._lanes(10_000_000) == 1
+    assert m._chunk(100, 1000, lanes=8) == 256 and m._chunk(100, 40, lanes=8) == 40
+    assert m._chunk(1 << 20, 1000, lanes=1) == 2  # one-lane: sized by the output buffer
+    assert OVRLinear(lanes=2)._lanes(10_000_000) == 2
+    assert OVRLinear(chunk_size=5)._chunk(100, 1000, lanes=8) == 5
 
 
 @pytest.mark.parametrize("topk", [1, 5, 25, 40])
@@ -268,6 +304,8 @@ def test_bad_inputs():
     ("bias", -1.0, "bias must be >= 0.0"),
     ("n_jobs", -2, "n_jobs must be >= -1"),
     ("chunk_size", 0, "chunk_size must be >= 1, got 0"),
+    ("lanes", 0, "lanes must be >= 1, got 0"),
+    ("lanes", 2.5, "lanes must be an integer"),
     ("seed", 1.5, "seed must be an integer"),
 ])
 def test_bad_params(param, value, match):
@@ -306,5 +344,13 @@ def test_select_threshold_on_validation_rows():
     assert scores[0.05] == recall_at_k(Y[valid], probe.prune(0.05).predict(X[valid]), 10)
     with pytest.raises(ValueError, match="valid_fraction"):
         select_threshold(X, Y, valid_fraction=1.0)
+    # lanes against the one-label solver (the code path before lanes): solved to the optimum
+    # they choose alike; at the default eps both are eps-approximate and the scores of these
+    # 50 rows differ by one row at most (so a near-tie may tip either way)
+    tight = {"valid_fraction": 0.25, "seed": 3, "n_jobs": 1, "eps": 1e-6, "max_iter": 10000}
+    assert (select_threshold(X, Y, **tight, lanes=1)
+            == select_threshold(X, Y, **tight, lanes=None))
+    _, scores1 = select_threshold(X, Y, valid_fraction=0.25, seed=3, n_jobs=1, lanes=1)
+    assert max(abs(scores1[c] - scores[c]) for c in scores) <= 1 / 50 + 1e-12
     with pytest.raises(ValueError, match="candidates is empty"):
         select_threshold(X, Y, candidates=[])

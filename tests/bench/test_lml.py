@@ -117,6 +117,10 @@ def test_main_writes_the_json_with_ratios_from_one_run(monkeypatch, tmp_path):
     assert result["ratio"]["train_s"] == pytest.approx(3 / 8)
     assert result["ratio"]["holds"] is True
     assert result["settings"]["order"][:2] == [["ovr", 0], ["lml_1vsrest", 0]]
+    assert result["settings"]["ovr"]["lanes"] is None  # OVRLinear's auto lanes by default
+    result = ovr_vs_lml.main(["--dataset", "dense", "--repeats", "1", "--lanes", "1",
+                              "--out", str(out)])
+    assert result["settings"]["ovr"]["lanes"] == 1
     assert result["settings"]["ovr"]["threshold"] == ovr_vs_lml.OVR_THRESHOLD
     assert result["settings"]["lml_1vsrest"]["options"] == ovr_vs_lml.LML_OPTIONS
     assert result["settings"]["data"]["n_labels"] == N_LABELS
@@ -125,18 +129,22 @@ def test_main_writes_the_json_with_ratios_from_one_run(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize("argv", [["--repeats", "0"], ["--threshold", "-0.1"],
-                                  ["--side-timeout", "0"]])
+                                  ["--side-timeout", "0"], ["--lanes", "0"]])
 def test_bad_arguments_are_refused(argv):
     with pytest.raises(SystemExit):
         ovr_vs_lml.parse_args(["--dataset", "dense", "--out", "x.json", *argv])
 
 
 # ------------------------------------------------------------------------ the workers
-def test_our_ovr_worker_on_a_tiny_problem(folder):
-    out = ovr_vs_lml.run_ovr(folder, ovr_vs_lml.ovr_model(0.0))
+@pytest.mark.parametrize("lanes, used", [(None, 8), (1, 1), (3, 3)])
+def test_our_ovr_worker_on_a_tiny_problem(folder, lanes, used):
+    out = ovr_vs_lml.run_ovr(folder, ovr_vs_lml.ovr_model(0.0, lanes))
     for key in ("train_s", "peak_mem_mib", "peak_mem_train_mib", "throughput_qps",
                 "model_nnz"):
         assert out[key] > 0, key
+    assert out["lanes"] == used  # the lanes solver runs by default (8 on a few features)
+    assert f"lanes {used})" in ovr_vs_lml.markdown_table(
+        {"dataset": "tiny", "ovr": out, "lml_1vsrest": {"skipped": "no venv"}, "ratio": {}})
     P = sp.load_npz(folder / "P_ovr.npz")
     assert P.shape == (N_TEST, N_LABELS) and np.diff(P.indptr).max() <= ovr_vs_lml.TOPK
     assert out["precision_at_1"] > 0.5  # learnt something

@@ -153,6 +153,30 @@ def test_tiny_file_pairs_splits_and_counts(tiny_dir):
     assert info["rows_per_s"] > 0
 
 
+# anonymised users (0, 1 in reading order, not the AnonIDs 10, 20) and kept sessions
+EXPECTED_IDS = {"train": ([0, 0, 1], [0, 1, 2]), "valid": ([1], [3]), "test": ([1], [4])}
+
+
+def _ids(ds):
+    return {split: (s.user_ids.tolist(), s.session_ids.tolist()) for split, s in
+            ds.splits.items()}
+
+
+def test_every_pair_keeps_its_anonymised_user_and_session(tiny_dir, tmp_path):
+    ds = load_aol(tiny_dir)
+    assert _ids(ds) == EXPECTED_IDS
+    assert all(s.user_ids.dtype == s.session_ids.dtype == np.int64 for s in ds.splits.values())
+    # the pairs of one session share its id; a user's sessions share the user's id
+    rows = [_row(987654, "a", "2006-03-01 10:00:00"), _row(987654, "b", "2006-03-01 10:01:00"),
+            _row(987654, "c", "2006-03-01 10:02:00"), _row(987654, "d", "2006-03-02 10:00:00"),
+            _row(987654, "e", "2006-03-02 10:01:00"), _row(5, "f", "2006-05-25 10:00:00"),
+            _row(5, "g", "2006-05-25 10:01:00")]
+    _write(tmp_path / "log" / "user-ct-test-collection-01.txt", rows)
+    other = load_aol(tmp_path / "log")
+    assert _ids(other) == {"train": ([0, 0, 0], [0, 0, 1]), "valid": ([], []),
+                           "test": ([1], [2])}
+
+
 def test_tiny_file_skips_are_counted_by_reason(tiny_dir):
     ds = load_aol(tiny_dir)
     assert dict(ds.skipped.counts) == EXPECTED_SKIPS
@@ -208,6 +232,7 @@ def test_rows_not_grouped_by_user_are_regrouped(tmp_path):
     assert ds.info["grouped_by_user"] is False
     for split, pairs in EXPECTED.items():
         assert _pairs(ds, split) == pairs
+    assert _ids(ds) == EXPECTED_IDS  # users numbered in order of first appearance
     assert dict(ds.skipped.counts) == EXPECTED_SKIPS  # counted once, not once per pass
 
 

@@ -49,6 +49,23 @@ def test_tiny_is_well_shaped():
     assert ds.info["pairs"] == {name: ds.splits[name].n for name in SPLITS}
 
 
+def test_every_pair_keeps_its_user_and_session(small):
+    n_users = small.info["params"]["n_users"]
+    owner: dict[int, int] = {}  # session -> user
+    for name in SPLITS:
+        s = small.splits[name]
+        assert s.user_ids.dtype == s.session_ids.dtype == np.int64
+        assert len(s.user_ids) == len(s.session_ids) == s.n
+        assert s.user_ids.min() >= 0 and s.user_ids.max() < n_users
+        # pairs come by user, then session, then position
+        assert np.all(np.diff(s.user_ids) >= 0) and np.all(np.diff(s.session_ids) >= 0)
+        assert len(np.unique(s.session_ids)) == small.info["sessions_per_split"][name]
+        for session, user in zip(s.session_ids.tolist(), s.user_ids.tolist()):
+            assert owner.setdefault(session, user) == user  # one user per session, any split
+    assert len(owner) == small.info["n_sessions"]  # every session has >= 1 pair
+    assert sorted(set(owner.values())) == list(range(n_users))
+
+
 def test_splits_follow_session_time_80_10_10(small):
     share = {k: v / small.info["n_sessions"] for k, v in small.info["sessions_per_split"].items()}
     assert share["train"] == pytest.approx(0.8, abs=0.03)

@@ -31,10 +31,11 @@ SCHEMAS = {"features": (schema.FeaturesConfig, schema.QACFeaturesConfig),
 # grid points of the presets (the comments in conf/experiment/*.yaml say so)
 PRESET_POINTS = {"smoke": 8 * 2, "demo": 18, "product_search": 4 * 6 * 6 * 3,
                  "qac_table2": 13 * 3, "paper1_comparison": 4 * 3, "dual_encoder_tuning": 8,
-                 "smoke_qac": 5 * 2, "smoke_paper1": 4 * 2, "qac_comparison": 7,
+                 "smoke_qac": 5 * 2, "smoke_paper1": 4 * 2, "qac_comparison": 7 * 3,
                  "smoke_qac_comparison": 7, "product_search_xl": 3 * 2}
 # the presets whose comparisons carry intervals run several seeds (issue 13)
-PRESET_SEEDS = {"product_search": 3, "qac_table2": 3, "paper1_comparison": 3, "smoke": 2,
+PRESET_SEEDS = {"product_search": 3, "qac_table2": 3, "paper1_comparison": 3,
+                "qac_comparison": 3, "smoke": 2,
                 "smoke_qac": 2, "smoke_paper1": 2}
 LAUNCHERS = ("joblib", *sorted(p.stem for p in (CONF_DIR / "hydra" / "launcher").glob("*.yaml")))
 

@@ -127,6 +127,12 @@ def test_smoke_params(smoke):
         assert config["paths"]["output_dir"] == str(job_dir)
         config.pop("paths")
         expected = {k: str(v) for k, v in flat(config).items()}  # the flat resolved config
+        # ... with ``tune`` reduced to this model's own search (none: no tune keys at all)
+        own = f"tune.models.{config['model']['name']}."
+        searched = any(k.startswith(own) for k in expected)
+        expected = {k: v for k, v in expected.items() if not k.startswith("tune.")
+                    or (searched and (k.startswith(own) or k == "tune.valid_fraction"))}
+        assert not any(k.startswith("tune.") for k in params if k not in expected)
         assert {k: params.get(k) for k in expected} == expected
         for key in ("model.threshold", "eval.beam_size", "features.name", "data.name"):
             assert key in params

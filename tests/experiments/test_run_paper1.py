@@ -47,18 +47,23 @@ def test_claims_table_on_the_smoke_runs(paper1, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     env |= {"MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg"}
     proc = subprocess.run([sys.executable, "-m", "analysis.claims", "--tracking-uri",
-                           f"sqlite:///{root / 'logs' / 'mlflow.db'}", "--out", str(tmp_path)],
+                           f"sqlite:///{root / 'logs' / 'mlflow.db'}", "--out", str(tmp_path),
+                           "--allow-mixed"],  # a development checkout's runs are -dirty
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = pd.read_csv(tmp_path / "claims.csv").set_index("claim")
     for claim in ("C1a", "C1b", "C2", "C5", "C6"):
         row = table.loc[claim]
         assert row["preset"] == "smoke_paper1" and row["n_seeds"] == 2, claim
-        assert row["verdict"] in {"holds", "does not hold", "inconclusive"}, claim
+        # two seeds: the rule for training claims asks for three (a latency claim timed on
+        # a loaded machine is not measured at all)
+        assert row["verdict"] in {"inconclusive (n seeds < 3)",
+                                  "not measured (busy machine)"}, claim
         assert row["ci_low"] <= row["estimate"] <= row["ci_high"], claim
-    # per-query claims carry the two-stage bootstrap; per-run ones the t interval
-    assert table.loc["C1a", "interval"].startswith("paired two-stage bootstrap over 2 seeds")
-    assert table.loc["C5", "interval"] == "t interval over 2 seeds"
+    # across seeds: a t interval over the per-seed estimates (per-query claims add the
+    # within-seed bootstrap variance)
+    assert table.loc["C1a", "interval"].startswith("t over 2 seeds")
+    assert table.loc["C5", "interval"].startswith("t ")
     assert table.loc["C4", "verdict"] == "not run"
     assert "experiment=product_search" in table.loc["C4", "detail"]
 

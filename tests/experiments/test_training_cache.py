@@ -62,3 +62,42 @@ def test_training_keys_hold_only_what_reaches_the_model(compose_cfg):
     # the dual encoder reads raw text: the features and the indexer leave its key
     assert key("model=dual_encoder", "features=word1") == \
         key("model=dual_encoder", "features=all", "indexer.max_leaf_size=7")
+
+
+def test_a_model_trained_by_other_code_is_never_reused(run_point, monkeypatch):
+    import experiments.training
+
+    base = ["experiment=smoke_qac", "qac=row5", "eval.latency_min_queries=5",
+            "eval.latency_warmup=1"]
+    assert run_point(base)["trained"] == 1.0
+    monkeypatch.setattr(experiments.training, "_MEMORY", {})  # only the disk cache is left
+    assert run_point(base)["trained"] == 0.0  # same code: the disk cache answers
+    monkeypatch.setattr(experiments.training, "code_version", lambda: "other code")
+    assert run_point(base)["trained"] == 1.0  # other code: trained again, from disk or memory
+    monkeypatch.setattr(experiments.training, "_MEMORY", {})
+    assert run_point(base)["trained"] == 0.0  # ... and cached under its own key
+
+
+def test_the_code_version_is_the_source_of_the_library_and_baselines(tmp_path):
+    import shutil
+
+    from experiments.code_version import REPO, code_version, source_hash
+
+    assert code_version() == source_hash(REPO)[:16] == code_version()
+    for package in ("xmr", "baselines"):
+        shutil.copytree(REPO / package, tmp_path / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    before = source_hash(tmp_path)
+    assert before == source_hash(REPO)  # the path of the checkout does not enter
+    (tmp_path / "notes.py").write_text("x = 1\n")  # outside the packages: not training code
+    (tmp_path / "xmr" / "README.txt").write_text("not python\n")
+    assert source_hash(tmp_path) == before
+    (tmp_path / "baselines" / "new_model.py").write_text("x = 1\n")  # a new file
+    added = source_hash(tmp_path)
+    assert added != before
+    (tmp_path / "baselines" / "new_model.py").write_text("x = 2\n")  # a changed byte
+    assert source_hash(tmp_path) not in {before, added}
+    (tmp_path / "baselines" / "new_model.py").unlink()
+    (tmp_path / "xmr" / "sub").mkdir()
+    (tmp_path / "xmr" / "sub" / "new_model.py").write_text("x = 1\n")  # same bytes, new path
+    assert source_hash(tmp_path) not in {before, added}

@@ -76,6 +76,26 @@ def _solve(X: sp.csr_matrix, y, *, Cp=1.0, Cn=1.0, eps=1e-6, max_iter=100000, bi
 
 
 # ----------------------------------------------------------------------------- solve_dual_cd
+@pytest.mark.parametrize("bias, shrink", [(1.0, 0.1), (0.0, 1e-3)])
+def test_prefetching_changes_no_value(bias, shrink):
+    # prefetch_min_pool=0: every pool prefetched; a huge one: none. Bit for bit the same.
+    X, y = _problem(n=3000, d=300, seed=4)
+    data = X.data.astype(np.float32)
+    sqnorm = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
+    runs = []
+    for min_pool in (0, 1 << 40):
+        w, alpha, QD = np.empty(300), np.empty(3000), np.empty(3000)
+        index = np.empty(3000, dtype=np.int64)
+        b = solve_dual_cd(X.indptr.astype(np.int64), X.indices.astype(np.int32), data,
+                          sqnorm, y, 1.0, 1.0, shrink, 50, bias, 3, w, alpha, QD, index,
+                          min_pool)
+        runs.append((w, alpha, b))
+    assert np.array_equal(runs[0][0], runs[1][0])
+    assert np.array_equal(runs[0][1], runs[1][1])
+    assert runs[0][2] == runs[1][2]
+    assert np.abs(runs[0][0]).sum() > 0  # a real solve, not all zeros
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("Cp, Cn, bias", [(1.0, 1.0, 1.0), (2.0, 0.5, 1.0), (1.0, 1.0, 0.0),
                                           (1.0, 3.0, 2.0)])

@@ -307,6 +307,12 @@ class _Sessions:
     def __post_init__(self):
         self.prev = {s: [] for s in SPLITS}
         self.next = {s: [] for s in SPLITS}
+        # per pair: anonymised user (users numbered 0, 1, ... in reading order, never the
+        # AnonID) and session (kept sessions numbered in the same order)
+        self.user = {s: [] for s in SPLITS}
+        self.session = {s: [] for s in SPLITS}
+        self.n_users = 0  # users read (the next user's anonymised id)
+        self.n_kept = 0  # sessions kept in any split (the next kept session's id)
         self.n_sessions = 0  # all sessions formed
         self.kept = {s: 0 for s in SPLITS}
         self.too_short = 0
@@ -323,10 +329,11 @@ class _Sessions:
         start = 0
         for i in range(1, len(times) + 1):
             if i == len(times) or times[i] - times[i - 1] > self.gap:
-                self._add_session(times[start], queries[start:i])
+                self._add_session(times[start], queries[start:i], self.n_users)
                 start = i
+        self.n_users += 1
 
-    def _add_session(self, t0: int, session: list[str]) -> None:
+    def _add_session(self, t0: int, session: list[str], user: int) -> None:
         self.n_sessions += 1
         if self.dedupe:
             session = [q for j, q in enumerate(session) if j == 0 or q != session[j - 1]]
@@ -346,6 +353,9 @@ class _Sessions:
         self.kept[split] += 1
         self.prev[split].extend(session[:-1])
         self.next[split].extend(session[1:])
+        self.user[split].extend([user] * (len(session) - 1))
+        self.session[split].extend([self.n_kept] * (len(session) - 1))
+        self.n_kept += 1
 
 
 def _check_some_session_in_range(sessions: _Sessions, config: AOLConfig) -> None:
@@ -408,9 +418,12 @@ def load_aol(data_dir: str | Path, config: AOLConfig = AOLConfig()) -> QACDatase
     Returns
     -------
     QACDataset
-        Splits "train", "valid", "test"; ``name`` is "aol_subset" for the shared 1,000-user
-        file and "aol" otherwise. ``skipped`` counts malformed rows by reason; ``info`` holds
-        the config, the files, the row / event / session / pair counts and ``rows_per_s``.
+        Splits "train", "valid", "test", each with ``user_ids`` (users numbered 0, 1, ... in
+        reading order: anonymised, never the AnonID) and ``session_ids`` (kept sessions
+        numbered in the same order) per pair; ``name`` is "aol_subset" for the shared
+        1,000-user file and "aol" otherwise. ``skipped`` counts malformed rows by reason;
+        ``info`` holds the config, the files, the row / event / session / pair counts and
+        ``rows_per_s``.
 
     Raises
     ------
@@ -436,7 +449,10 @@ def load_aol(data_dir: str | Path, config: AOLConfig = AOLConfig()) -> QACDatase
     _check_some_session_in_range(sessions, config)
     splits = {s: QACSplit(prev_queries=sessions.prev[s],
                           prefixes=_draw_prefixes(sessions.next[s], config.prefix_seed),
-                          next_queries=sessions.next[s]) for s in SPLITS}
+                          next_queries=sessions.next[s],
+                          user_ids=np.array(sessions.user[s], dtype=np.int64),
+                          session_ids=np.array(sessions.session[s], dtype=np.int64))
+              for s in SPLITS}
     elapsed = time.perf_counter() - t0
     if sessions.out_of_range:
         logger.warning("%d sessions start outside the train/valid/test date ranges: dropped",

@@ -40,7 +40,8 @@ Generative story
    example; the prefix is ``next[:k]`` with ``k`` uniform in ``1..len(next)``, as in the AOL
    loader. A session goes to train / valid / test by its start time: [0, 0.8), [0.8, 0.9),
    [0.9, 1) (80/10/10 of the time range, like AOL's date ranges). Pairs are ordered by user,
-   then session time, then position.
+   then session time, then position; each split keeps every pair's user and session number
+   (``user_ids``, ``session_ids``).
 
 Everything is drawn from ``np.random.default_rng(seed)``: the same arguments and seed give
 the same dataset. ``info`` holds the arguments, counts (sessions, pairs per split, distinct
@@ -259,8 +260,10 @@ def make_qac_sessions(
         u = rng_prefix.random(len(idx))
         lens = np.fromiter(map(len, next_q), dtype=np.int64, count=len(idx))
         ks = (np.floor(u * lens).astype(np.int64) + 1).tolist()
+        session = slot_session[nxt[pair_split == code]]  # sessions are numbered in user order
         splits[name] = QACSplit(prev_queries=prev_q, prefixes=[q[:k] for q, k in zip(next_q, ks)],
-                                next_queries=next_q)
+                                next_queries=next_q, user_ids=s_user[session],
+                                session_ids=session)
     n_pairs = len(nxt)
     sample = nxt[np.linspace(0, n_pairs - 1, min(n_pairs, _OVERLAP_SAMPLE)).astype(np.int64)]
     overlap = sum(1 for i in sample.tolist()

@@ -83,21 +83,55 @@ class XMRDataset:
 
 @dataclass
 class QACSplit:
-    """Session-aware query autocompletion examples: (previous query, prefix) → next query."""
+    """Session-aware query autocompletion examples: (previous query, prefix) → next query.
+
+    ``user_ids`` and ``session_ids`` (int64, one per example, or None when the source has no
+    users) say which user and which session each request came from, so an analysis can
+    resample users rather than requests (requests of one user are not independent). Both are
+    anonymised dense numbers assigned by the loader (never the log's own user id): equal
+    numbers mean the same user (session) within one dataset, nothing more.
+    """
 
     prev_queries: list[str]
     prefixes: list[str]
     next_queries: list[str]
+    user_ids: np.ndarray | None = None  # (n,) int64: anonymised user of each request
+    session_ids: np.ndarray | None = None  # (n,) int64: its session (unique across users)
 
     def __post_init__(self):
         n = len(self.next_queries)
         if len(self.prev_queries) != n or len(self.prefixes) != n:
             raise ValueError(f"QAC split columns differ in length: {len(self.prev_queries)} "
                              f"previous queries, {len(self.prefixes)} prefixes, {n} next queries")
+        for name in ("user_ids", "session_ids"):
+            ids = getattr(self, name)
+            if ids is None:
+                continue
+            ids = np.asarray(ids)
+            if ids.ndim != 1 or len(ids) != n:
+                raise ValueError(f"{name} must hold one id per example ({n}), got shape "
+                                 f"{ids.shape}")
+            if ids.size and ids.dtype.kind not in "iu":
+                raise TypeError(f"{name} must be integers, got dtype {ids.dtype}")
+            setattr(self, name, ids.astype(np.int64, copy=False))
+
+    def __eq__(self, other) -> bool:  # the generated one cannot compare the id arrays
+        if not isinstance(other, QACSplit):
+            return NotImplemented
+        return (self.prev_queries == other.prev_queries and self.prefixes == other.prefixes
+                and self.next_queries == other.next_queries
+                and all(_same_ids(getattr(self, n), getattr(other, n))
+                        for n in ("user_ids", "session_ids")))
 
     @property
     def n(self) -> int:
         return len(self.next_queries)
+
+
+def _same_ids(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return bool(np.array_equal(a, b))
 
 
 @dataclass

@@ -12,6 +12,9 @@ global node numbering (root = 0, then level 1, …, labels last):
 A query's score for child c is s = Σ x_f w_{f,c} + bias_c; it is transformed and combined
 with the parent's score (post-processor), and each level keeps the best ``beam_size`` nodes
 (the last level keeps ``topk``). Ties go to the lower node id.
+
+The hot loops index with unsigned integers (``np.uint64``), as the solver does: for a signed
+index numba emits negative-index wrap-around code (a sign test and an add) on every access.
 """
 
 from __future__ import annotations
@@ -73,16 +76,18 @@ def _select(cand_node, cand_score, n_cand, keep, out_node, out_score):
     candidates when keep << n_cand (the beam case). Returns how many."""
     m = 0
     for i in range(n_cand):
-        s, g = cand_score[i], cand_node[i]
-        if m == keep and not _better(s, g, out_score[m - 1], out_node[m - 1]):
+        ui = np.uint64(i)
+        s, g = cand_score[ui], cand_node[ui]
+        if m == keep and not _better(s, g, out_score[np.uint64(m - 1)],
+                                     out_node[np.uint64(m - 1)]):
             continue
         j = m if m < keep else keep - 1
-        while j > 0 and _better(s, g, out_score[j - 1], out_node[j - 1]):
-            out_score[j] = out_score[j - 1]
-            out_node[j] = out_node[j - 1]
+        while j > 0 and _better(s, g, out_score[np.uint64(j - 1)], out_node[np.uint64(j - 1)]):
+            out_score[np.uint64(j)] = out_score[np.uint64(j - 1)]
+            out_node[np.uint64(j)] = out_node[np.uint64(j - 1)]
             j -= 1
-        out_score[j] = s
-        out_node[j] = g
+        out_score[np.uint64(j)] = s
+        out_node[np.uint64(j)] = g
         if m < keep:
             m += 1
     return m
@@ -93,7 +98,7 @@ def beam_search_one(q_idx, q_val, n_levels, child_ptr, child_ids, chunk_ptr, row
                     row_ptr, ent_child, ent_val, node_bias, beam_size, topk, pp,
                     cur_node, cur_score, nxt_node, nxt_score, cand_node, cand_score, buf):
     """Beam search of one query (sorted feature ids ``q_idx`` with values ``q_val``) down
-    ``n_levels`` levels. Scratch arrays are sized by :func:`scratch_sizes`. Returns the number
+    ``n_levels`` levels. Scratch arrays are sized by :func:`_alloc_scratch`. Returns the number
     of kept nodes; they are in ``cur_node[:m]`` / ``cur_score[:m]`` (best first)."""
     n_cur = 1
     cur_node[0] = 0
@@ -104,33 +109,37 @@ def beam_search_one(q_idx, q_val, n_levels, child_ptr, child_ids, chunk_ptr, row
         for b in range(n_cur):
             g = cur_node[b]
             parent_score = cur_score[b]
-            c0 = child_ptr[g]
-            k = child_ptr[g + 1] - c0
+            ug = np.uint64(g)
+            c0 = child_ptr[ug]
+            k = child_ptr[ug + np.uint64(1)] - c0
             for j in range(k):
-                buf[j] = node_bias[child_ids[c0 + j]]
-            lo = chunk_ptr[g]
-            hi = chunk_ptr[g + 1]
+                buf[np.uint64(j)] = node_bias[np.uint64(child_ids[np.uint64(c0 + j)])]
+            lo = chunk_ptr[ug]
+            hi = chunk_ptr[ug + np.uint64(1)]
             for qi in range(nq):
                 if lo >= hi:
                     break
-                f = q_idx[qi]
+                f = q_idx[np.uint64(qi)]
                 # binary search f in row_feat[lo:hi]; the window only shrinks (q_idx sorted)
                 a, z = lo, hi
                 while a < z:
                     mid = (a + z) >> 1
-                    if row_feat[mid] < f:
+                    if row_feat[np.uint64(mid)] < f:
                         a = mid + 1
                     else:
                         z = mid
                 lo = a
-                if a < hi and row_feat[a] == f:
-                    v = q_val[qi]
-                    for e in range(row_ptr[a], row_ptr[a + 1]):
-                        buf[ent_child[e]] += v * ent_val[e]
+                ua = np.uint64(a)
+                if a < hi and row_feat[ua] == f:
+                    v = q_val[np.uint64(qi)]
+                    for e in range(row_ptr[ua], row_ptr[ua + np.uint64(1)]):
+                        ue = np.uint64(e)
+                        buf[np.uint64(ent_child[ue])] += v * ent_val[ue]
                     lo = a + 1
             for j in range(k):
-                cand_node[n_cand] = child_ids[c0 + j]
-                cand_score[n_cand] = _transform_combine(buf[j], parent_score, pp)
+                cand_node[np.uint64(n_cand)] = child_ids[np.uint64(c0 + j)]
+                cand_score[np.uint64(n_cand)] = _transform_combine(buf[np.uint64(j)],
+                                                                   parent_score, pp)
                 n_cand += 1
         keep = topk if t == n_levels - 1 else beam_size
         n_cur = _select(cand_node, cand_score, n_cand, keep, nxt_node, nxt_score)
@@ -141,11 +150,16 @@ def beam_search_one(q_idx, q_val, n_levels, child_ptr, child_ids, chunk_ptr, row
 
 
 @nb.njit(nogil=True, cache=True)
-def _alloc_scratch(width, max_children):
-    n = max(width, 1)
-    cand = n * max_children
-    return (np.empty(n, np.int64), np.empty(n, np.float64), np.empty(max(n, cand), np.int64),
-            np.empty(max(n, cand), np.float64), np.empty(cand, np.int64),
+def _alloc_scratch(beam_size, topk, max_children):
+    """Scratch of `beam_search_one`: kept nodes (``max(beam_size, topk)``, current and next)
+    and candidates. A level's candidates are the children of at most ``beam_size`` nodes
+    (only the last level keeps ``topk``, and it is not expanded), so ``beam_size ×
+    max_children`` of them: sizing them by topk too allocated 100 times that for QAC's
+    topk = beam × leaf size (4 MB a query on a 27k-label trie)."""
+    n = max(beam_size, topk, 1)
+    cand = max(beam_size, 1) * max_children
+    return (np.empty(n, np.int64), np.empty(n, np.float64), np.empty(n, np.int64),
+            np.empty(n, np.float64), np.empty(cand, np.int64),
             np.empty(cand, np.float64), np.empty(max_children, np.float64))
 
 
@@ -158,14 +172,13 @@ def beam_search_batch(X_indptr, X_indices, X_data, n_levels, child_ptr, child_id
     Returns (nodes, scores, counts): (n, topk) global node ids / scores, best first, and how
     many are valid per row."""
     n = X_indptr.size - 1
-    width = max(beam_size, topk)
     out_node = np.full((n, topk), -1, dtype=np.int64)
     out_score = np.zeros((n, topk), dtype=np.float32)
     counts = np.zeros(n, dtype=np.int64)
     step = (n + n_chunks - 1) // n_chunks
     for ch in nb.prange(n_chunks):
         cur_node, cur_score, nxt_node, nxt_score, cand_node, cand_score, buf = _alloc_scratch(
-            width, max_children)
+            beam_size, topk, max_children)
         for r in range(ch * step, min(n, (ch + 1) * step)):
             s, e = X_indptr[r], X_indptr[r + 1]
             m = beam_search_one(X_indices[s:e], X_data[s:e], n_levels, child_ptr, child_ids,
@@ -184,9 +197,8 @@ def beam_search_batch(X_indptr, X_indices, X_data, n_levels, child_ptr, child_id
 def predict_one(q_idx, q_val, n_levels, child_ptr, child_ids, chunk_ptr, row_feat, row_ptr,
                 ent_child, ent_val, node_bias, beam_size, topk, pp, max_children, label_base):
     """Single-query path: returns (label ids, scores float32), best first."""
-    width = max(beam_size, topk)
     cur_node, cur_score, nxt_node, nxt_score, cand_node, cand_score, buf = _alloc_scratch(
-        width, max_children)
+        beam_size, topk, max_children)
     m = beam_search_one(q_idx, q_val, n_levels, child_ptr, child_ids, chunk_ptr, row_feat,
                         row_ptr, ent_child, ent_val, node_bias, beam_size, topk, pp, cur_node,
                         cur_score, nxt_node, nxt_score, cand_node, cand_score, buf)

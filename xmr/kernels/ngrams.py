@@ -88,14 +88,14 @@ def _tokenize(cps, start, end, is_word, tok_s, tok_e):
     in_tok = False
     n_table = is_word.size
     for p in range(start, end):
-        c = cps[p]
+        c = cps[np.uint64(p)]
         w = c < n_table and is_word[c] != 0
         if w:
             if not in_tok:
-                tok_s[ntok] = p
+                tok_s[np.uint64(ntok)] = p
                 in_tok = True
         elif in_tok:
-            tok_e[ntok] = p
+            tok_e[np.uint64(ntok)] = p
             ntok += 1
             in_tok = False
     if in_tok:
@@ -113,7 +113,7 @@ def _char_gram_hash(cps, s, tlen, i, n):
     h = FNV_OFFSET ^ CHAR_SALT
     for j in range(i, i + n):
         if j < tlen:
-            h ^= np.uint64(cps[s + j])
+            h ^= np.uint64(cps[np.uint64(s + j)])
         else:
             h ^= END_MARK
         h *= FNV_PRIME
@@ -124,7 +124,7 @@ def _char_gram_hash(cps, s, tlen, i, n):
 def _token_hash(cps, s, e):
     h = FNV_OFFSET ^ WORD_TOKEN_SALT
     for p in range(s, e):
-        h ^= np.uint64(cps[p])
+        h ^= np.uint64(cps[np.uint64(p)])
         h *= FNV_PRIME
     return _fmix64(h)
 
@@ -133,7 +133,7 @@ def _token_hash(cps, s, e):
 def _word_gram_hash(tok_h, i, n):
     h = WORD_NGRAM_SALT ^ np.uint64(n)
     for j in range(i, i + n):
-        h = _fmix64((h ^ tok_h[j]) * FNV_PRIME)
+        h = _fmix64((h ^ tok_h[np.uint64(j)]) * FNV_PRIME)
     return h
 
 
@@ -141,11 +141,12 @@ def _word_gram_hash(tok_h, i, n):
 def _emit_word(cps, tok_s, tok_e, ntok, lo, hi, tok_h, out):
     """Word n-gram hashes, n ascending then position; returns how many were written."""
     for t in range(ntok):
-        tok_h[t] = _token_hash(cps, tok_s[t], tok_e[t])
+        ut = np.uint64(t)
+        tok_h[ut] = _token_hash(cps, tok_s[ut], tok_e[ut])
     m = 0
     for n in range(lo, hi + 1):
         for i in range(ntok - n + 1):
-            out[m] = _word_gram_hash(tok_h, i, n)
+            out[np.uint64(m)] = _word_gram_hash(tok_h, i, n)
             m += 1
     return m
 
@@ -158,16 +159,17 @@ def _emit_char(cps, tok_s, tok_e, ntok, lo, hi, out):
     whole marked token once."""
     m = 0
     for t in range(ntok):
-        s = tok_s[t]
-        tlen = tok_e[t] - s
+        ut = np.uint64(t)
+        s = tok_s[ut]
+        tlen = tok_e[ut] - s
         L = tlen + 1
         if lo > L:
-            out[m] = _char_gram_hash(cps, s, tlen, 0, L)
+            out[np.uint64(m)] = _char_gram_hash(cps, s, tlen, 0, L)
             m += 1
             continue
         for n in range(lo, min(hi, L) + 1):
             for i in range(L - n + 1):
-                out[m] = _char_gram_hash(cps, s, tlen, i, n)
+                out[np.uint64(m)] = _char_gram_hash(cps, s, tlen, i, n)
                 m += 1
     return m
 
@@ -229,9 +231,9 @@ def _block_tfidf(hbuf, m, table, col_offset, sublinear, lbuf, cbuf, vbuf, k):
     0 are not stored. Returns the new end ``k``."""
     mm = 0
     for j in range(m):
-        packed = _lookup(table, hbuf[j])
+        packed = _lookup(table, hbuf[np.uint64(j)])
         if packed != 0:
-            lbuf[mm] = packed
+            lbuf[np.uint64(mm)] = packed
             mm += 1
     if mm == 0:
         return k
@@ -241,24 +243,24 @@ def _block_tfidf(hbuf, m, table, col_offset, sublinear, lbuf, cbuf, vbuf, k):
     ss = 0.0
     j = 0
     while j < mm:
-        packed = found[j]
+        packed = found[np.uint64(j)]
         r = j + 1
-        while r < mm and found[r] == packed:
+        while r < mm and found[np.uint64(r)] == packed:
             r += 1
         tf = float(r - j)
         if sublinear:
             tf = 1.0 + math.log(tf)
         w = tf * _float32_from_bits(packed & 0xFFFFFFFF)
         if w != 0.0:
-            cbuf[k] = (packed >> 32) - 1 + col_offset
-            vbuf[k] = w
+            cbuf[np.uint64(k)] = (packed >> 32) - 1 + col_offset
+            vbuf[np.uint64(k)] = w
             ss += w * w
             k += 1
         j = r
     if ss >= FLT_EPS:
         inv = 1.0 / math.sqrt(ss)
         for q in range(k0, k):
-            vbuf[q] *= inv
+            vbuf[np.uint64(q)] *= inv
     return k
 
 
@@ -276,11 +278,12 @@ def _row(cps, start, end, is_word, wlo, whi, clo, chi, w_table, c_table, n_word,
         k = _block_tfidf(hbuf, m, c_table, n_word, sublinear, lbuf, cbuf, vbuf, k)
     ss = 0.0
     for q in range(k):
-        ss += vbuf[q] * vbuf[q]
+        ss += vbuf[np.uint64(q)] * vbuf[np.uint64(q)]
     inv = 1.0 / math.sqrt(ss) if ss >= FLT_EPS else 1.0
     for q in range(k):
-        out_idx[pos + q] = cbuf[q]
-        out_val[pos + q] = vbuf[q] * inv
+        uq = np.uint64(q)
+        out_idx[np.uint64(pos + q)] = cbuf[uq]
+        out_val[np.uint64(pos + q)] = vbuf[uq] * inv
     return k
 
 

@@ -38,8 +38,9 @@ def _emit(cps, s, e, lo, hi, position, hbuf, wbuf):
     m = 0
     for n in range(lo, hi + 1):
         for p in range(length - n + 1):
-            hbuf[m] = _char_gram_hash(cps, s, length, p, n)
-            wbuf[m] = 1.0 / (p + 1) if position else 1.0
+            um = np.uint64(m)  # unsigned: no negative-index wrap-around code (see beam.py)
+            hbuf[um] = _char_gram_hash(cps, s, length, p, n)
+            wbuf[um] = 1.0 / (p + 1) if position else 1.0
             m += 1
     return m
 
@@ -50,10 +51,11 @@ def _row(cps, s, e, lo, hi, position, table, hbuf, wbuf, kbuf, vbuf, out_idx, ou
     m = _emit(cps, s, e, lo, hi, position, hbuf, wbuf)
     mm = 0
     for j in range(m):
-        packed = _lookup(table, hbuf[j])
+        uj = np.uint64(j)
+        packed = _lookup(table, hbuf[uj])
         if packed != 0:
-            kbuf[mm] = packed
-            vbuf[mm] = wbuf[j]
+            kbuf[np.uint64(mm)] = packed
+            vbuf[np.uint64(mm)] = wbuf[uj]
             mm += 1
     if mm == 0:
         return 0
@@ -62,23 +64,23 @@ def _row(cps, s, e, lo, hi, position, table, hbuf, wbuf, kbuf, vbuf, out_idx, ou
     ss = 0.0
     j = 0
     while j < mm:
-        packed = kbuf[order[j]]
+        packed = kbuf[np.uint64(order[np.uint64(j)])]
         tf = 0.0
         r = j
-        while r < mm and kbuf[order[r]] == packed:
-            tf += vbuf[order[r]]
+        while r < mm and kbuf[np.uint64(order[np.uint64(r)])] == packed:
+            tf += vbuf[np.uint64(order[np.uint64(r)])]
             r += 1
         w = tf * _float32_from_bits(packed & 0xFFFFFFFF)
         if w != 0.0:
-            out_idx[pos + k] = (packed >> 32) - 1
-            out_val[pos + k] = w
+            out_idx[np.uint64(pos + k)] = (packed >> 32) - 1
+            out_val[np.uint64(pos + k)] = w
             ss += w * w
             k += 1
         j = r
     if ss >= FLT_EPS:
         inv = 1.0 / math.sqrt(ss)
         for q in range(pos, pos + k):
-            out_val[q] = out_val[q] * inv
+            out_val[np.uint64(q)] = out_val[np.uint64(q)] * inv
     return k
 
 

@@ -136,7 +136,7 @@ def _resolved_without(cfg: DictConfig, *keys: str) -> dict:
             cfg.pop(key, None)
         tune = cfg.pop("tune", None)
         model = OmegaConf.select(cfg, "model.name")
-        if tune is not None and tune.get("models") and model in tune.models:
+        if tune is not None and tune.get("models") and tune.models.get(model) is not None:
             cfg.tune = {"valid_fraction": tune.valid_fraction,
                         "models": {model: tune.models[model]}}
     return OmegaConf.to_container(cfg, resolve=True)

@@ -280,3 +280,17 @@ def test_tuning_spec_parts_are_not_shared_between_trials(job):
     assert a.parts.featurizer is not b.parts.featurizer
     assert a.model_key != b.model_key and isinstance(a.parts, Parts)
     assert json.dumps(tuning.cache_key(spec, "k"), default=str)
+
+
+def test_run_hash_sees_only_this_models_search(job):
+    """Another model's space, or a null entry, leaves the hash of an untuned run as before
+    tuning existed; this model's space and budget change it."""
+    untuned = job(XMR_BASE)[0].config_hash
+    assert job(XMR_BASE, {"ovr_linear": {"space": {"threshold": [0.1]}}})[0].config_hash \
+        == untuned
+    assert job(XMR_BASE, {"xrlinear": None})[0].config_hash == untuned
+    space = {"space": {"threshold": [0.1, 0.2]}}
+    tuned = job(XMR_BASE, {"xrlinear": space})[0].config_hash
+    assert tuned != untuned
+    assert job(XMR_BASE, {"xrlinear": space, "ovr_linear": space})[0].config_hash == tuned
+    assert job(XMR_BASE, {"xrlinear": {**space, "trials": 1}})[0].config_hash != tuned

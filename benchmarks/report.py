@@ -71,6 +71,12 @@ def _qac_latency_table(result: dict) -> str:
     return markdown_table(result)
 
 
+def _aol_full_table(result: dict) -> str:
+    from benchmarks.aol_full import markdown_table
+
+    return markdown_table(result)
+
+
 @dataclass(frozen=True)
 class Kind:
     """A benchmark whose JSON the report renders: its module, its table, a key every one of
@@ -84,7 +90,8 @@ class Kind:
 KINDS = {"scale": Kind("benchmarks.scale", _scale_table, "sizes"),
          "vs_pecos": Kind("benchmarks.vs_pecos", _vs_pecos_table, "pecos"),
          "ovr_vs_lml": Kind("benchmarks.ovr_vs_lml", _ovr_vs_lml_table, "ovr"),
-         "qac_latency": Kind("benchmarks.qac_latency", _qac_latency_table, "rows")}
+         "qac_latency": Kind("benchmarks.qac_latency", _qac_latency_table, "rows"),
+         "aol_full": Kind("benchmarks.aol_full", _aol_full_table, "steps")}
 
 
 # ------------------------------------------------------------------------------ one block

@@ -112,7 +112,7 @@ def run_job(cfg: DictConfig) -> float:
         files = _write_outputs(out_dir, result)
         if tracker is not None:
             tracker.log_result(result, card, hit, out_dir, files)
-        _print_result(label, spec, result.metrics)
+        _print_result(label, spec, result)
         return headline(result.metrics, spec.task.headline)
     except KeyboardInterrupt as exc:
         error = exc
@@ -157,12 +157,17 @@ def _write_outputs(out_dir: Path, result) -> list[str]:
     return files
 
 
-def _print_result(label: str, spec: JobSpec, metrics: dict) -> None:
+def _print_result(label: str, spec: JobSpec, result) -> None:
+    metrics = result.metrics
     trained = "trained" if metrics.get("trained") else "reused model"
     quality = "  ".join(f"{name} {metrics[key]:.4f}" for name, key in spec.task.quality)
+    # a tuned run's point is the search's starting config: say what was chosen
+    tuned = " ".join(f"{k.removeprefix('tuned.')}={v}" for k, v in result.params.items()
+                     if k.startswith("tuned."))
     print(f"{label} {quality}  p50 {metrics['latency_p50_ms']:.3f} ms  "
           f"p99 {metrics['latency_p99_ms']:.3f} ms  "
-          f"train {metrics['train_time_s']:.1f} s ({trained})  | {spec.point}", flush=True)
+          f"train {metrics['train_time_s']:.1f} s ({trained})  | {spec.point}"
+          + (f"  | tuned: {tuned}" if tuned else ""), flush=True)
 
 
 def _record(out_dir: Path, sweep_dir: Path | None) -> None:

@@ -21,6 +21,7 @@ import scipy.sparse as sp
 import xmr
 from experiments import shards
 from experiments.results import LATENCY_KEYS, time_requests
+from experiments.stages import stage
 from xmr.datasets.tasks import QACDataset, XMRDataset, XMRSplit
 from xmr.params import PREDICT, DualEncoderParams, OVRParams, Seq2SeqParams, XRLinearParams
 from xmr.qac import QACSuggester
@@ -209,17 +210,19 @@ class _XRLinear:
     def _fit_model(self, X, Y, Z, labels=None) -> xmr.XRLinear:
         """XR-Linear on the tree the indexer builds over ``Z`` (and the label strings)."""
         parts = self.parts
-        tree = parts.indexer.build(Z, labels=labels)
+        with stage("index"):
+            tree = parts.indexer.build(Z, labels=labels)
         ix = parts.indexer
         p = {k: v for k, v in parts.params.items() if k not in ("threshold", *shards.SHARDING)}
         shape = {k: getattr(ix, k) for k in ("nr_splits", "max_leaf_size") if hasattr(ix, k)}
         model = xmr.XRLinear(**shape, threshold=parts.train_threshold, **p, seed=parts.seed,
                              allow_empty=True, verbose=True)
         n_shards = parts.params.get("shards", 1)
-        if n_shards == 1:
-            return model.fit(X, Y, tree=tree)
-        shards.fit(model, X, Y, tree=tree, n_shards=n_shards,  # 0 or less: refused there
-                   n_workers=parts.params["shard_workers"], engine=parts.sharding)
+        with stage("train"):
+            if n_shards == 1:
+                return model.fit(X, Y, tree=tree)
+            shards.fit(model, X, Y, tree=tree, n_shards=n_shards,  # 0 or less: refused there
+                       n_workers=parts.params["shard_workers"], engine=parts.sharding)
         self.shard_report = model.shard_report_
         return model
 
@@ -539,16 +542,19 @@ class QACXRLinearRunner(_XRLinear, QACRunner):
     def fit(self, ds: QACDataset) -> None:
         t0 = time.perf_counter()
         # qp2q's training matrix: one row per distinct (previous query, prefix), Y multi-label
-        prevs, prefixes, Y = ds.training_matrix("train")
-        self.feat = self.parts.featurizer.fit(prevs, prefixes)
-        X = self.feat.transform(prevs, prefixes)
+        with stage("training matrix"):
+            prevs, prefixes, Y = ds.training_matrix("train")
+        with stage("featurise"):
+            self.feat = self.parts.featurizer.fit(prevs, prefixes)
+            X = self.feat.transform(prevs, prefixes)
         emb = self.parts.label_embedding
-        if emb == "pifa":
-            Z = xmr.pifa(X, Y)
-        elif emb == "char_tfidf":
-            Z = self.feat.label_embedding(ds.labels)  # plain or position-weighted, as X
-        else:  # the trie reads only the strings
-            Z = None
+        with stage("label embedding"):
+            if emb == "pifa":
+                Z = xmr.pifa(X, Y)
+            elif emb == "char_tfidf":
+                Z = self.feat.label_embedding(ds.labels)  # plain or position-weighted, as X
+            else:  # the trie reads only the strings
+                Z = None
         self.model = self._fit_model(X, Y, Z, labels=ds.labels)
         self.fit_time_s = time.perf_counter() - t0
 

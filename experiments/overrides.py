@@ -158,7 +158,11 @@ def _range_problems(argv: list[str], cfg: DictConfig, config_name: str) -> list[
     return problems
 
 
-def check_overrides_or_exit(argv: list[str] | None = None) -> None:
+def check_overrides_or_exit(argv: list[str] | None = None, *,
+                            groups: tuple[str, ...] | None = None) -> None:
+    """Exit with status 2 and every problem of the overrides. ``groups``: report only the
+    problems of these config groups (and overrides that do not compose at all), e.g. a
+    command that reads only the data (``experiments.prepare``) ignores the model's."""
     argv = sys.argv[1:] if argv is None else argv
     if any(a.startswith("-") and a not in PASS_THROUGH_FLAGS for a in argv):
         return  # --cfg, --info, -cn ...: Hydra's own business
@@ -166,6 +170,9 @@ def check_overrides_or_exit(argv: list[str] | None = None) -> None:
         problems = check_overrides([a for a in argv if a not in PASS_THROUGH_FLAGS])
     except Exception:  # noqa: BLE001 - the checker must never block a run Hydra accepts
         return
+    if groups is not None:
+        other = tuple(f"{g}:" for g in (*GROUPS, "task", "seed", "tune") if g not in groups)
+        problems = [p for p in problems if not p.startswith(other)]
     if problems:
         print("Error in the overrides:\n" + "\n".join(problems), file=sys.stderr)
         sys.exit(2)

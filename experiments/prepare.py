@@ -39,7 +39,7 @@ def main(cfg: DictConfig) -> dict:
 
 
 def cli() -> None:
-    check_overrides_or_exit()
+    check_overrides_or_exit(groups=("data", "paths"))  # the model's settings do not matter here
     try:
         main()
     except KeyboardInterrupt:

@@ -408,7 +408,7 @@ def _resolve(cfg: DictConfig) -> tuple[JobSpec | None, list[str]]:
     dataset = problems.check("data", lambda: get_dataset(cfg.data.loader))
     if dataset is not None and task is not None and dataset.task != task.name:
         problems.items.append(
-            f"data: data={cfg.data.name} is a {dataset.task!r} dataset but task={task.name!r}; "
+            f"task: data={cfg.data.name} is a {dataset.task!r} dataset but task={task.name!r}; "
             f"use task={dataset.task} (the presets set it)")
     cls = problems.check("model", lambda: runner_class(cfg.task, cfg.model.name))
     if task is None or cls is None:

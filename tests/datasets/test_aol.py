@@ -25,6 +25,7 @@ from xmr.datasets.aol import (
     load_aol,
     normalize_query,
     write_synthetic_aol_file,
+    write_synthetic_aol_log,
 )
 
 HEADER = b"AnonID\tQuery\tQueryTime\tItemRank\tClickURL"
@@ -392,6 +393,8 @@ def test_missing_files_raise_data_not_found(tmp_path):
     (dict(valid_range=("2006-05-15", "2006-05-23")), "train_range and valid_range overlap"),
     (dict(files=()), "files must be a non-empty tuple"),
     (dict(files="aol/*.gz"), "files must be a non-empty tuple"),
+    (dict(user_fraction=0.0), "user_fraction must be in (0, 1]"),
+    (dict(user_fraction=1.5), "user_fraction must be in (0, 1]"),
 ])
 def test_bad_config_values_are_refused(tiny_dir, change, match):
     with pytest.raises(ValueError, match=re.escape(match)):
@@ -403,6 +406,8 @@ def test_bad_config_types_are_refused(tiny_dir):
         load_aol(tiny_dir, {"session_gap_s": 1800})
     with pytest.raises(TypeError, match="dedupe_consecutive must be a bool"):
         load_aol(tiny_dir, replace(AOLConfig(), dedupe_consecutive="yes"))
+    with pytest.raises(TypeError, match="user_fraction must be a number"):
+        load_aol(tiny_dir, replace(AOLConfig(), user_fraction="half"))
 
 
 # ------------------------------------------------------------------ the synthetic writer
@@ -420,6 +425,51 @@ def test_synthetic_aol_file_is_seeded_and_loadable(tmp_path):
     assert ds.skipped.total == ds.skipped.counts[EMPTY_QUERY]
     assert ds.info["events"] < 2000  # repeated click rows were collapsed
     assert min(ds.info["pairs"].values()) > 0
+
+
+def test_synthetic_log_splits_users_over_files_and_resumes(tmp_path):
+    paths = write_synthetic_aol_log(tmp_path, n_rows=6000, n_users=90, n_files=3, seed=2)
+    assert [p.name for p in paths] == [f"user-ct-test-collection-0{i}.txt.gz" for i in (1, 2, 3)]
+    users_per_file, rows = [], 0
+    for p in paths:
+        lines = gzip.open(p, "rb").read().splitlines()
+        assert lines[0] == HEADER
+        ids = [int(line.split(b"\t")[0]) for line in lines[1:]]
+        assert ids == sorted(ids)  # sorted by user, as the release
+        users_per_file.append(set(ids))
+        rows += len(ids)
+    assert rows == 6000
+    a, b, c = users_per_file
+    assert not (a & b) and not (b & c)
+    ds = load_aol(tmp_path)
+    assert ds.info["grouped_by_user"] and ds.info["rows_read"] == 6000
+    assert min(ds.info["pairs"].values()) > 0
+    # a finished file is kept; one without its completion marker is written again, the same
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in paths}
+    paths[1].with_name(paths[1].name + ".done").unlink()
+    paths[1].write_bytes(b"truncated")
+    write_synthetic_aol_log(tmp_path, n_rows=6000, n_users=90, n_files=3, seed=2)
+    assert paths[0].stat().st_mtime_ns == before[paths[0]][0]
+    assert paths[1].read_bytes() == before[paths[1]][1]
+    with pytest.raises(ValueError, match="n_users .* must be at least n_files"):
+        write_synthetic_aol_log(tmp_path / "x", n_rows=100, n_users=2, n_files=3)
+
+
+def test_user_fraction_keeps_whole_users_the_same_each_time(tmp_path):
+    write_synthetic_aol_file(tmp_path / "user-ct-test-collection-01.txt.gz", 20_000, 400, seed=5)
+    full = load_aol(tmp_path)
+    half = load_aol(tmp_path, replace(AOLConfig(), user_fraction=0.5))
+    again = load_aol(tmp_path, replace(AOLConfig(), user_fraction=0.5))
+    kept, out = half.info["users"], half.info["users_left_out"]
+    assert kept + out == full.info["users"] == 400
+    assert 0.35 < kept / 400 < 0.65
+    assert _triples(half, "train") == _triples(again, "train")
+    # every kept (previous, next) pair is one of the full log's (prefixes are drawn anew)
+
+    def pairs(ds):
+        return {(p, n) for p, _, n in _triples(ds, "train")}
+    assert pairs(half) <= pairs(full) and pairs(half) != pairs(full)
+    assert 0.3 < half.info["pairs_total"] / full.info["pairs_total"] < 0.7
 
 
 # -------------------------------------------------------------------- the real subset

@@ -123,13 +123,13 @@ def test_every_option_composes_resolves_and_builds(compose_cfg, tmp_path, group,
         if DATASETS[job.data.loader].task == job.task:
             build_all(job)
         else:  # a QAC dataset with the default task: only the pairing is refused
-            assert [p.split(":")[0] for p in config_problems(job)] == ["data"]
+            assert [p.split(":")[0] for p in config_problems(job)] == ["task"]
     if job.task == "xmr" and OmegaConf.get_type(job.features) is schema.FeaturesConfig:
         if job.model.name not in RUNNERS["xmr"]:  # a QAC baseline (mpc, seq2seq)
             assert job.model.name in RUNNERS["qac"], job.model.name
             job.task = "qac"
         # every model has a runner whose values are valid (the default data is of task xmr)
-        assert [p for p in config_problems(job) if not p.startswith("data:")] == []
+        assert [p for p in config_problems(job) if not p.startswith(("data:", "task:"))] == []
 
 
 def test_default_config(compose_cfg):

@@ -67,6 +67,21 @@ def test_prepare_caches_and_writes_the_card(run_app, tmp_paths, tmp_path):
     assert changed != folder and changed.parent == folder.parent
 
 
+def test_prepare_a_qac_dataset_needs_no_task_or_model(run_app, tmp_paths, tmp_path):
+    """`experiments.prepare data=aol` as the guide writes it: the default task and model
+    (xmr, XR-Linear on word features) do not matter to preparing the data; a bad data
+    option still does."""
+    from xmr.datasets.aol import write_synthetic_aol_file
+
+    log = tmp_path / "aol-log"
+    write_synthetic_aol_file(log / "user-ct-test-collection-01.txt.gz", 3000, 40, seed=0)
+    proc = prepare(run_app, tmp_paths, tmp_path, "data=aol", f"paths.data_dir={log}")
+    assert cache_folder(proc.stdout, "prepared and cached").name.startswith("aol-")
+    bad = run_app("experiments.prepare", "data=aol", f"paths.data_dir={log}",
+                  "data.options.user_fraction=2.0", *tmp_paths(tmp_path), cwd=tmp_path)
+    assert bad.returncode != 0 and "user_fraction must be in (0, 1]" in bad.stderr
+
+
 def test_missing_real_data_names_dataset_pattern_and_folder(run_app, tmp_paths, tmp_path):
     empty = tmp_path / "no-data-here"
     empty.mkdir()

@@ -66,6 +66,22 @@ def test_batch_equals_single(tiny):
     assert sug.suggest_batch([], []) == []
 
 
+def test_batch_in_blocks_equals_one_block(tiny, monkeypatch):
+    """The batch runs in blocks of BATCH_BLOCK requests (memory on the full AOL log): any
+    block size gives the same ids."""
+    import xmr.qac.suggest as suggest_module
+
+    ds, vec, model = tiny
+    te = ds.splits["test"]
+    prevs, prefixes = te.prev_queries[:50] + [""], te.prefixes[:50] + ["a"]
+    sug = QACSuggester(vec, model, ds.labels, k=5, topk=200)
+    whole = sug.suggest_ids_batch(prevs, prefixes)
+    assert (whole >= 0).sum() > 50
+    for block in (1, 7, 50):
+        monkeypatch.setattr(suggest_module, "BATCH_BLOCK", block)
+        assert np.array_equal(sug.suggest_ids_batch(prevs, prefixes), whole)
+
+
 def test_odd_requests(tiny):
     ds, vec, model = tiny
     none = QACSuggester(vec, model, ds.labels)

@@ -95,6 +95,9 @@ class AOLConfig:
     min_session_len: int = 2  # keep sessions with at least this many queries after dedupe
     dedupe_consecutive: bool = True  # drop a query equal to the one before it in its session
     prefix_seed: int = 0  # seed of the prefix-length draws (reference: np.random.seed(0))
+    # Keep this share of the users (all their sessions), drawn by a fixed hash of the AnonID:
+    # a quick run on the full log with the same users every time (1.0 = every user).
+    user_fraction: float = 1.0
     # Inclusive dates of the session START; a session starting outside all three is dropped.
     train_range: tuple[str, str] = ("2006-03-01", "2006-05-15")
     valid_range: tuple[str, str] = ("2006-05-16", "2006-05-23")
@@ -149,6 +152,11 @@ def _check_config(config: AOLConfig) -> list[tuple[str, int, int]]:
     check_int("session_gap_s", config.session_gap_s, minimum=0)
     check_int("min_session_len", config.min_session_len, minimum=2)
     check_int("prefix_seed", config.prefix_seed, minimum=0)
+    f = config.user_fraction
+    if isinstance(f, bool) or not isinstance(f, int | float):
+        raise TypeError(f"user_fraction must be a number in (0, 1], got {f!r}")
+    if not 0 < f <= 1:
+        raise ValueError(f"user_fraction must be in (0, 1] (the share of users kept), got {f!r}")
     if not isinstance(config.dedupe_consecutive, bool):
         raise TypeError(f"dedupe_consecutive must be a bool, got {config.dedupe_consecutive!r}")
     if (isinstance(config.files, str) or not config.files
@@ -260,8 +268,8 @@ def _parse_hour(s: bytes) -> int | None:
     return int((dt - _EPOCH).total_seconds())
 
 
-def _users_streaming(runs: Iterator[_Run]) -> Iterator[tuple[list[int], list[str]]]:
-    """(times, queries) per user, for input whose users are contiguous (the AOL release).
+def _users_streaming(runs: Iterator[_Run]) -> Iterator[_Run]:
+    """(AnonID, times, queries) per user, for input whose users are contiguous (the AOL release).
     A user continuing across a file boundary stays one user."""
     seen: set[int] = set()
     cur, times, queries = None, [], []
@@ -271,17 +279,17 @@ def _users_streaming(runs: Iterator[_Run]) -> Iterator[tuple[list[int], list[str
             queries.extend(run_queries)
             continue
         if times:
-            yield times, queries
+            yield cur, times, queries
         if uid in seen:
             raise _NotGroupedByUser(uid)
         seen.add(uid)
         cur, times, queries = uid, run_times, run_queries
     if times:
-        yield times, queries
+        yield cur, times, queries
 
 
-def _users_grouped(runs: Iterator[_Run]) -> Iterator[tuple[list[int], list[str]]]:
-    """(times, queries) per user for any row order: holds every kept event until the end.
+def _users_grouped(runs: Iterator[_Run]) -> Iterator[_Run]:
+    """(AnonID, times, queries) per user for any row order: holds every kept event until the end.
     Users come in order of first appearance, events in file order within a user."""
     users: dict[int, tuple[list[int], list[str]]] = {}
     for uid, run_times, run_queries in runs:
@@ -292,7 +300,19 @@ def _users_grouped(runs: Iterator[_Run]) -> Iterator[tuple[list[int], list[str]]
             entry[0].extend(run_times)
             entry[1].extend(run_queries)
     while users:
-        yield users.pop(next(iter(users)))
+        uid = next(iter(users))
+        yield uid, *users.pop(uid)
+
+
+_MASK64 = (1 << 64) - 1
+
+
+def _user_kept(uid: int, fraction: float) -> bool:
+    """Whether ``user_fraction`` keeps this AnonID: splitmix64 of the id, uniform in [0, 1)."""
+    z = (uid + 0x9E3779B97F4A7C15) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return ((z ^ (z >> 31)) >> 11) / float(1 << 53) < fraction
 
 
 @dataclass
@@ -318,6 +338,7 @@ class _Sessions:
         self.too_short = 0
         self.out_of_range = 0
         self.unsorted_users = 0
+        self.users_left_out = 0  # by user_fraction
         self.first_start = self.last_start = None  # of the sessions long enough to keep
 
     def add_user(self, times: list[int], queries: list[str]) -> None:
@@ -396,9 +417,13 @@ def _read(paths: list[Path], config: AOLConfig, ranges,
             yield from _iter_runs(path, skipped, counters, hour_cache)
             bar.update()
 
+    fraction = config.user_fraction
     try:
-        for times, queries in group(runs()):
-            sessions.add_user(times, queries)
+        for uid, times, queries in group(runs()):
+            if fraction >= 1 or _user_kept(uid, fraction):
+                sessions.add_user(times, queries)
+            else:
+                sessions.users_left_out += 1
     finally:
         bar.close()
     return sessions, skipped, counters
@@ -471,6 +496,8 @@ def load_aol(data_dir: str | Path, config: AOLConfig = AOLConfig()) -> QACDatase
         "events_empty_query": counters.empty_events,
         "events_kept": counters.events_kept,
         "users_unsorted_times": sessions.unsorted_users,
+        "users": sessions.n_users,  # users kept (all of them unless user_fraction < 1)
+        "users_left_out": sessions.users_left_out,  # by user_fraction
         "sessions": sessions.n_sessions,  # all sessions formed from the kept events
         "sessions_too_short": sessions.too_short,
         "sessions_out_of_range": sessions.out_of_range,
@@ -506,24 +533,124 @@ def write_synthetic_aol_file(path: str | Path, n_rows: int, n_users: int,
     refined by one word; ~30 % of rows repeat the previous one with another clicked URL.
     Rows of clicked events have ItemRank and ClickURL, the others leave them empty.
     """
-    from xmr.datasets.synthetic_qac import fake_words
-
     check_int("n_rows", n_rows, minimum=1)
     check_int("n_users", n_users, minimum=1)
     check_seed("seed", seed)
     rng = np.random.default_rng(seed)
-    words = fake_words(rng, max(200, min(50_000, n_rows // 20)))
-    n_base = max(100, min(200_000, n_rows // 5))  # distinct base queries
-    lens = rng.choice(4, size=n_base, p=[0.3, 0.4, 0.2, 0.1]) + 1
-    word_p = 1.0 / np.arange(1, len(words) + 1)
-    word_ids = rng.choice(len(words), size=int(lens.sum()), p=word_p / word_p.sum())
-    bounds = np.concatenate([[0], np.cumsum(lens)])
-    base = [" ".join(words[j] for j in word_ids[bounds[i]:bounds[i + 1]])
-            for i in range(n_base)]
-    base_p = 1.0 / np.arange(1, n_base + 1) ** 1.05
+    vocab = _Vocabulary(rng, n_rows)
+    path = Path(path)
+    with _open_for_writing(path) as fh:
+        fh.write(_AOL_HEADER)
+        _write_rows(fh, rng, vocab, n_rows, 0, n_users)
+    return path
 
+
+# The AOL 2006 release: 10 files, 36,389,567 data rows, 657,426 users.
+AOL_RELEASE_ROWS, AOL_RELEASE_USERS, AOL_RELEASE_FILES = 36_389_567, 657_426, 10
+_CHUNK_ROWS = 1_000_000  # rows generated at a time (memory stays flat at any log size)
+
+
+def write_synthetic_aol_log(folder: str | Path, n_rows: int = AOL_RELEASE_ROWS,
+                            n_users: int = AOL_RELEASE_USERS,
+                            n_files: int = AOL_RELEASE_FILES, seed: int = 0,
+                            compresslevel: int = 1) -> list[Path]:
+    """A synthetic log of the release's size and shape: ``n_files`` gzipped files
+    ``user-ct-test-collection-NN.txt.gz`` under ``folder``, the users split into contiguous
+    ranges (file 1 the first users), ``n_rows`` rows in all, one vocabulary for the whole log
+    (rows as :func:`write_synthetic_aol_file` draws them). Generated a million rows at a time;
+    each file has its own seeded stream, so a file already complete (a ``.done`` marker beside
+    it, written after the file is closed) is kept as it is: an interrupted run resumes."""
+    check_int("n_rows", n_rows, minimum=1)
+    check_int("n_users", n_users, minimum=1)
+    check_int("n_files", n_files, minimum=1)
+    check_seed("seed", seed)
+    if n_users < n_files:
+        raise ValueError(f"n_users ({n_users}) must be at least n_files ({n_files}): every "
+                         f"file holds its own users")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if synthetic_log_complete(folder, n_rows, n_users, n_files, seed):
+        return _log_paths(folder, n_files)
+    vocab = _Vocabulary(np.random.default_rng(seed), n_rows)
+    user_bounds = np.linspace(0, n_users, n_files + 1).round().astype(np.int64)
+    row_bounds = np.linspace(0, n_rows, n_files + 1).round().astype(np.int64)
+    paths = _log_paths(folder, n_files)
+    spec = _log_spec(n_rows, n_users, n_files, seed)
+    for f, path in enumerate(paths):
+        done = _done_marker(path)
+        if path.is_file() and done.is_file() and done.read_text() == spec:
+            continue
+        done.unlink(missing_ok=True)
+        rng = np.random.default_rng([seed, f + 1])
+        u0, u1 = int(user_bounds[f]), int(user_bounds[f + 1])
+        rows = int(row_bounds[f + 1] - row_bounds[f])
+        n_chunks = max(1, -(-rows // _CHUNK_ROWS))
+        chunk_users = np.linspace(u0, u1, n_chunks + 1).round().astype(np.int64)
+        chunk_rows = np.linspace(0, rows, n_chunks + 1).round().astype(np.int64)
+        with _open_for_writing(path, compresslevel) as fh:
+            fh.write(_AOL_HEADER)
+            for c in range(n_chunks):
+                m = int(chunk_rows[c + 1] - chunk_rows[c])
+                if m:
+                    _write_rows(fh, rng, vocab, m, int(chunk_users[c]),
+                                max(int(chunk_users[c + 1]), int(chunk_users[c]) + 1))
+        done.write_text(spec)
+    return paths
+
+
+def synthetic_log_complete(folder: str | Path, n_rows: int, n_users: int, n_files: int,
+                           seed: int = 0) -> bool:
+    """Whether :func:`write_synthetic_aol_log` with these arguments has nothing left to write."""
+    spec = _log_spec(n_rows, n_users, n_files, seed)
+    return all(p.is_file() and _done_marker(p).is_file() and _done_marker(p).read_text() == spec
+               for p in _log_paths(Path(folder), n_files))
+
+
+def _log_paths(folder: Path, n_files: int) -> list[Path]:
+    return [folder / f"user-ct-test-collection-{f + 1:02d}.txt.gz" for f in range(n_files)]
+
+
+def _log_spec(n_rows: int, n_users: int, n_files: int, seed: int) -> str:
+    return f"rows={n_rows} users={n_users} files={n_files} seed={seed}\n"
+
+
+def _done_marker(path: Path) -> Path:
+    return path.with_name(path.name + ".done")
+
+
+def _open_for_writing(path: Path, compresslevel: int = 6):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".gz":
+        return gzip.open(path, "wt", encoding="utf-8", newline="", compresslevel=compresslevel)
+    return open(path, "w", encoding="utf-8", newline="")
+
+
+class _Vocabulary:
+    """Fake words and Zipf-popular base queries of a synthetic log of ``n_rows`` rows (more
+    distinct queries for a longer log: a fifth of the rows up to 200,000, a tenth beyond)."""
+
+    def __init__(self, rng: np.random.Generator, n_rows: int):
+        from xmr.datasets.synthetic_qac import fake_words
+
+        self.words = fake_words(rng, max(200, min(50_000, n_rows // 20)))
+        n_base = max(100, min(n_rows // 5, max(200_000, n_rows // 10)))
+        lens = rng.choice(4, size=n_base, p=[0.3, 0.4, 0.2, 0.1]) + 1
+        word_p = 1.0 / np.arange(1, len(self.words) + 1)
+        word_ids = rng.choice(len(self.words), size=int(lens.sum()), p=word_p / word_p.sum())
+        bounds = np.concatenate([[0], np.cumsum(lens)])
+        self.base = [" ".join(self.words[j] for j in word_ids[bounds[i]:bounds[i + 1]])
+                     for i in range(n_base)]
+        base_p = 1.0 / np.arange(1, n_base + 1) ** 1.05
+        self.base_p = base_p / base_p.sum()
+
+
+def _write_rows(fh, rng: np.random.Generator, vocab: _Vocabulary, n_rows: int,
+                user_lo: int, user_hi: int) -> None:
+    """``n_rows`` rows of users ``user_lo .. user_hi - 1`` (AnonID ``7 u + 100``), sorted by
+    user then time."""
+    words, base = vocab.words, vocab.base
     # Per row: user (sorted), new-session flag, time; sessions start uniformly at random.
-    users = np.sort(rng.integers(0, n_users, size=n_rows)) * 7 + 100  # sparse AnonIDs
+    users = np.sort(rng.integers(user_lo, user_hi, size=n_rows)) * 7 + 100  # sparse AnonIDs
     new_session = rng.random(n_rows) < 0.25
     new_session[0] = True
     new_session[1:] |= users[1:] != users[:-1]
@@ -540,7 +667,7 @@ def write_synthetic_aol_file(path: str | Path, n_rows: int, n_users: int,
     users, times, new_session = users[order], times[order], new_session[order]
 
     kind = rng.random(n_rows)  # what the row does relative to the previous row of the user
-    qids = rng.choice(n_base, size=n_rows, p=base_p / base_p.sum())
+    qids = rng.choice(len(base), size=n_rows, p=vocab.base_p)
     extra = rng.integers(0, len(words), size=n_rows)
     style = rng.random(n_rows)
     ranks = rng.integers(1, 11, size=n_rows)
@@ -549,41 +676,35 @@ def write_synthetic_aol_file(path: str | Path, n_rows: int, n_users: int,
     users, times, kind, qids, extra, style, ranks, clicked = (
         a.tolist() for a in (users, times, kind, qids, extra, style, ranks, clicked))
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with (gzip.open(path, "wt", encoding="utf-8", newline="", compresslevel=6)
-          if path.suffix == ".gz" else open(path, "w", encoding="utf-8", newline="")) as fh:
-        fh.write(_AOL_HEADER)
-        lines: list[str] = []
-        prev_q, prev_t, prev_u = "", "", -1
-        for i in range(n_rows):
-            u = users[i]
-            t = _format_time(times[i])
-            same_user = u == prev_u
-            if same_user and kind[i] < 0.3:  # another clicked URL of the same event
-                q, t = prev_q, prev_t
-            elif same_user and kind[i] < 0.4:  # the same query again (next result page)
-                q = prev_q
-            elif same_user and kind[i] < 0.55:  # refine: add a word
-                q = f"{prev_q} {words[extra[i]]}"
-            else:
-                q = base[qids[i]]
-                if style[i] < 0.05:
-                    q = q.title()
-                elif style[i] < 0.08:
-                    q = "www." + q.replace(" ", "") + ".com"
-                elif style[i] < 0.1:
-                    q = q.replace(" ", "-") + "?"
-            if clicked[i]:
-                lines.append(f"{u}\t{q}\t{t}\t{ranks[i]}\thttp://www.{words[extra[i]]}.com\n")
-            else:
-                lines.append(f"{u}\t{q}\t{t}\t\t\n")
-            prev_q, prev_t, prev_u = q, t, u
-            if len(lines) == 100_000:
-                fh.writelines(lines)
-                lines.clear()
-        fh.writelines(lines)
-    return path
+    lines: list[str] = []
+    prev_q, prev_t, prev_u = "", "", -1
+    for i in range(n_rows):
+        u = users[i]
+        t = _format_time(times[i])
+        same_user = u == prev_u
+        if same_user and kind[i] < 0.3:  # another clicked URL of the same event
+            q, t = prev_q, prev_t
+        elif same_user and kind[i] < 0.4:  # the same query again (next result page)
+            q = prev_q
+        elif same_user and kind[i] < 0.55:  # refine: add a word
+            q = f"{prev_q} {words[extra[i]]}"
+        else:
+            q = base[qids[i]]
+            if style[i] < 0.05:
+                q = q.title()
+            elif style[i] < 0.08:
+                q = "www." + q.replace(" ", "") + ".com"
+            elif style[i] < 0.1:
+                q = q.replace(" ", "-") + "?"
+        if clicked[i]:
+            lines.append(f"{u}\t{q}\t{t}\t{ranks[i]}\thttp://www.{words[extra[i]]}.com\n")
+        else:
+            lines.append(f"{u}\t{q}\t{t}\t\t\n")
+        prev_q, prev_t, prev_u = q, t, u
+        if len(lines) == 100_000:
+            fh.writelines(lines)
+            lines.clear()
+    fh.writelines(lines)
 
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()

@@ -32,6 +32,8 @@ from xmr.kernels.trie import sorted_lcp
 from xmr.params import PREDICT
 from xmr.qac.features import QACVectorizer
 
+BATCH_BLOCK = 4096  # requests per block of `suggest_ids_batch` (bounds its memory)
+
 _MAX_CODE_POINT = 0x10FFFF
 EMPTY_PREV = ("none", "prefix")
 
@@ -165,23 +167,25 @@ class QACSuggester:
             keep &= ranges[:, 1] > ranges[:, 0]
         if self.empty_prev == "none":
             keep &= np.array([bool(q.strip()) for q in prev_queries])
-        rows = np.flatnonzero(keep)
-        if rows.size == 0:
-            return out
-        X = self.vectorizer.transform([prev_queries[i] for i in rows],
-                                      [prefixes[i] for i in rows])
-        P = self.model.predict(X, beam_size=self.beam_size, topk=self.topk,
-                               post_processor=self.post_processor)
-        r = np.repeat(np.arange(rows.size), np.diff(P.indptr))
-        lo, hi = ranges[rows, 0][r], ranges[rows, 1][r]
-        ok = (P.indices >= lo) & (P.indices < hi)
-        r, ids, sc = r[ok], P.indices[ok].astype(np.int64), P.data[ok]
-        order = np.lexsort((ids, -sc, r))  # by row, then score down, then lower id
-        r, ids = r[order], ids[order]
-        starts = np.searchsorted(r, np.arange(rows.size))
-        rank = np.arange(r.size) - starts[r]
-        top = rank < self.k
-        out[rows[r[top]], rank[top]] = ids[top]
+        all_rows = np.flatnonzero(keep)
+        # in blocks: the beam's candidates (topk per request) of a whole test set at once
+        # would take gigabytes on the full AOL log; each block gives the same rows
+        for start in range(0, all_rows.size, BATCH_BLOCK):
+            rows = all_rows[start:start + BATCH_BLOCK]
+            X = self.vectorizer.transform([prev_queries[i] for i in rows],
+                                          [prefixes[i] for i in rows])
+            P = self.model.predict(X, beam_size=self.beam_size, topk=self.topk,
+                                   post_processor=self.post_processor)
+            r = np.repeat(np.arange(rows.size), np.diff(P.indptr))
+            lo, hi = ranges[rows, 0][r], ranges[rows, 1][r]
+            ok = (P.indices >= lo) & (P.indices < hi)
+            r, ids, sc = r[ok], P.indices[ok].astype(np.int64), P.data[ok]
+            order = np.lexsort((ids, -sc, r))  # by row, then score down, then lower id
+            r, ids = r[order], ids[order]
+            starts = np.searchsorted(r, np.arange(rows.size))
+            rank = np.arange(r.size) - starts[r]
+            top = rank < self.k
+            out[rows[r[top]], rank[top]] = ids[top]
         return out
 
     def suggest_batch(self, prev_queries: Sequence[str], prefixes: Sequence[str]

@@ -1,0 +1,105 @@
+"""benchmarks.aol_full's machinery on a tiny synthetic log (no wall-clock assertion): every step
+and stage is recorded with a time and a peak, a failing or overlong step is recorded as such,
+--resume keeps finished steps, the report renders it; experiments.stages on its own."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from benchmarks import aol_full
+from benchmarks.report import load_result, render
+from experiments.stages import StageRecorder, stage
+
+FIT_STAGES = ["training matrix", "featurise", "label embedding", "index", "train"]
+
+
+def test_stages_record_time_and_peak_and_nest():
+    with StageRecorder() as rec:
+        with stage("outer"):
+            with stage("inner"):
+                block = np.ones(20_000_000, dtype=np.uint8)  # ~19 MiB touched
+                del block
+    inner, outer = rec.rows
+    assert (inner["stage"], inner["depth"], outer["stage"], outer["depth"]) == (
+        "inner", 1, "outer", 0)
+    assert inner["peak_rss_mib"] >= inner["rss_after_mib"] + 15  # the freed block is seen
+    assert outer["peak_rss_mib"] >= inner["peak_rss_mib"]  # the outer peak covers the inner
+    assert outer["seconds"] >= inner["seconds"] >= 0
+    with stage("no recorder"):  # a no-op without one
+        pass
+    assert len(rec.rows) == 2
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("aol_full")
+    out = tmp / "aol_full.json"
+    result = aol_full.main(["--log-dir", str(tmp / "log"), "--scale", "0.0003", "--files", "2",
+                            "--cache-dir", str(tmp / "cache"), "--out", str(out)])
+    return tmp, out, result
+
+
+@pytest.mark.slow
+def test_a_tiny_full_log_run_records_every_step_and_stage(tiny_run):
+    tmp, out, result = tiny_run
+    assert json.loads(out.read_text()) == result
+    steps = {s["step"]: s for s in result["steps"]}
+    assert list(steps) == ["generate", "prepare", "row 9", "row 7"]
+    assert all(s["outcome"] == "ok" for s in steps.values())
+    prep = steps["prepare"]["dataset"]
+    assert prep["rows_read"] == result["settings"]["rows"] and prep["labels"] > 100
+    for row in ("9", "7"):
+        s = steps[f"row {row}"]
+        names = [st["stage"] for st in s["stages"]]
+        assert set(FIT_STAGES) <= set(names)
+        assert names.index("index") < names.index("train")
+        assert all(st["seconds"] >= 0 and st["peak_rss_mib"] > 0 for st in s["stages"])
+        # the step's peak is at least every stage's (the stages reset the kernel's mark)
+        assert s["peak_rss_mib"] >= max(st["peak_rss_mib"] for st in s["stages"])
+        assert s["n_labels"] == prep["labels"] and 0 < s["mrr_at_10"] <= 1
+        lat = s["latency"]
+        assert 0 < lat["latency_p50_ms"] <= lat["latency_p99_ms"]
+        assert s["under_paper_latency"] == (lat["latency_p99_ms"] < aol_full.PAPER_LATENCY_MS)
+    assert result["runs"][0]["command"].startswith("python -m benchmarks.aol_full")
+    assert any((tmp / "cache").rglob("dataset_card.json"))  # the cache asked for
+
+
+@pytest.mark.slow
+def test_resume_keeps_finished_steps_and_the_report_renders(tiny_run, tmp_path):
+    tmp, out, result = tiny_run
+    again = aol_full.main(["--log-dir", str(tmp / "log"), "--scale", "0.0003", "--files", "2",
+                           "--cache-dir", str(tmp / "cache"), "--out", str(out), "--resume"])
+    assert again["steps"] == result["steps"] and len(again["runs"]) == 2
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "r.json").write_text(out.read_text())
+    block = render("aol_full", "docs/r.json", root=tmp_path)
+    assert "| row 9 | train |" in block and "| 7 |" in block
+    assert "target ≤ 16 GiB: met" in block
+    assert load_result("aol_full", tmp_path / "docs" / "r.json")["steps"]
+
+
+def test_a_failing_or_overlong_step_is_recorded_not_raised():
+    crash = aol_full.run_measured([sys.executable, "-c", "import sys; print('x'); "
+                                   "sys.exit('boom')"], timeout_s=60)
+    assert crash["returncode"] == 1 and crash["stderr_tail"] == ["boom"]
+    assert aol_full._outcome(crash, 60) == "failed (exit status 1)"
+    slow = aol_full.run_measured([sys.executable, "-c", "import time; time.sleep(30)"],
+                                 timeout_s=0.5)
+    assert slow["timed_out"] and aol_full._outcome(slow, 0.5).startswith("stopped after")
+    assert aol_full._outcome({"timed_out": False, "returncode": -9}, 1).startswith("killed")
+
+
+def test_a_partial_run_does_not_claim_the_memory_target():
+    result = {"settings": {"rows": 10, "users": 2, "files": 1, "scale": 1e-6,
+                           "user_fraction": 1.0, "qac_rows": ["9", "7"]},
+              "steps": [{"step": "generate", "outcome": "ok", "seconds": 1.0,
+                         "peak_rss_mib": None},
+                        {"step": "prepare", "outcome": "killed (signal 9)", "seconds": 5.0,
+                         "peak_rss_mib": 100.0}]}
+    table = aol_full.markdown_table(result)
+    assert "not decided: not every step finished" in table
+    assert "| prepare | whole step (killed (signal 9)) | 5.0 | 0.10 |" in table

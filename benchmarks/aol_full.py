@@ -1,9 +1,9 @@
 """The full AOL log on one machine: time and peak memory of every stage, latency at that
 label count.
 
-    python -m benchmarks.aol_full --log-dir /tmp/aol-full --out bench-results/aol_full.json
-    python -m benchmarks.aol_full --log-dir /tmp/aol-1pct --scale 0.01      # a quick run
-    python -m benchmarks.aol_full --log-dir /tmp/aol-full --user-fraction 0.1  # a tenth of the
+    python -m benchmarks.aol_full --log-dir ../aol-full --out bench-results/aol_full.json
+    python -m benchmarks.aol_full --log-dir ../aol-1pct --scale 0.01      # a quick run
+    python -m benchmarks.aol_full --log-dir ../aol-full --user-fraction 0.1  # a tenth of the
                                                                              # users of a log
 
 The paper ran on the whole AOL release (10 files, 36,389,567 rows, 657,426 users). Steps:

@@ -19,13 +19,14 @@ from experiments.results import (
 )
 from xmr.datasets.tasks import QACDataset
 from xmr.qac import count_unmatched_prefix
-from xmr.qac.metrics import qac_metrics, qac_per_query, qac_slices
+from xmr.qac.metrics import qac_metrics, qac_per_query, qac_slices, seen_and_matched
 
 
 def evaluate_qac(run: QACRunner, ds: QACDataset, inf: Inference, ev, *, trained: bool
                  ) -> JobResult:
     train, test = ds.splits["train"], ds.splits["test"]
-    suggester = run.suggester(inf, ds.labels)
+    labels = ds.labels  # sorted anew at each access
+    suggester = run.suggester(inf, labels)
     t0 = time.perf_counter()
     suggestions = suggester.suggest_batch(test.prev_queries, test.prefixes)
     batch_s = time.perf_counter() - t0
@@ -43,7 +44,7 @@ def evaluate_qac(run: QACRunner, ds: QACDataset, inf: Inference, ev, *, trained:
     out |= run.size() | run.extra_metrics()
     # requests no label starts with: predicted like every other (the paper's protocol) unless
     # eval.skip_unmatched_prefix
-    out["n_unmatched_prefix"] = float(count_unmatched_prefix(ds.labels, test.prefixes))
+    out["n_unmatched_prefix"] = float(count_unmatched_prefix(labels, test.prefixes))
     if run.reads_training_matrix:  # its rows: the distinct (prev query, prefix) inputs
         Y = ds.training_matrix("train")[2]
         out["n_train_inputs"] = float(Y.shape[0])
@@ -52,6 +53,9 @@ def evaluate_qac(run: QACRunner, ds: QACDataset, inf: Inference, ev, *, trained:
                "next_query": test.next_queries[i], "suggestions": suggestions[i]}
               for i in range(min(int(ev.n_prediction_samples), test.n))]
     per_query = qac_per_query(suggestions, test.next_queries, test.prefixes, k=10)
+    # seen (the next query is a training label) and whether any label starts with the prefix:
+    # the diagnostics beside the claims (analysis.diagnostics)
+    per_query |= seen_and_matched(labels, test.next_queries, test.prefixes)
     # who asked: an analysis resamples users (their requests are not independent)
     for column, ids in (("user_id", test.user_ids), ("session_id", test.session_ids)):
         if ids is not None:

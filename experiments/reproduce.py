@@ -119,12 +119,14 @@ def plan(*, quick: bool) -> list[Step]:
                 Step("paper1", "smoke", d["smoke"], ("features=all", "eval.beam_size=10")),
                 Step("paper2", "smoke_qac", d["smoke"]),
                 Step("paper2", "smoke_qac_comparison", d["smoke"])]
-    return [Step("paper1", "paper1_comparison", d["homedepot"]),
+    # cheapest first within each paper: a run stopped part-way (a session's end, Ctrl-C)
+    # has complete claim families to show, and resumes with the long tuned comparisons
+    return [Step("paper1", "product_search", d["homedepot"]),
             Step("paper1", "paper1_comparison", d["synthetic_products"]),
-            Step("paper1", "product_search", d["homedepot"]),
+            Step("paper1", "paper1_comparison", d["homedepot"]),
             Step("paper2", "qac_table2", d["aol"]),
-            Step("paper2", "qac_comparison", d["aol"]),
-            Step("paper2", "qac_comparison", d["synthetic_qac"])]
+            Step("paper2", "qac_comparison", d["synthetic_qac"]),
+            Step("paper2", "qac_comparison", d["aol"])]
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:

@@ -12,6 +12,7 @@ import xmr
 from experiments.models import Inference, XMRRunner
 from experiments.results import JobResult, latency_sample_size, timing_metrics, with_latency
 from xmr.datasets.tasks import XMRDataset
+from xmr.metrics import cold_positive_counts
 
 CHUNK = 20_000  # rows per featurisation/prediction chunk (progress bars)
 
@@ -53,7 +54,10 @@ def evaluate_xmr(run: XMRRunner, ds: XMRDataset, inf: Inference, ev, *, trained:
     metrics |= run.extra_metrics()
     artifacts = {"predictions_sample.json": _samples(ds, test, scores,
                                                      int(ev.n_prediction_samples))}
+    per_query = xmr.per_query_metrics(test.Y, scores)
+    # warm / cold positives (a label with / without training queries): the diagnostics
+    # beside the claims (analysis.diagnostics)
+    per_query |= cold_positive_counts(test.Y, scores, ~ds.labels_with_training_queries())
     return JobResult(metrics=metrics, tags=run.tags(), artifacts=artifacts,
                      params={"latency_threads": latency.get("latency_threads", 1)},
-                     per_query=with_latency(xmr.per_query_metrics(test.Y, scores), latency,
-                                            test.n))
+                     per_query=with_latency(per_query, latency, test.n))

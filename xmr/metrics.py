@@ -131,6 +131,31 @@ def ranking_metrics(Y_true, Y_pred) -> dict[str, float]:
     }
 
 
+def cold_positive_counts(Y_true, Y_pred, cold, k: int = 10) -> dict[str, np.ndarray]:
+    """Per test row, the counts that split recall@k by warm and cold labels (``cold``:
+    (n_labels,) bool, e.g. no training query): ``n_pos`` (relevant labels), ``n_pos_cold``
+    (those that are cold), ``hits_at_{k}`` and ``hits_cold_at_{k}`` (how many of each the
+    top k holds); each an (N,) int64 array. Summed over rows they give recall over positives:
+    warm = (hits − hits_cold) / (n_pos − n_pos_cold), cold = hits_cold / n_pos_cold."""
+    T = _csr(Y_true, "Y_true").copy()
+    T.eliminate_zeros()
+    P = _csr(Y_pred, "Y_pred")
+    check_shape_match(T, P)
+    cold = np.asarray(cold, dtype=bool)
+    if cold.shape != (T.shape[1],):
+        raise ValueError(f"cold must be a bool array of one value per label "
+                         f"({T.shape[1]}), got shape {cold.shape}")
+    top = topk_labels(P, k)
+    hits = _hits_kernel(top, T.indptr, T.indices) > 0
+    top_cold = (top >= 0) & cold[np.maximum(top, 0)]
+    rows = np.repeat(np.arange(T.shape[0]), np.diff(T.indptr))
+    return {"n_pos": np.diff(T.indptr).astype(np.int64),
+            "n_pos_cold": np.bincount(rows, weights=cold[T.indices],
+                                      minlength=T.shape[0]).astype(np.int64),
+            f"hits_at_{k}": hits.sum(axis=1).astype(np.int64),
+            f"hits_cold_at_{k}": (hits & top_cold).sum(axis=1).astype(np.int64)}
+
+
 def per_query_metrics(Y_true, Y_pred) -> dict[str, np.ndarray]:
     """Each test row's own value of the headline metrics (their means are
     :func:`ranking_metrics`'s): ``{"recall_at_10", "recall_at_100", "precision_at_1",

@@ -179,8 +179,8 @@ def test_partial_runs_each_output_says_what_to_run(template, tmp_path, capsys):
     assert "qac_table2: wrote" in stdout and "no MPC baseline run" in stdout
     assert "qac_prefix_slices: no QAC run has a slices.json artifact" in stdout
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "claims.csv", "claims.md", "index.md", "model_comparison.csv", "model_comparison.md",
-        "qac_table2.csv", "qac_table2.md"]
+        "claims.csv", "claims.md", "diagnostics.csv", "diagnostics.md", "index.md",
+        "model_comparison.csv", "model_comparison.md", "qac_table2.csv", "qac_table2.md"]
 
 
 @pytest.mark.parametrize("case", ["missing_db", "empty_store", "no_experiment", "only_failed",

@@ -67,7 +67,8 @@ def test_bundle_regenerates_claims_csv_byte_for_byte_without_the_store(tmp_path)
     out = tmp_path / "bundle"
     assert bundle.main(["export", "--out", str(out), "--tracking-uri", store.uri]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "claims.csv", "claims.md", "environment.json", "per_query", "runs.csv", "runs.parquet"]
+        "claims.csv", "claims.md", "diagnostics.csv", "diagnostics.md", "environment.json",
+        "per_query", "runs.csv", "runs.parquet"]
     assert len(list((out / "per_query").glob("*.parquet"))) == 9
     # the store is gone: the bundle alone regenerates the table
     (tmp_path / "store" / "mlflow.db").unlink()

@@ -253,7 +253,7 @@ def test_markdown_and_csv(tmp_path):
     table = claims.evaluate(pd.DataFrame(store.rows).assign(
         beam_size=lambda d: d["beam_size"].astype("Int64")), per_query=store.frames.get)
     runs = pd.DataFrame(store.rows).assign(git_commit="abc", dataset="x", experiment="p")
-    md, csv = claims.write(table, tmp_path, runs)
+    md, csv, _, _ = claims.write(table, tmp_path, runs)
     back = pd.read_csv(csv)
     assert list(back.columns) == claims.COLUMNS and len(back) == len(table)
     text = md.read_text()

@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 SMOKE_RUNS = 16  # conf/experiment/smoke.yaml: 2 feature sets x 2 thresholds x 2 beams x 2 seeds
 GRID_POINTS = SMOKE_RUNS // 2
 FIGURES = ("recall_vs_latency", "pruning_threshold", "feature_ablation")
-TABLES = ("model_comparison", "claims")
+TABLES = ("model_comparison", "claims", "diagnostics")
 QAC_MSG = "no QAC runs: run `python -m experiments.run -m experiment=qac_table2`"
 
 pytestmark = pytest.mark.slow

@@ -181,11 +181,18 @@ def test_smoke_per_query_artifact(smoke, tmp_path):
         path = smoke.client.download_artifacts(run.info.run_id, "per_query.parquet",
                                                str(tmp_path / run.info.run_id))
         frame = pd.read_parquet(path)
+        counts = ["n_pos", "n_pos_cold", "hits_at_10", "hits_cold_at_10"]  # warm / cold
         assert list(frame.columns) == ["query_id", "recall_at_10", "recall_at_100",
-                                       "precision_at_1", "reciprocal_rank", "latency_ms"]
+                                       "precision_at_1", "reciprocal_rank", *counts,
+                                       "latency_ms"]
         assert (frame["latency_ms"] > 0).all()  # each query's own latency (text in)
         assert len(frame) == 200 and frame["query_id"].tolist() == list(range(200))
-        assert {str(t) for t in frame.dtypes.iloc[1:]} == {"float32"}
+        assert {str(frame[c].dtype) for c in counts} == {"int32"}
+        assert {str(t) for t in frame.drop(columns=["query_id", *counts]).dtypes} == {"float32"}
+        # the counts agree with the recall the run logged
+        recall = np.where(frame["n_pos"] > 0, frame["hits_at_10"] / frame["n_pos"], 0.0)
+        assert recall == pytest.approx(frame["recall_at_10"].astype("float64"), abs=1e-6)
+        assert (frame["hits_cold_at_10"] <= frame["n_pos_cold"]).all()
         m = run.data.metrics
         for col, metric in (("recall_at_10", "recall_at_10"), ("recall_at_100", "recall_at_100"),
                             ("precision_at_1", "precision_at_1"),

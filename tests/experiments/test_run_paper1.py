@@ -66,6 +66,12 @@ def test_claims_table_on_the_smoke_runs(paper1, tmp_path):
     assert table.loc["C5", "interval"].startswith("t ")
     assert table.loc["C4", "verdict"] == "not run"
     assert "experiment=product_search" in table.loc["C4", "detail"]
+    # the diagnostics beside it: warm / cold recall per model, from the runs' own columns
+    diag = pd.read_csv(tmp_path / "diagnostics.csv").set_index("model")
+    assert set(diag.index) == {"xrlinear", "ovr_linear", "dual_encoder", "pecos"}
+    assert (diag["n_seeds"] == 2).all() and diag["note"].isna().all()
+    assert diag["recall_at_10_warm"].between(0, 1).all()
+    assert diag["cold_share"].between(0, 1).all()
 
 
 def test_tuned_models_log_their_search(paper1):

@@ -100,7 +100,11 @@ def test_per_query_artifact(smoke_qac, tmp_path):
                                          str(tmp_path / run.info.run_id))
         frame = pd.read_parquet(path)
         assert list(frame.columns) == ["query_id", "reciprocal_rank", "bleu", "prefix_length",
-                                       "user_id", "session_id", "latency_ms"]
+                                       "seen", "prefix_matches_label", "user_id", "session_id",
+                                       "latency_ms"]
+        assert set(frame["seen"]) <= {0, 1} and set(frame["prefix_matches_label"]) <= {0, 1}
+        # an unseen next query is never suggested by a model ranking training labels
+        assert (frame.loc[frame["seen"] == 0, "reciprocal_rank"] == 0).all()
         assert str(frame["bleu"].dtype) == "float32"
         assert str(frame["user_id"].dtype) == str(frame["session_id"].dtype) == "int32"
         # each request's own latency (the timed path): for intervals of latency percentiles
@@ -154,6 +158,12 @@ def test_claims_table_on_the_smoke_runs(smoke_qac, tmp_path):
     for claim in ("C7a-row4", "C8a"):  # rows 4 and 2 are not in the smoke preset
         assert table.loc[claim, "verdict"] == "not run"
         assert "experiment=qac_table2" in table.loc[claim, "detail"]
+    # the diagnostics beside it: seen / unseen MRR per row and MPC, from the runs' columns
+    diag = pd.read_csv(tmp_path / "diagnostics.csv").set_index("model")
+    assert set(diag.index) == {"row 0", "row 5", "row 7", "row 9", "MPC"}
+    assert (diag["n_seeds"] == 2).all() and diag["note"].isna().all()
+    assert (diag["mrr_at_10_unseen"] == 0).all() and (diag["mrr_at_10_seen"] > 0).all()
+    assert diag["unseen_share"].between(0, 1).all()
 
 
 def test_qac_datasets_and_the_sweep_table(smoke_qac):

@@ -72,6 +72,15 @@ class XMRDataset:
     def n_labels(self) -> int:
         return len(self.label_ids)
 
+    def labels_with_training_queries(self) -> np.ndarray:
+        """(n_labels,) bool: the label has at least one training *query* row (title rows a
+        loader added with ``title_as_input`` are not queries): warm labels; the rest are
+        cold, reachable only through their title or features."""
+        train = self.splits["train"]
+        n_query_rows = int(self.info.get("title_rows", [train.n])[0])
+        Y = train.Y[:n_query_rows]
+        return np.bincount(Y.indices[Y.data != 0], minlength=self.n_labels) > 0
+
     def __post_init__(self):
         for split_name, split in self.splits.items():
             if split.Y.shape[1] != self.n_labels:

@@ -29,6 +29,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from xmr.qac.suggest import prefix_range
+
 BLEU_MAX_N = 4
 BLEU_EPSILON = 0.1  # NLTK SmoothingFunction(epsilon=0.1).method1
 FREQ_BUCKETS = ((0, 0, "0"), (1, 1, "1"), (2, 4, "2-4"), (5, 9, "5-9"), (10, 99, "10-99"),
@@ -152,6 +154,22 @@ def qac_per_query(suggestions: Sequence[Sequence[str]], truths: Sequence[str],
             "bleu": np.array([rank_weighted_bleu(s, t) for s, t in zip(suggestions, truths)],
                              dtype=np.float64),
             "prefix_length": np.array([len(p) for p in prefixes], dtype=np.int64)}
+
+
+def seen_and_matched(labels: Sequence[str], truths: Sequence[str], prefixes: Sequence[str]
+                     ) -> dict[str, np.ndarray]:
+    """Per request: ``seen`` (1 when the true next query is one of ``labels``, the sorted
+    training labels) and ``prefix_matches_label`` (1 when some label starts with the
+    prefix); (n,) int64 arrays. An unseen query cannot be suggested by a model that ranks
+    labels, and a request whose prefix starts no label gets no suggestion from it."""
+    if len(prefixes) != len(truths):
+        raise ValueError(f"prefixes and truths differ in length: {len(prefixes)} and "
+                         f"{len(truths)}")
+    label_set = set(labels)
+    seen = np.fromiter((t in label_set for t in truths), dtype=np.int64, count=len(truths))
+    matched = np.fromiter((lo < hi for lo, hi in (prefix_range(labels, p) for p in prefixes)),
+                          dtype=np.int64, count=len(prefixes))
+    return {"seen": seen, "prefix_matches_label": matched}
 
 
 def _freq_bucket(f: int) -> str:

@@ -18,7 +18,11 @@ A bundle folder holds:
   folder when none had).
 - ``environment.json``: package versions, CPU counts and the load averages the runs were
   timed under (as the runs recorded them), the library commits, the number of runs.
-- ``claims.csv`` / ``claims.md``: the claims table of these runs.
+- ``cost.csv`` / ``cost.md``: what the runs cost on the machine that made them: per preset,
+  dataset and model, the number of runs and the sum of their wall times (each job from its
+  start to its end: loading, tuning, training, evaluation, timing, logging).
+- ``claims.csv`` / ``claims.md`` and ``diagnostics.csv`` / ``diagnostics.md``: the claims
+  table of these runs and the diagnostics beside it.
 
 No file names a path of the machine that wrote it: the artifact locations and the job's
 output folder are dropped, and any other value that is a local path keeps only its last
@@ -115,9 +119,13 @@ def export(out: Path, *, tracking_uri: str | None = None, experiment: str | None
     raw = portable(raw)
     out.mkdir(parents=True, exist_ok=True)
     (out / PER_QUERY_DIR).mkdir(exist_ok=True)
-    files = [out / RUNS, out / RUNS_CSV, out / ENVIRONMENT]
+    files = [out / RUNS, out / RUNS_CSV, out / ENVIRONMENT, out / f"{COST}.csv",
+             out / f"{COST}.md"]
     raw.to_parquet(out / RUNS, index=False)
     raw.to_csv(out / RUNS_CSV, index=False)
+    cost = cost_table(raw)
+    cost.to_csv(out / f"{COST}.csv", index=False)
+    (out / f"{COST}.md").write_text(cost_markdown(cost))
     (out / ENVIRONMENT).write_text(json.dumps(environment(raw), indent=2, sort_keys=True)
                                    + "\n")
     from tqdm import tqdm
@@ -136,6 +144,62 @@ def export(out: Path, *, tracking_uri: str | None = None, experiment: str | None
                 frame.to_parquet(path, index=False)
                 files.append(path)
     return files
+
+
+COST = "cost"
+
+
+def cost_table(raw: pd.DataFrame) -> pd.DataFrame:
+    """Per preset, dataset and model: runs, the sum and the largest of their wall times
+    (minutes), the mean training and tuning time per run (seconds, from the runs' metrics
+    ``train_time_s`` and ``tuning_s``), then one total row per preset and dataset."""
+    runs = load.tidy(raw)
+    wall = (pd.to_datetime(raw["end_time"], utc=True)
+            - pd.to_datetime(raw["start_time"], utc=True)).dt.total_seconds()
+    frame = pd.DataFrame({
+        "preset": runs["experiment"], "dataset": runs["dataset"],
+        "model": runs["model"].fillna("–").astype(str), "wall_s": wall.to_numpy(),
+        "train_s": pd.to_numeric(raw.get("metrics.train_time_s"), errors="coerce"),
+        "tuning_s": pd.to_numeric(raw.get("metrics.tuning_s"), errors="coerce")})
+    if "params.qac_row" in raw.columns:  # Table 2 rows share one model name: name the row
+        row = raw["params.qac_row"].astype(object)
+        named = row.notna() & (row.astype(str) != "mpc") & (frame["model"] == "xrlinear")
+        frame.loc[named, "model"] = "row " + row[named].astype(str)
+    keys = ["preset", "dataset", "model"]
+    out = frame.groupby(keys, sort=True).agg(
+        runs=("wall_s", "size"), wall_min=("wall_s", lambda v: v.sum() / 60),
+        longest_run_min=("wall_s", lambda v: v.max() / 60),
+        train_s_per_run=("train_s", "mean"), tuning_s_per_run=("tuning_s", "mean"))
+    out = out.reset_index()
+    totals = out.groupby(["preset", "dataset"], sort=True).agg(
+        runs=("runs", "sum"), wall_min=("wall_min", "sum"),
+        longest_run_min=("longest_run_min", "max")).reset_index()
+    totals["model"] = "all (sum)"
+    both = pd.concat([out.assign(_total=False), totals.assign(_total=True)], ignore_index=True)
+    both["_row"] = pd.to_numeric(both["model"].str.removeprefix("row "), errors="coerce")
+    both = both.sort_values(["preset", "dataset", "_total", "_row", "model"], ignore_index=True)
+    return both[["preset", "dataset", "model", "runs", "wall_min",
+                                        "longest_run_min", "train_s_per_run",
+                                        "tuning_s_per_run"]]
+
+
+def cost_markdown(table: pd.DataFrame) -> str:
+    def cell(v, fmt):
+        return "–" if pd.isna(v) else format(v, fmt)
+
+    lines = ["# What the runs cost", "",
+             "Sum of the jobs' wall times on the machine that made them (each job from its start "
+             "to its end; the interleaved re-timing of `experiments.latency` is not in it), "
+             "written by `python -m analysis.bundle export`.", "",
+             "| preset | dataset | model | runs | wall (min) | longest run (min) | "
+             "train s / run | tuning s / run |", "|---|---|---|---|---|---|---|---|"]
+    for _, r in table.iterrows():
+        bold = "**" if r["model"] == "all (sum)" else ""
+        lines.append(f"| {r['preset']} | {r['dataset']} | {bold}{r['model']}{bold} | "
+                     f"{r['runs']} | {bold}{cell(r['wall_min'], '.1f')}{bold} | "
+                     f"{cell(r['longest_run_min'], '.1f')} | {cell(r['train_s_per_run'], '.1f')} "
+                     f"| {cell(r['tuning_s_per_run'], '.1f')} |")
+    return "\n".join(lines) + "\n"
 
 
 load_runs = load.load_bundle_runs  # the reader lives with the store's (claims reads both)
@@ -170,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         return common.EXIT_NO_RUNS
     tables = [f for f in files if f.parent.name == PER_QUERY_DIR]
     print(f"bundle: {len(runs)} runs, {len(tables)} per-query tables, "
-          f"{len(files) - 3 - len(tables)} interleaved latency tables")
+          f"{len(files) - 5 - len(tables)} interleaved latency tables")
     # the claims come from the bundle itself: what `analysis.claims --bundle` reproduces
     result = claims.build(runs, args.out, allow_mixed=args.allow_mixed)
     for line in result.lines():

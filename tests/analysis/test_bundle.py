@@ -67,8 +67,17 @@ def test_bundle_regenerates_claims_csv_byte_for_byte_without_the_store(tmp_path)
     out = tmp_path / "bundle"
     assert bundle.main(["export", "--out", str(out), "--tracking-uri", store.uri]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "claims.csv", "claims.md", "diagnostics.csv", "diagnostics.md", "environment.json",
-        "per_query", "runs.csv", "runs.parquet"]
+        "claims.csv", "claims.md", "cost.csv", "cost.md", "diagnostics.csv", "diagnostics.md",
+        "environment.json", "per_query", "runs.csv", "runs.parquet"]
+    # what the runs cost: per model and a total per preset and dataset, from their times
+    cost = pd.read_csv(out / "cost.csv")
+    raw = pd.read_csv(out / "runs.csv", parse_dates=["start_time", "end_time"])
+    wall = (raw["end_time"] - raw["start_time"]).dt.total_seconds().sum() / 60
+    total = cost[cost["model"] == "all (sum)"]
+    assert total["runs"].sum() == len(raw) == cost.loc[cost["model"] != "all (sum)",
+                                                       "runs"].sum()
+    assert total["wall_min"].sum() == pytest.approx(wall)
+    assert "| **all (sum)** |" in (out / "cost.md").read_text()
     assert len(list((out / "per_query").glob("*.parquet"))) == 9
     # the store is gone: the bundle alone regenerates the table
     (tmp_path / "store" / "mlflow.db").unlink()

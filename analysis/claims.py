@@ -61,6 +61,7 @@ from analysis.common import Result, default_choice, markdown_table
 from analysis.qac import model_kind, mpc_mask, qac_runs
 from analysis.seeds import NotRun, by_seed, common_seeds
 from xmr.params import PREDICT, XRLinearParams
+from xmr.timing import QUIET_LOAD_PER_CPU
 
 log = logging.getLogger(__name__)
 NAME = "claims"
@@ -83,7 +84,7 @@ TWO_MEANS_ROWS = ("4", "5")
 SHORT_PREFIX = 3  # "short prefixes": <= 3 characters (paper 2: +33% MRR there)
 MIN_SEEDS = 3  # a claim that depends on training is decided from at least this many seeds
 BAND = (0.75, 1.33)  # "≈ x" is two-sided: within [0.75x, 1.33x], the one band for every ≈
-BUSY_LOAD = 0.5  # a latency is trusted when the 1-min load average was <= this x CPU count
+BUSY_LOAD = QUIET_LOAD_PER_CPU  # trusted when the 1-min load average was <= this x CPUs
 # what a latency was measured under (metrics): at job time, or by the interleaved timing
 JOB_CONDITIONS = ("latency_load_avg", "cpu_count")
 IL_CONDITIONS = ("latency_il_load_avg", "latency_il_cpu_count")

@@ -2,6 +2,7 @@
 
     python -m experiments.latency --experiment NAME [--tracking-uri URI | --log-dir logs]
                                   [--repeats 3] [--block 50] [--max-requests N] [--force]
+                                  [--settle 300]
 
 Each job times its own model in its own process (:func:`experiments.results.time_requests`),
 so two models a claim compares are timed minutes apart, under whatever else the machine did
@@ -13,7 +14,11 @@ the training cache (the run's tag ``train_key``) and re-pruned to the run's thre
 the models answer the test requests one at a time, on one thread (the jobs' protocol, warm-up
 included), in blocks of ``--block`` requests: model A block 1, model B block 1, ..., model A
 block 2, ...; the whole pass is repeated ``--repeats`` (>= 3) times with the model order
-rotated by one each repeat, so no model is always timed first or last.
+rotated by one each repeat, so no model is always timed first or last. Before each group it
+waits (at most ``--settle`` seconds) for the 1-minute load average to fall to the quiet level
+the claims ask for (``xmr.timing.QUIET_LOAD_PER_CPU`` × the CPUs): right after a sweep the
+average still counts the training, and a timing then would read "not measured (busy
+machine)".
 
 Written back to each timed run (never a new run): metrics ``latency_il_p50_ms``,
 ``latency_il_p99_ms`` (over every timed request of every repeat), ``latency_il_load_avg`` and
@@ -48,7 +53,7 @@ import numpy as np
 from experiments.datacache import config_hash
 from experiments.models import QACRunner, Runner, XMRRunner
 from experiments.outcome import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from experiments.results import timing_conditions
+from experiments.results import timing_conditions, wait_for_quiet
 from xmr._validation import check_int
 from xmr.timing import LATENCY_THREADS, pinned_threads
 
@@ -56,6 +61,7 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 log = logging.getLogger(__name__)
 
 MIN_REPEATS = 3  # the issue's floor: one pass can fall on a burst of load
+SETTLE_S = 300.0  # the most a group waits for a quiet machine (a training's load to decay)
 DEFAULT_BLOCK = 50  # requests per model before the next model's turn
 ARTIFACT = "latency_interleaved.parquet"
 GROUP_TAG = "latency_il_group"
@@ -376,10 +382,11 @@ def write_back(client, run_id: str, metrics: dict[str, float], group_id: str, fr
 
 
 def run(uri: str, experiment: str, *, repeats: int = MIN_REPEATS, block: int = DEFAULT_BLOCK,
-        max_requests: int | None = None, force: bool = False,
+        max_requests: int | None = None, force: bool = False, settle_s: float = SETTLE_S,
         out: Callable[[str], None] = print) -> int:
     """Every group of ``experiment``'s runs in the store ``uri``; returns the exit code
-    (1 when a group failed; the others are still timed)."""
+    (1 when a group failed; the others are still timed). Before each group it waits up to
+    ``settle_s`` for the machine to be quiet (:func:`experiments.results.wait_for_quiet`)."""
     from experiments.tracking import check_store, client_for, sqlite_path
 
     check_int("repeats", repeats, minimum=MIN_REPEATS)
@@ -408,6 +415,7 @@ def run(uri: str, experiment: str, *, repeats: int = MIN_REPEATS, block: int = D
         if group.done() and not force:
             out(f"{what}: {len(group.timed)} runs already timed together (group {group.id})")
             continue
+        wait_for_quiet(settle_s, out=out)
         try:
             results = time_group(client, group, repeats=repeats, block=block,
                                  max_requests=max_requests)
@@ -447,11 +455,14 @@ def main(argv: list[str] | None = None) -> int:
                         "eval.latency_max_queries)")
     p.add_argument("--force", action="store_true",
                    help="time groups again even when their runs were timed together")
+    p.add_argument("--settle", type=float, default=SETTLE_S, metavar="SECONDS",
+                   help="wait at most this long before each group for the 1-min load "
+                        "average to fall to the quiet level (0: do not wait)")
     args = p.parse_args(argv)
     try:
         return run(tracking_uri(args.tracking_uri, args.log_dir), args.experiment,
                    repeats=args.repeats, block=args.block, max_requests=args.max_requests,
-                   force=args.force)
+                   force=args.force, settle_s=args.settle)
     except (ValueError, TrackingError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return EXIT_USAGE

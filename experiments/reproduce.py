@@ -313,11 +313,12 @@ def run_step(step: Step, cmd: list[str], n_jobs: int, later_jobs: int, log_file:
     return result
 
 
-def latency_step(preset: str, uri: str, log_file: Path) -> int:
+def latency_step(preset: str, uri: str, log_file: Path, *, settle: bool = True) -> int:
     """``python -m experiments.latency`` on the preset's runs (the compared models timed
-    again together, interleaved in one process), its output appended to the step's log."""
+    again together, interleaved in one process, once the training's load has decayed unless
+    ``settle`` is False), its output appended to the step's log."""
     cmd = [sys.executable, "-m", "experiments.latency", "--experiment", preset,
-           "--tracking-uri", uri]
+           "--tracking-uri", uri, *([] if settle else ["--settle", "0"])]
     with open(log_file, "a") as log:
         log.write(f"$ {shown(cmd)}\n")
         log.flush()
@@ -441,7 +442,9 @@ def main(argv: list[str] | None = None) -> int:
                 code = EXIT_INTERRUPTED
                 break
             # after its sweep, before the claims table: the compared models timed together
-            r.latency_exit_code = latency_step(step.preset, uri, log_file)
+            # (--quick: the tiny models' timing is not evidence, so no wait for a quiet machine)
+            r.latency_exit_code = latency_step(step.preset, uri, log_file,
+                                               settle=not args.quick)
             if r.latency_exit_code != 0:
                 bar.write(f"  interleaved latency failed (exit code {r.latency_exit_code}); "
                           f"see {log_file}")

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from xmr.timing import measure_latency
+from xmr.timing import QUIET_LOAD_PER_CPU, measure_latency
 
 LATENCY_KEYS = ("latency_p50_ms", "latency_p99_ms", "latency_mean_ms")
 # What a latency was measured under: the machine's 1-minute load average (the larger of its
@@ -60,6 +61,29 @@ def timing_conditions() -> Iterator[dict[str, float]]:
     end = load_average()
     cond["latency_load_avg"] = max(start, end) if not math.isnan(start) else end
     cond["cpu_count"] = float(cpu_count())
+
+
+def wait_for_quiet(max_wait_s: float, *, poll_s: float = 5.0,
+                   out: Callable[[str], None] = print) -> bool:
+    """Wait up to ``max_wait_s`` for the 1-minute load average to fall to the quiet level
+    (:data:`xmr.timing.QUIET_LOAD_PER_CPU` × the CPUs): right after a training the average
+    still counts it for a minute or two, and a latency timed then would read as measured on
+    a busy machine. True when quiet (at once or after waiting), False when the time ran out
+    (the timing then goes ahead and records the load it ran under)."""
+    limit = QUIET_LOAD_PER_CPU * cpu_count()
+    deadline = time.monotonic() + max(0.0, max_wait_s)
+    load = load_average()
+    if math.isnan(load) or load <= limit:
+        return True
+    out(f"  waiting for the 1-min load average ({load:.2f}) to fall to {limit:.2f} "
+        f"(at most {max_wait_s:.0f} s)")
+    while time.monotonic() < deadline:
+        time.sleep(poll_s)
+        if load_average() <= limit:
+            return True
+    out(f"  still {load_average():.2f} after {max_wait_s:.0f} s: timing anyway (the load is "
+        f"recorded)")
+    return False
 
 
 def time_requests(one: Callable[[object], object], requests: Sequence, *, n_timed: int,

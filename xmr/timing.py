@@ -12,6 +12,9 @@ import numba as nb
 import numpy as np
 
 LATENCY_THREADS = 1  # every single-query latency runs on one thread (the papers' protocol)
+# A latency is trusted as measured on a quiet machine when the 1-minute load average was at
+# most this × the CPU count (the claims' busy rule; the interleaved timing waits for it).
+QUIET_LOAD_PER_CPU = 0.5
 
 
 def thread_counts() -> dict[str, int]:

@@ -145,7 +145,7 @@ def timed_qac(tmp_path_factory):
     assert proc.returncode == 0, proc.stderr[-3000:]
     uri = f"sqlite:///{root / 'logs' / 'mlflow.db'}"
     timed = _run_app("experiments.latency", "--experiment", "smoke_qac", "--tracking-uri",
-                     uri, cwd=root, timeout=300)
+                     uri, "--settle", "0", cwd=root, timeout=300)
     assert timed.returncode == 0, timed.stdout[-3000:] + timed.stderr[-3000:]
     return root, uri, timed
 
@@ -199,7 +199,7 @@ def test_a_rerun_times_only_what_is_missing(timed_qac):
     root, uri, _ = timed_qac
     before = {r.info.run_id: r.data.metrics["latency_il_p50_ms"] for r in _runs(uri)[1]}
     again = _run_app("experiments.latency", "--experiment", "smoke_qac", "--tracking-uri",
-                     uri, cwd=root, timeout=300)
+                     uri, "--settle", "0", cwd=root, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("already timed together") == 2
     assert {r.info.run_id: r.data.metrics["latency_il_p50_ms"]
@@ -240,7 +240,8 @@ def test_product_search_runs_are_rebuilt_from_the_cache_and_re_pruned(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     uri = f"sqlite:///{tmp_path / 'logs' / 'mlflow.db'}"
     timed = _run_app("experiments.latency", "--experiment", "smoke", "--tracking-uri", uri,
-                     "--max-requests", "40", "--block", "7", cwd=tmp_path, timeout=300)
+                     "--max-requests", "40", "--block", "7", "--settle", "0", cwd=tmp_path,
+                     timeout=300)
     assert timed.returncode == 0, timed.stdout[-3000:] + timed.stderr[-3000:]
     assert "2 runs timed interleaved, 3 repeats" in timed.stdout
     from mlflow.tracking import MlflowClient

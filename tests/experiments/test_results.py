@@ -58,3 +58,29 @@ def test_no_load_average_is_nan_not_an_error(monkeypatch):
     assert math.isnan(_time()["latency_load_avg"])
     monkeypatch.delattr(os, "sched_getaffinity")
     assert results.cpu_count() == (os.cpu_count() or 1)
+
+
+def test_wait_for_quiet_waits_for_the_load_to_decay(monkeypatch):
+    """After a training the 1-min load average still counts it: the interleaved timing waits
+    for the quiet level (0.5 x CPUs), up to a limit, and says so."""
+    from experiments import results
+
+    loads = iter([3.0, 2.0, 1.5, 0.9, 0.5])
+    monkeypatch.setattr(results, "load_average", lambda: next(loads))
+    monkeypatch.setattr(results, "cpu_count", lambda: 2)
+    monkeypatch.setattr(results.time, "sleep", lambda s: None)
+    said = []
+    assert results.wait_for_quiet(600, out=said.append) is True
+    assert len(said) == 1 and "to fall to 1.00" in said[0]
+    assert next(loads) == 0.5  # it stopped polling once at 0.9 (<= 1.0)
+    # never quiet: gives up at the limit and the timing goes ahead
+    monkeypatch.setattr(results, "load_average", lambda: 5.0)
+    clock = iter(range(0, 10_000, 50))
+    monkeypatch.setattr(results.time, "monotonic", lambda: float(next(clock)))
+    said.clear()
+    assert results.wait_for_quiet(120, out=said.append) is False
+    assert "timing anyway" in said[-1]
+    # quiet at once: no wait, nothing said
+    monkeypatch.setattr(results, "load_average", lambda: 0.2)
+    said.clear()
+    assert results.wait_for_quiet(120, out=said.append) is True and not said

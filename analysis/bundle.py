@@ -12,9 +12,11 @@ A bundle folder holds:
   ``metrics.*``, ``tags.*`` with MLflow's git source tags) plus ``inputs.datasets`` (each
   dataset input as ``name:digest:context``). :func:`load_runs` turns it into the same
   DataFrame :func:`analysis.load.load_runs` builds from the store.
-- ``per_query/<run id>.parquet``: each run's per-test-query table, as the run logged it.
+- ``per_query/<run id>.parquet``: each run's per-test-query table, as the run logged it, for
+  the runs the claims table rests on and those of the comparison presets (the diagnostics'):
+  :func:`table_runs`.
 - ``latency_interleaved/<run id>.parquet``: each request's time in each repeat of the
-  interleaved timing (``python -m experiments.latency``), for the runs that had one (no
+  interleaved timing (``python -m experiments.latency``), for those of them that had one (no
   folder when none had).
 - ``environment.json``: package versions, CPU counts and the load averages the runs were
   timed under (as the runs recorded them), the library commits, the number of runs.
@@ -132,8 +134,9 @@ def export(out: Path, *, tracking_uri: str | None = None, experiment: str | None
 
     timed = set(runs["run_id"][runs["latency_il_group"].notna()]) \
         if "latency_il_group" in runs.columns else set()
-    for rid in tqdm(runs["run_id"], desc="per-query tables", unit="run",
-                    disable=len(runs) < 20):
+    needed = table_runs(runs)
+    for rid in tqdm([r for r in runs["run_id"] if r in needed], desc="per-query tables",
+                    unit="run", disable=len(needed) < 20):
         for name in (load.PER_QUERY, load.INTERLEAVED):
             if name == load.INTERLEAVED and rid not in timed:
                 continue  # never timed interleaved: no artifact to look for
@@ -147,6 +150,18 @@ def export(out: Path, *, tracking_uri: str | None = None, experiment: str | None
 
 
 COST = "cost"
+
+
+def table_runs(runs: pd.DataFrame) -> set[str]:
+    """The runs whose per-request tables the bundle keeps: those the claims table rests on
+    and those of the comparison presets the diagnostics read. (A grid such as
+    ``product_search`` has hundreds of runs; its figures need only their metrics, which
+    ``runs.parquet`` keeps for every run.)"""
+    from analysis import claims, diagnostics
+
+    used = set(claims.used_runs(claims.evaluate(runs), runs)["run_id"])
+    presets = [p for group in diagnostics.PRESETS.values() for p in group]
+    return used | set(runs.loc[runs["experiment"].isin(presets), "run_id"])
 
 
 def cost_table(raw: pd.DataFrame) -> pd.DataFrame:
@@ -163,7 +178,8 @@ def cost_table(raw: pd.DataFrame) -> pd.DataFrame:
         "tuning_s": pd.to_numeric(raw.get("metrics.tuning_s"), errors="coerce")})
     if "params.qac_row" in raw.columns:  # Table 2 rows share one model name: name the row
         row = raw["params.qac_row"].astype(object)
-        named = row.notna() & (row.astype(str) != "mpc") & (frame["model"] == "xrlinear")
+        named = ((runs["task"] == "qac") & row.notna() & (row.astype(str) != "mpc")
+                 & (frame["model"] == "xrlinear"))
         frame.loc[named, "model"] = "row " + row[named].astype(str)
     keys = ["preset", "dataset", "model"]
     out = frame.groupby(keys, sort=True).agg(

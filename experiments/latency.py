@@ -38,6 +38,7 @@ what is missing.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import os
@@ -234,22 +235,42 @@ def run_config(client, run_id: str, tags: dict[str, str]):
     schemas (a YAML file is plain values): ``eval`` and ``data.options``."""
     from omegaconf import OmegaConf
 
-    from experiments.schema import EvalConfig
-    from experiments.tracking import _retry
+    from experiments.schema import EvalConfig, FeaturesConfig, QACFeaturesConfig
     from xmr.datasets.registry import get_dataset
 
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            cfg = OmegaConf.load(_retry(client.download_artifacts, run_id, "config.yaml", tmp))
-        except Exception as exc:  # noqa: BLE001 - an artifact store may lose a file
-            folder = tags.get("output_dir")
-            if not folder or not (Path(folder) / "config.yaml").is_file():
-                raise FileNotFoundError(f"run {run_id} has no config.yaml ({exc})") from exc
-            cfg = OmegaConf.load(Path(folder) / "config.yaml")
+    cfg = OmegaConf.create(run_artifact(client, run_id, tags, "config.yaml"))
     cfg.eval = OmegaConf.merge(OmegaConf.structured(EvalConfig), cfg.eval)
     options = OmegaConf.structured(get_dataset(cfg.data.loader).config_class())
     cfg.data.options = OmegaConf.merge(options, cfg.data.options)
+    # typed as in a job: a tuned run's search types its feature sets by this node's schema
+    features = QACFeaturesConfig if cfg.get("task") == "qac" else FeaturesConfig
+    cfg.features = OmegaConf.merge(OmegaConf.structured(features), cfg.features)
     return cfg
+
+
+def run_artifact(client, run_id: str, tags: dict[str, str], name: str) -> str:
+    """The text of the run's artifact ``name``, else of the file in the job's folder."""
+    from experiments.tracking import _retry
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            return Path(_retry(client.download_artifacts, run_id, name, tmp)).read_text()
+        except Exception as exc:  # noqa: BLE001 - an artifact store may lose a file
+            folder = tags.get("output_dir")
+            if not folder or not (Path(folder) / name).is_file():
+                raise FileNotFoundError(f"run {run_id} has no {name} ({exc})") from exc
+            return (Path(folder) / name).read_text()
+
+
+def final_spec(client, run_id: str, tags: dict[str, str], spec):
+    """The configuration the run's model was fitted and evaluated at: a tuned run's chosen
+    values (its ``tuning.json``: :func:`experiments.tuning.chosen_spec`), else ``spec``."""
+    if tags.get("tuned") != "true":
+        return spec
+    from experiments import tuning
+
+    outcome = json.loads(run_artifact(client, run_id, tags, tuning.TUNING_FILE))
+    return tuning.chosen_spec(spec, outcome)
 
 
 def timed_elsewhere(cls: type[Runner]) -> bool:
@@ -271,7 +292,8 @@ def prepare(client, group: Group) -> None:
 
     for m in group.members:
         try:
-            m.spec = resolve(run_config(client, m.run_id, m.tags))
+            m.spec = final_spec(client, m.run_id, m.tags,
+                                resolve(run_config(client, m.run_id, m.tags)))
         except Exception as exc:  # noqa: BLE001 - one bad run does not stop the group
             m.skip = f"its config cannot be rebuilt ({type(exc).__name__}: {exc})"
             continue

@@ -257,3 +257,40 @@ def test_product_search_runs_are_rebuilt_from_the_cache_and_re_pruned(tmp_path):
             run.info.run_id, latency.ARTIFACT, str(tmp_path / run.info.run_id)))
         assert len(frame) == 3 * 40  # --max-requests: the first 40 test requests
         assert run.data.metrics["latency_il_repeats"] == 3.0
+
+
+class _NoArtifacts:
+    """An MLflow client whose artifact store lost every file: the job's folder answers."""
+
+    def download_artifacts(self, run_id, name, dst):
+        raise OSError("artifact store unreachable")
+
+
+def test_a_tuned_run_is_rebuilt_at_its_chosen_configuration(tmp_path, compose_cfg):
+    """A tuned run's config.yaml holds the search, its tuning.json the choice: the timing
+    rebuilds the model the run evaluated (its feature set, threshold and beam), not the
+    preset's starting point, from the job's folder when the artifact store lacks the files."""
+    import json
+
+    from omegaconf import OmegaConf
+
+    from experiments.spec import resolve
+
+    cfg = compose_cfg(["experiment=smoke", "features=all", "model.threshold=0.05",
+                       "eval.beam_size=10",
+                       "+tune.models.xrlinear.space.features=[all,word1]",
+                       "+tune.models.xrlinear.space.threshold=[0.05,0.2]",
+                       "+tune.models.xrlinear.space.beam_size=[2,10]"])
+    cfg.paths.output_dir = str(tmp_path)  # resolved as a job writes its config.yaml
+    (tmp_path / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    chosen = {"features": "word1", "threshold": 0.2, "beam_size": 2}
+    (tmp_path / "tuning.json").write_text(json.dumps(
+        {"chosen": chosen, "chosen_trial": 0, "trials": [{"convergence": {}}]}))
+    tags = {"output_dir": str(tmp_path), "tuned": "true"}
+    base = resolve(latency.run_config(_NoArtifacts(), "r", tags))
+    final = latency.final_spec(_NoArtifacts(), "r", tags, base)
+    assert (base.threshold, base.inference.beam_size) == (0.05, 10)
+    assert (final.threshold, final.inference.beam_size) == (0.2, 2)
+    assert final.training_key("d")["features"] != base.training_key("d")["features"]
+    # an untuned run is timed as configured
+    assert latency.final_spec(_NoArtifacts(), "r", {"tuned": "false"}, base) is base

@@ -33,3 +33,12 @@ class EarlyStopping:
         """Load the best epoch's weights into ``net`` (nothing without a scored epoch)."""
         if self.best_state is not None:
             net.load_state_dict(self.best_state)
+
+    def state(self) -> dict:
+        """What a checkpoint keeps to resume early stopping where it was."""
+        return {"best": self.best, "best_state": self.best_state,
+                "since_best": self.since_best}
+
+    def load_state(self, state: dict) -> None:
+        self.best, self.best_state = state["best"], state["best_state"]
+        self.since_best = state["since_best"]

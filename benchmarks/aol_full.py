@@ -46,7 +46,6 @@ from xmr.datasets.aol import (
     AOL_RELEASE_ROWS,
     AOL_RELEASE_USERS,
     synthetic_log_complete,
-    write_synthetic_aol_log,
 )
 
 PAPER_LATENCY_MS = 10.0  # "trie and hybrid both answer under 10 ms" (Paper 2)
@@ -101,6 +100,26 @@ def _env() -> dict:
 
 def _cache_args(cache_dir: Path | None) -> list[str]:
     return ["--cache-dir", str(cache_dir)] if cache_dir else []
+
+
+def generate(log_dir: Path, n_rows: int, n_users: int, n_files: int, timeout_s: float
+             ) -> dict:
+    """Write the synthetic log in its own process (its peak memory measured like every
+    step's); files a previous run completed are kept."""
+    kept = synthetic_log_complete(log_dir, n_rows, n_users, n_files, seed=0)
+    code = ("import sys; from pathlib import Path; "
+            "from xmr.datasets.aol import write_synthetic_aol_log; "
+            "write_synthetic_aol_log(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), "
+            "int(sys.argv[4]), seed=0)")
+    m = run_measured([sys.executable, "-c", code, str(log_dir), str(n_rows), str(n_users),
+                      str(n_files)], timeout_s=timeout_s, env=_env())
+    outcome = _outcome(m, timeout_s)
+    step = {"step": "generate", "seconds": m["seconds"], "peak_rss_mib": m["peak_rss_mib"],
+            "outcome": "ok (files kept from an earlier run)" if kept and outcome == "ok"
+            else outcome}
+    if outcome != "ok":
+        step["stderr_tail"] = m["stderr_tail"]
+    return step
 
 
 def prepare(log_dir: Path, user_fraction: float, cache_dir: Path | None, work: Path,
@@ -234,11 +253,7 @@ def main(argv: list[str] | None = None) -> dict:
         save()
 
     if "generate" not in done:
-        t0 = time.perf_counter()
-        kept = synthetic_log_complete(args.log_dir, n_rows, n_users, args.files, seed=0)
-        write_synthetic_aol_log(args.log_dir, n_rows, n_users, args.files, seed=0)
-        add({"step": "generate", "outcome": "ok (files kept from an earlier run)" if kept
-             else "ok", "seconds": round(time.perf_counter() - t0, 2), "peak_rss_mib": None})
+        add(generate(args.log_dir, n_rows, n_users, args.files, args.timeout))
     with tempfile.TemporaryDirectory() as tmp:
         if "prepare" not in done:
             add(prepare(args.log_dir, args.user_fraction, args.cache_dir, Path(tmp),

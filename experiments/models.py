@@ -105,6 +105,13 @@ class Runner:
         self.feat = parts.featurizer
         self.model = None
         self.fit_time_s = float("nan")
+        # where an iteratively trained model keeps its per-epoch state, so that a training
+        # stopped between epochs resumes (set by experiments.training / .tuning; None: not kept)
+        self.checkpoint_dir: Path | None = None
+
+    def checkpoint_file(self) -> Path | None:
+        """The per-epoch checkpoint a neural model's fit saves to and resumes from."""
+        return None if self.checkpoint_dir is None else self.checkpoint_dir / "epochs.pt"
 
     @staticmethod
     def model_class():
@@ -437,7 +444,8 @@ class DualEncoderRunner(XMRRunner):
                                         verbose=True).fit(
             split.texts, split.Y, label_texts=ds.label_texts,
             valid_fraction=0.1 if stop_on == "own" else 0.0,  # "own": 10% of the pairs
-            valid=(valid.texts, valid.Y) if stop_on == "valid" else None)
+            valid=(valid.texts, valid.Y) if stop_on == "valid" else None,
+            checkpoint=self.checkpoint_file())
         self.fit_time_s = float(self.model.fit_time_s_)
 
     def convergence(self) -> dict[str, float]:
@@ -669,7 +677,8 @@ class QACSeq2SeqRunner(_NeuralQACRunner):
                                         verbose=True).fit(
             train.prev_queries, train.prefixes, train.next_queries,
             valid=None if valid is None or valid.n == 0 or self.parts.stop_on == "none"
-            else (valid.prev_queries, valid.prefixes, valid.next_queries))
+            else (valid.prev_queries, valid.prefixes, valid.next_queries),
+            checkpoint=self.checkpoint_file())
         self.fit_time_s = float(self.model.fit_time_s_)
 
     def convergence(self) -> dict[str, float]:
@@ -710,7 +719,7 @@ class QACDualEncoderRunner(_NeuralQACRunner):
             train.prev_queries, train.prefixes, train.next_queries,
             valid_fraction=0.1 if stop_on == "own" else 0.0,  # "own": 10% of the requests
             valid=(valid.prev_queries, valid.prefixes, valid.next_queries)
-            if stop_on == "valid" else None)
+            if stop_on == "valid" else None, checkpoint=self.checkpoint_file())
         self.fit_time_s = float(self.model.fit_time_s_)
 
     def convergence(self) -> dict[str, float]:

@@ -18,7 +18,6 @@ from experiments.results import (
     with_latency,
 )
 from xmr.datasets.tasks import QACDataset
-from xmr.qac import count_unmatched_prefix
 from xmr.qac.metrics import qac_metrics, qac_per_query, qac_slices, seen_and_matched
 
 
@@ -42,9 +41,12 @@ def evaluate_qac(run: QACRunner, ds: QACDataset, inf: Inference, ev, *, trained:
     out |= timing_metrics(train_time_s=run.fit_time_s, latency=latency,
                           n_requests=len(requests), batch_s=batch_s, trained=trained)
     out |= run.size() | run.extra_metrics()
+    # seen (the next query is a training label) and whether any label starts with the prefix:
+    # the diagnostics beside the claims (analysis.diagnostics)
+    coverage = seen_and_matched(labels, test.next_queries, test.prefixes)
     # requests no label starts with: predicted like every other (the paper's protocol) unless
     # eval.skip_unmatched_prefix
-    out["n_unmatched_prefix"] = float(count_unmatched_prefix(labels, test.prefixes))
+    out["n_unmatched_prefix"] = float((coverage["prefix_matches_label"] == 0).sum())
     if run.reads_training_matrix:  # its rows: the distinct (prev query, prefix) inputs
         Y = ds.training_matrix("train")[2]
         out["n_train_inputs"] = float(Y.shape[0])
@@ -52,10 +54,7 @@ def evaluate_qac(run: QACRunner, ds: QACDataset, inf: Inference, ev, *, trained:
     sample = [{"prev_query": test.prev_queries[i], "prefix": test.prefixes[i],
                "next_query": test.next_queries[i], "suggestions": suggestions[i]}
               for i in range(min(int(ev.n_prediction_samples), test.n))]
-    per_query = qac_per_query(suggestions, test.next_queries, test.prefixes, k=10)
-    # seen (the next query is a training label) and whether any label starts with the prefix:
-    # the diagnostics beside the claims (analysis.diagnostics)
-    per_query |= seen_and_matched(labels, test.next_queries, test.prefixes)
+    per_query = qac_per_query(suggestions, test.next_queries, test.prefixes, k=10) | coverage
     # who asked: an analysis resamples users (their requests are not independent)
     for column, ids in (("user_id", test.user_ids), ("session_id", test.session_ids)):
         if ids is not None:

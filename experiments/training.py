@@ -68,6 +68,9 @@ def _train_or_load(run: Runner, ds, key: dict, key_hash: str, cache_dir: Path) -
             run.fit_time_s = json.loads(meta_file.read_text())["train_time_s"]
             log.info("model cache hit: %s", folder)
             return False
+        # a neural model saves its state after every epoch here: a job stopped mid-training
+        # (a session's end, a crash) resumes at its next epoch when rerun
+        run.checkpoint_dir = checkpoint_dir(cache_dir, key_hash)
         _fit(run, ds)
         try:  # the meta file last: a folder without it is never read as a trained model
             run.save(folder)
@@ -76,4 +79,10 @@ def _train_or_load(run: Runner, ds, key: dict, key_hash: str, cache_dir: Path) -
         except BaseException:  # a full disk: no half-written model left in the cache
             shutil.rmtree(folder, ignore_errors=True)
             raise
+        shutil.rmtree(run.checkpoint_dir, ignore_errors=True)  # the model is cached now
     return True
+
+
+def checkpoint_dir(cache_dir: Path, key_hash: str) -> Path:
+    """Where a training of key ``key_hash`` keeps its per-epoch state until it is cached."""
+    return cache_dir / "checkpoints" / key_hash

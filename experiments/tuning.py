@@ -13,7 +13,10 @@ chosen trial's best number of epochs on all training rows (no rows held out).
 
 The search runs once per (dataset, model, seed, space, budget, metric, split) and is cached
 as a JSON under ``paths.cache_dir/tuning``; the test split is never part of it (the search
-sees a dataset holding only the carved training rows). The job logs the result
+sees a dataset holding only the carved training rows). A search stopped part-way (a
+session's end, a crash) resumes: the finished trials are kept beside the cache entry
+(``<key>.partial/trials.json``) and not run again, and a neural trial stopped mid-training
+resumes at its next epoch (its per-epoch checkpoint is in the same folder). The job logs the result
 (:func:`log_fields`): ``tuning.json`` (every trial's values, validation metric and seconds,
 the choice), run params ``tuned.<param>``, metrics ``tuning_trials`` and ``tuning_s``.
 """
@@ -24,6 +27,7 @@ import copy
 import itertools
 import json
 import logging
+import shutil
 import time
 from dataclasses import fields, replace
 from pathlib import Path
@@ -168,14 +172,42 @@ def _quick_eval(ev):
                    n_prediction_samples=0)
 
 
-def run_search(spec: JobSpec, ds) -> dict:
+def _same_values(a: dict, b: dict) -> bool:
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True,
+                                                                    default=str)
+
+
+def run_search(spec: JobSpec, ds, work: Path | None = None) -> dict:
     """Every trial of ``spec.tuning`` on the validation split carved from ``ds``'s
-    training rows; the outcome as plain values (what :data:`TUNING_FILE` holds)."""
+    training rows; the outcome as plain values (what :data:`TUNING_FILE` holds).
+
+    work : a folder for the search's progress (finished trials, neural checkpoints); a
+        search given the folder of an earlier, stopped one keeps its finished trials and
+        counts their seconds (None: nothing kept).
+    """
     from xmr.warmup import warmup
 
     t = spec.tuning
     warmup()  # JIT load outside the timed trials
     t0 = time.perf_counter()
+    progress = work / "trials.json" if work is not None else None
+    earlier, earlier_s = [], 0.0
+    if progress is not None and progress.is_file():
+        saved = json.loads(progress.read_text())
+        earlier, earlier_s = saved["trials"], float(saved["seconds"])
+        log.info("tuning resumed: %d finished trials kept from %s", len(earlier), progress)
+
+    def elapsed() -> float:
+        return earlier_s + time.perf_counter() - t0
+
+    def keep(trials: list[dict]) -> None:
+        if progress is None:
+            return
+        progress.parent.mkdir(parents=True, exist_ok=True)
+        tmp = progress.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"trials": trials, "seconds": elapsed()}, default=str))
+        tmp.replace(progress)  # whole or absent
+
     vds = carve_validation(ds, t.valid_fraction, spec.parts.seed)
     free = spec.runner_cls.free_params(spec.parts)
     ev = _quick_eval(spec.eval)
@@ -185,9 +217,13 @@ def run_search(spec: JobSpec, ds) -> dict:
     points = grid(spec)
     stopped_by_budget = False
     for i, values in enumerate(points):
-        if t.seconds is not None and i and time.perf_counter() - t0 >= t.seconds:
+        if t.seconds is not None and i and elapsed() >= t.seconds:
             stopped_by_budget = True
             break
+        done = next((tr for tr in earlier if _same_values(tr["params"], values)), None)
+        if done is not None:  # finished before the search was stopped
+            trials.append(done)
+            continue
         s0 = time.perf_counter()
         train_at = (_train_threshold(spec, values["threshold"])
                     if "threshold" in values and "threshold" in free else None)
@@ -197,6 +233,8 @@ def run_search(spec: JobSpec, ds) -> dict:
             if last is None or last[0] != key:
                 last = None
                 run = tspec.runner()
+                if work is not None:
+                    run.checkpoint_dir = work / "checkpoints" / key
                 run.fit(vds)
                 last = (key, run)
             run = last[1]
@@ -207,6 +245,7 @@ def run_search(spec: JobSpec, ds) -> dict:
             log.warning("tuning trial %s failed: %s", values, exc)
             trials.append({"params": values, "value": None, "error": str(exc),
                            "seconds": time.perf_counter() - s0, "convergence": {}})
+            keep(trials)
             continue
         if t.metric not in result.metrics:
             raise ValueError(f"tune metric {t.metric!r} is not a metric of task "
@@ -214,6 +253,7 @@ def run_search(spec: JobSpec, ds) -> dict:
         trials.append({"params": values, "value": float(result.metrics[t.metric]),
                        "seconds": time.perf_counter() - s0,
                        "convergence": run.convergence()})
+        keep(trials)
         log.info("tuning trial %d/%d %s: valid %s %.4f", i + 1, len(points), values,
                  t.metric, trials[-1]["value"])
     scored = [i for i, trial in enumerate(trials) if trial["value"] is not None]
@@ -227,7 +267,7 @@ def run_search(spec: JobSpec, ds) -> dict:
             "n_train": vds.splits["train"].n, "n_valid": vds.splits["valid"].n,
             "grid_size": len(points), "stopped_by_budget": stopped_by_budget,
             "trials": trials, "chosen_trial": best, "chosen": trials[best]["params"],
-            "seconds": time.perf_counter() - t0}
+            "seconds": elapsed()}
 
 
 def search(spec: JobSpec, ds, dataset_key: str) -> tuple[dict, bool]:
@@ -240,11 +280,13 @@ def search(spec: JobSpec, ds, dataset_key: str) -> tuple[dict, bool]:
         if path.is_file():
             log.info("tuning cache hit: %s", path)
             return json.loads(path.read_text()), True
-        outcome = run_search(spec, ds)
+        work = folder / f"{path.stem}.partial"
+        outcome = run_search(spec, ds, work)
         outcome["key"] = key
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(outcome, indent=2, default=str))
         tmp.replace(path)  # whole or absent: a crash never leaves half an outcome
+        shutil.rmtree(work, ignore_errors=True)  # the outcome is cached now
     return outcome, False
 
 

@@ -28,6 +28,7 @@ thread can be much faster per step than two.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -37,6 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from baselines._checkpoint import EpochCheckpoint, data_digest
 from baselines.dual_encoder.features import HashedNgrams
 from baselines.dual_encoder.model import DualEncoderNet
 from baselines.dual_encoder.search import exact_topk, topk_to_csr
@@ -173,7 +175,8 @@ class DualEncoder(ParamsMixin):
     # --------------------------------------------------------------------- fit
     def fit(self, train_texts: Sequence[str], Y, *, label_texts: Sequence[str] | None = None,
             valid_fraction: float = 0.1,
-            valid: tuple[Sequence[str], object] | None = None) -> DualEncoder:
+            valid: tuple[Sequence[str], object] | None = None,
+            checkpoint: str | os.PathLike | None = None) -> DualEncoder:
         """Train on ``train_texts`` (N queries) and ``Y`` (N × L, 0/1).
 
         label_texts : L texts (product titles) for the text label tower, or None for a
@@ -183,6 +186,11 @@ class DualEncoder(ParamsMixin):
         valid : (texts, Y_valid) held-out queries to early-stop on instead (a validation
             split shared with other models); every training query is then trained on and
             ``valid_fraction`` must be 0.
+        checkpoint : a file the training state is saved to after every epoch; when it holds
+            this training's state (same parameters and data), training resumes after its
+            last epoch with the result an uninterrupted fit gives (`baselines._checkpoint`;
+            another training's file is refused). ``fit_time_s_`` then counts the restored
+            epochs' seconds too.
         """
         self._validate_params()
         texts = check_texts(train_texts, "train_texts")
@@ -212,6 +220,13 @@ class DualEncoder(ParamsMixin):
             Y_valid = check_labels(valid[1], len(valid_texts))
             if Y_valid.shape[1] != L:
                 raise ValueError(f"valid Y has {Y_valid.shape[1]} label columns, Y has {L}")
+        if checkpoint is not None:
+            params = {k: v for k, v in self.get_params().items() if k != "verbose"}
+            checkpoint = EpochCheckpoint(checkpoint, {
+                "model": "dual_encoder", "params": params, "valid_fraction": valid_fraction,
+                "data": data_digest(texts, Y, label_texts,
+                                    *((valid_texts, Y_valid) if valid is not None
+                                      else (None,)))})
         device = self._device()
         with _torch_settings(self.n_threads, deterministic=True):
             t0 = time.perf_counter()
@@ -241,9 +256,10 @@ class DualEncoder(ParamsMixin):
                               patience=self.patience, temperature=float(self.temperature),
                               hard_negatives=self.hard_negatives, seed=self.seed,
                               verbose=bool(self.verbose))
-            history = run_training(net, data, cfg, device)
+            history = run_training(net, data, cfg, device, checkpoint)
             label_vectors = encode_all_labels(net, label_bags, L, device).cpu()
-            self.fit_time_s_ = time.perf_counter() - t0
+            self.fit_time_s_ = time.perf_counter() - t0 + (
+                checkpoint.restored_time_s if checkpoint is not None else 0.0)
         self.history_ = history
         recalls = [h["valid_recall_at_10"] for h in history]
         self.best_epoch_ = (int(np.argmax(recalls)) + 1 if recalls and recalls[0] is not None

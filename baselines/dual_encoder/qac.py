@@ -17,6 +17,7 @@ times the whole path).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -57,13 +58,14 @@ class QACDualEncoder(ParamsMixin):
 
     def fit(self, prev_queries: Sequence[str], prefixes: Sequence[str],
             next_queries: Sequence[str], *, valid_fraction: float = 0.1,
-            valid: tuple[Sequence[str], Sequence[str], Sequence[str]] | None = None
-            ) -> QACDualEncoder:
+            valid: tuple[Sequence[str], Sequence[str], Sequence[str]] | None = None,
+            checkpoint: str | os.PathLike | None = None) -> QACDualEncoder:
         """Train on N requests and their next queries; the labels are the sorted distinct
         next queries. ``valid_fraction`` of the requests are held out for the encoder's early
         stopping on recall@10 (`DualEncoder.fit`); or ``valid`` = (prev_queries, prefixes,
         next_queries), held-out requests to early-stop on instead (``valid_fraction`` must
-        then be 0; a next query outside the labels counts as a miss)."""
+        then be 0; a next query outside the labels counts as a miss). ``checkpoint``: the
+        encoder's per-epoch checkpoint file (`DualEncoder.fit`)."""
         if not isinstance(self.encoder, DualEncoder):
             raise TypeError(f"encoder must be a DualEncoder, got {type(self.encoder).__name__}")
         prev, pre, nxt = check_triples(prev_queries, prefixes, next_queries, "training")
@@ -85,7 +87,7 @@ class QACDualEncoder(ParamsMixin):
                                shape=(len(vnxt), len(labels)))
             held_out = ([request_text(p, x) for p, x in zip(vprev, vpre)], Yv)
         self.encoder.fit(texts, Y, label_texts=labels, valid_fraction=valid_fraction,
-                         valid=held_out)
+                         valid=held_out, checkpoint=checkpoint)
         self.labels_ = labels
         return self
 

@@ -25,6 +25,7 @@ import scipy.sparse as sp
 import torch
 from tqdm.auto import tqdm
 
+from baselines._checkpoint import EpochCheckpoint, resume, save_epoch
 from baselines._early_stopping import EarlyStopping
 from baselines.dual_encoder.features import Bags
 from baselines.dual_encoder.loss import InBatchNegativesLoss
@@ -155,10 +156,13 @@ def valid_recall(net, data: TrainData, n_labels: int, device) -> float:
 
 
 def run_training(net: DualEncoderNet, data: TrainData, cfg: TrainConfig,
-          device: torch.device) -> list[dict]:
+                 device: torch.device, checkpoint: EpochCheckpoint | None = None
+                 ) -> list[dict]:
     """Train ``net`` in place (left at its best validation epoch); returns the history: one
     dict per epoch with ``epoch``, ``loss`` (mean batch loss), ``valid_recall_at_10`` (None
-    without validation) and ``time_s`` (the epoch's training + validation seconds)."""
+    without validation) and ``time_s`` (the epoch's training + validation seconds). With a
+    ``checkpoint`` the state is saved after every epoch and a stopped training resumes at its
+    next epoch with the same result (`baselines._checkpoint`)."""
     rng = np.random.default_rng(cfg.seed)
     n_labels = data.Y.shape[1]
     Y = sp.csr_matrix(data.Y)
@@ -169,10 +173,13 @@ def run_training(net: DualEncoderNet, data: TrainData, cfg: TrainConfig,
     dense_opt = torch.optim.Adam(net.dense_parameters(), lr=cfg.lr)
     sparse_opt = torch.optim.SparseAdam(net.sparse_parameters(), lr=cfg.lr)
     h = cfg.hard_negatives
-    mined = None
-    history: list[dict] = []
     stopper = EarlyStopping(cfg.patience)
-    for epoch in range(1, cfg.epochs + 1):
+    optimizers = {"dense": dense_opt, "sparse": sparse_opt}
+    history, done, extra = resume(checkpoint, net, optimizers, rng, stopper)
+    mined = extra.get("mined")  # the hard negatives mined after the last epoch
+    for epoch in range(len(history) + 1, cfg.epochs + 1):
+        if done:
+            break
         t0 = time.perf_counter()
         net.train()
         order = rng.permutation(pair_q.size)
@@ -219,8 +226,8 @@ def run_training(net: DualEncoderNet, data: TrainData, cfg: TrainConfig,
         history.append(record)
         logger.info("epoch %d: loss %.4f, valid recall@10 %s, %.1fs", epoch, record["loss"],
                     record["valid_recall_at_10"], record["time_s"])
-        if stopper.update(record["valid_recall_at_10"], net):
-            break
+        done = stopper.update(record["valid_recall_at_10"], net) or epoch == cfg.epochs
+        save_epoch(checkpoint, net, optimizers, rng, stopper, history, done, mined=mined)
     stopper.restore(net)
     net.eval()
     return history

@@ -38,6 +38,7 @@ Sizes tried on the AOL subset and the trade-off: README, "Paper 2 comparison".
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,6 +46,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from baselines._checkpoint import EpochCheckpoint, data_digest
 from baselines._qac_checks import check_request, check_requests, check_triples
 from baselines.dual_encoder import _torch_settings
 from baselines.seq2seq.decode import beam_complete
@@ -164,13 +166,18 @@ class Seq2SeqCompleter(ParamsMixin):
     # --------------------------------------------------------------------- fit
     def fit(self, prev_queries: Sequence[str], prefixes: Sequence[str],
             next_queries: Sequence[str], *,
-            valid: tuple[Sequence[str], Sequence[str], Sequence[str]] | None = None
-            ) -> Seq2SeqCompleter:
+            valid: tuple[Sequence[str], Sequence[str], Sequence[str]] | None = None,
+            checkpoint: str | os.PathLike | None = None) -> Seq2SeqCompleter:
         """Train on N requests (previous query, prefix) and their next queries.
 
         valid : (prev_queries, prefixes, next_queries) held out for early stopping on
             MRR@10 (up to ``valid_size`` of them, a seeded sample); None trains ``epochs``
             epochs.
+        checkpoint : a file the training state is saved to after every epoch; when it holds
+            this training's state (same parameters and data), training resumes after its
+            last epoch with the result an uninterrupted fit gives (`baselines._checkpoint`;
+            another training's file is refused). ``fit_time_s_`` then counts the restored
+            epochs' seconds too.
         """
         self._validate_params()
         prev, pre, nxt = check_triples(prev_queries, prefixes, next_queries, "training")
@@ -179,6 +186,12 @@ class Seq2SeqCompleter(ParamsMixin):
                 raise TypeError("valid must be a (prev_queries, prefixes, next_queries) tuple "
                                 "or None")
             vprev, vpre, vnxt = check_triples(*valid, "valid")
+        if checkpoint is not None:
+            params = {k: v for k, v in self.get_params().items() if k != "verbose"}
+            checkpoint = EpochCheckpoint(checkpoint, {
+                "model": "seq2seq", "params": params,
+                "data": data_digest(prev, pre, nxt, *((vprev, vpre, vnxt) if valid is not None
+                                                       else (None,)))})
         device = self._train_device()
         with _torch_settings(self.n_threads, deterministic=True):
             t0 = time.perf_counter()
@@ -205,8 +218,9 @@ class Seq2SeqCompleter(ParamsMixin):
             cfg = TrainConfig(lr=float(self.lr), batch_size=self.batch_size, epochs=self.epochs,
                               patience=self.patience, clip=float(self.clip), seed=self.seed,
                               verbose=bool(self.verbose))
-            history = run_training(net, src, tgt, cfg, device, valid_mrr)
-            self.fit_time_s_ = time.perf_counter() - t0
+            history = run_training(net, src, tgt, cfg, device, valid_mrr, checkpoint)
+            self.fit_time_s_ = time.perf_counter() - t0 + (
+                checkpoint.restored_time_s if checkpoint is not None else 0.0)
         self.history_ = history
         mrrs = [h["valid_mrr_at_10"] for h in history]
         self.best_epoch_ = (int(np.argmax(mrrs)) + 1 if mrrs and mrrs[0] is not None

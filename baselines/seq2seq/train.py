@@ -10,7 +10,9 @@ padding ignored; gradients clipped to ``clip`` (global norm).
 After each epoch the validation MRR@10 is computed by running the prefix-constrained beam
 search (`baselines.seq2seq.decode`) on the held-out requests, exactly as at test time;
 training stops after ``patience`` epochs without a better MRR and the best epoch's weights
-are restored. Without validation requests it trains ``epochs`` epochs.
+are restored. Without validation requests it trains ``epochs`` epochs. With a checkpoint
+(`baselines._checkpoint`) the state is saved after every epoch and a stopped training resumes
+at its next epoch with the same result.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from baselines._checkpoint import EpochCheckpoint, resume, save_epoch
 from baselines._early_stopping import EarlyStopping
 from baselines.seq2seq.model import Seq2SeqNet
 from baselines.seq2seq.vocab import BOS, PAD, pad_batch
@@ -73,21 +76,27 @@ def batch_loss(net: Seq2SeqNet, src: list[list[int]], tgt: list[list[int]],
 
 def run_training(net: Seq2SeqNet, src: list[list[int]], tgt: list[list[int]],
                  cfg: TrainConfig, device: torch.device,
-                 valid_mrr: Callable[[], float] | None) -> list[dict]:
+                 valid_mrr: Callable[[], float] | None,
+                 checkpoint: EpochCheckpoint | None = None) -> list[dict]:
     """Train ``net`` in place (left at its best validation epoch, in eval mode).
 
     src, tgt : training source / target id lists (`CharVocab.source` / `.target`).
     valid_mrr : called after each epoch with the net in eval mode; returns the validation
         MRR@10 (None = no validation: ``epochs`` epochs).
+    checkpoint : where the state is saved after every epoch and resumed from (None: not
+        saved).
     Returns the history: per epoch ``epoch``, ``loss`` (mean batch loss),
     ``valid_mrr_at_10`` (None without validation) and ``time_s``.
     """
     rng = np.random.default_rng(cfg.seed)
     lengths = np.fromiter((len(s) for s in src), np.int64, len(src))
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    history: list[dict] = []
     stopper = EarlyStopping(cfg.patience)
-    for epoch in range(1, cfg.epochs + 1):
+    optimizers = {"adam": opt}
+    history, done, _ = resume(checkpoint, net, optimizers, rng, stopper)
+    for epoch in range(len(history) + 1, cfg.epochs + 1):
+        if done:
+            break
         t0 = time.perf_counter()
         net.train()
         total, count = 0.0, 0
@@ -109,8 +118,8 @@ def run_training(net: Seq2SeqNet, src: list[list[int]], tgt: list[list[int]],
         history.append(record)
         logger.info("epoch %d: loss %.4f, valid MRR@10 %s, %.1fs", epoch, record["loss"],
                     record["valid_mrr_at_10"], record["time_s"])
-        if stopper.update(record["valid_mrr_at_10"], net):
-            break
+        done = stopper.update(record["valid_mrr_at_10"], net) or epoch == cfg.epochs
+        save_epoch(checkpoint, net, optimizers, rng, stopper, history, done)
     stopper.restore(net)
     net.eval()
     return history

@@ -67,6 +67,7 @@ def test_a_tiny_full_log_run_records_every_step_and_stage(tiny_run):
     steps = {s["step"]: s for s in result["steps"]}
     assert list(steps) == ["generate", "prepare", "row 9", "row 7"]
     assert all(s["outcome"] == "ok" for s in steps.values())
+    assert all(s["peak_rss_mib"] > 0 for s in steps.values())  # each step in its own process
     prep = steps["prepare"]["dataset"]
     assert prep["rows_read"] == result["settings"]["rows"] and prep["labels"] > 100
     for row in ("9", "7"):

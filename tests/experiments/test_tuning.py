@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -294,3 +295,75 @@ def test_run_hash_sees_only_this_models_search(job):
     assert tuned != untuned
     assert job(XMR_BASE, {"xrlinear": space, "ovr_linear": space})[0].config_hash == tuned
     assert job(XMR_BASE, {"xrlinear": {**space, "trials": 1}})[0].config_hash != tuned
+
+
+# ------------------------------------------------------------ stopped and resumed
+class _Stopped(Exception):
+    """Stands for a kill (a session's end) right after an epoch's checkpoint was written."""
+
+
+def _stop_at_save(monkeypatch, when):
+    """Raise _Stopped after a checkpoint save whose state satisfies ``when(state)``."""
+    from baselines._checkpoint import EpochCheckpoint
+
+    real = EpochCheckpoint.save
+
+    def save(self, state):
+        real(self, state)
+        if when(state):
+            raise _Stopped
+
+    monkeypatch.setattr(EpochCheckpoint, "save", save)
+
+
+def test_a_stopped_search_resumes_without_rerunning_finished_trials(job, monkeypatch):
+    space = {"hidden": [16, 32], "epochs": [3]}
+    spec, ds, key = job((*QAC_BASE, "qac=seq2seq_tiny", "model.n_threads=1",
+                         "model.patience=3"), {"seq2seq": {"space": space}})
+    whole = tuning.run_search(spec, ds)  # uninterrupted, nothing kept
+    fits = []
+    orig = spec.runner_cls.fit
+
+    def spy(self, d):
+        fits.append((self.parts.params["hidden"], self.checkpoint_dir))
+        return orig(self, d)
+
+    monkeypatch.setattr(spec.runner_cls, "fit", spy)
+    with monkeypatch.context() as m:  # stopped in the second trial, after its first epoch
+        _stop_at_save(m, lambda st: len(fits) == 2 and len(st["history"]) == 1)
+        with pytest.raises(_Stopped):
+            tuning.search(spec, ds, key)
+    partial = next((Path(spec.data.cache_dir) / "tuning").glob("*.partial"))
+    saved = json.loads((partial / "trials.json").read_text())
+    assert [t["params"]["hidden"] for t in saved["trials"]] == [16]
+    assert any(partial.rglob("epochs.pt"))  # the second trial's epoch 1
+    fits.clear()
+    outcome, hit = tuning.search(spec, ds, key)
+    assert not hit and [h for h, _ in fits] == [32]  # the finished trial is not run again
+    assert fits[0][1] is not None and fits[0][1].is_relative_to(partial)
+    # the same trials, values and choice as the uninterrupted search; its seconds counted
+    assert [(t["params"], t["value"], t["convergence"]) for t in outcome["trials"]] == \
+        [(t["params"], t["value"], t["convergence"]) for t in whole["trials"]]
+    assert outcome["chosen"] == whole["chosen"]
+    assert outcome["seconds"] >= saved["seconds"]
+    assert not partial.exists()  # cleared once the outcome is cached
+
+
+def test_a_stopped_neural_training_resumes_at_its_next_epoch(job, monkeypatch):
+    from experiments.training import train
+
+    spec, ds, key = job((*QAC_BASE, "qac=seq2seq_tiny", "model.n_threads=1",
+                         "model.epochs=3", "model.patience=3"))
+    saved = []
+    with monkeypatch.context() as m:
+        _stop_at_save(m, lambda st: saved.append(st["history"][-1]) or len(saved) == 2)
+        with pytest.raises(_Stopped):
+            train(spec, ds, key)
+    cache = Path(spec.data.cache_dir)
+    assert len(list((cache / "checkpoints").rglob("epochs.pt"))) == 1
+    run, trained, _ = train(spec, ds, key)
+    history = run.model.history_
+    assert trained and len(history) == 3
+    assert history[:2] == saved  # epochs 1-2 restored, not trained again (same seconds)
+    assert run.fit_time_s >= saved[0]["time_s"] + saved[1]["time_s"]
+    assert not any((cache / "checkpoints").rglob("*"))  # cleared once the model is cached

@@ -1,0 +1,125 @@
+"""Per-epoch checkpoints for the torch baselines' training loops: a training stopped between
+epochs (a session's end, a crash, a kill) resumes at its next epoch and ends with what an
+uninterrupted training gives: the same weights, optimiser moments, random streams and
+early-stopping state are restored (tests/baselines/test_checkpoint.py).
+
+A checkpoint belongs to one training: it records a fingerprint of the model's parameters and
+of the training data, and one from another training is refused rather than resumed. It is
+written whole or not at all (a temporary file, then a rename), after every epoch and once more
+when training has ended (``done``): a later ``fit`` with the same checkpoint then restores the
+result without training. Deleting the file is how a caller starts over; the harness deletes
+it once the trained model is in its cache (`experiments.training`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from baselines._early_stopping import EarlyStopping
+
+FORMAT = 1
+logger = logging.getLogger(__name__)
+
+
+def data_digest(*parts) -> str:
+    """A digest of training data: sequences of strings, numpy arrays, sparse matrices, None."""
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        if part is None:
+            h.update(b"\x00none")
+        elif sp.issparse(part):
+            m = sp.csr_matrix(part)
+            h.update(repr(m.shape).encode())
+            for a in (m.indptr, m.indices, m.data):
+                h.update(np.ascontiguousarray(a).tobytes())
+        elif isinstance(part, np.ndarray):
+            h.update(repr((part.shape, part.dtype.str)).encode())
+            h.update(np.ascontiguousarray(part).tobytes())
+        else:
+            items = list(part)
+            h.update(f"\x00{len(items)}\x00".encode())
+            h.update("\x1f".join(map(str, items)).encode("utf-8", "surrogatepass"))
+        h.update(b"\x1e")
+    return h.hexdigest()
+
+
+class EpochCheckpoint:
+    """The training state of one training at ``path`` (see the module doc).
+
+    fingerprint : plain values naming the training (parameters, data digest); a checkpoint
+        whose fingerprint differs is refused.
+    """
+
+    def __init__(self, path: str | os.PathLike, fingerprint: dict):
+        self.path = Path(path)
+        self.fingerprint = {"format": FORMAT, **fingerprint}
+        self.restored_epochs = 0  # epochs a load restored (0: trained from the start)
+        self.restored_time_s = 0.0  # their training seconds, spent by an earlier process
+
+    def load(self) -> dict | None:
+        """The saved state, or None when there is none yet."""
+        if not self.path.is_file():
+            return None
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=False)
+        except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as exc:
+            raise ValueError(f"checkpoint {self.path} cannot be read ({exc}); delete it to "
+                             f"train from the first epoch") from exc
+        if not isinstance(state, dict) or state.get("fingerprint") != self.fingerprint:
+            raise ValueError(f"checkpoint {self.path} belongs to another training (other "
+                             f"parameters or data); delete it or give this training its own "
+                             f"path")
+        history = state["history"]
+        self.restored_epochs = len(history)
+        self.restored_time_s = float(sum(r.get("time_s", 0.0) for r in history))
+        return state
+
+    def save(self, state: dict) -> None:
+        """Write ``state`` (plus the fingerprint) whole: a kill mid-write keeps the previous
+        checkpoint."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        torch.save({**state, "fingerprint": self.fingerprint}, tmp)
+        os.replace(tmp, self.path)
+
+
+def resume(checkpoint: EpochCheckpoint | None, net: torch.nn.Module,
+           optimizers: dict[str, torch.optim.Optimizer], rng: np.random.Generator,
+           stopper: EarlyStopping) -> tuple[list[dict], bool, dict]:
+    """Restore a training loop's state from ``checkpoint`` (the weights, each optimiser,
+    ``rng`` and torch's global CPU generator (dropout draws from it), the early stopping):
+    (history so far, whether training had ended, the loop's extra items). Nothing to
+    restore: ([], False, {})."""
+    state = checkpoint.load() if checkpoint is not None else None
+    if state is None:
+        return [], False, {}
+    net.load_state_dict(state["net"])
+    for name, opt in optimizers.items():
+        opt.load_state_dict(state["optimizers"][name])
+    rng.bit_generator.state = state["rng"]["numpy"]
+    torch.set_rng_state(state["rng"]["torch"])
+    stopper.load_state(state["stopper"])
+    logger.info("resumed from %s after epoch %d%s", checkpoint.path, len(state["history"]),
+                " (training had ended)" if state["done"] else "")
+    return state["history"], state["done"], state["extra"]
+
+
+def save_epoch(checkpoint: EpochCheckpoint | None, net: torch.nn.Module,
+               optimizers: dict[str, torch.optim.Optimizer], rng: np.random.Generator,
+               stopper: EarlyStopping, history: list[dict], done: bool, **extra) -> None:
+    """Save what :func:`resume` restores, after an epoch (nothing without a checkpoint)."""
+    if checkpoint is None:
+        return
+    checkpoint.save({"net": net.state_dict(),
+                     "optimizers": {k: opt.state_dict() for k, opt in optimizers.items()},
+                     "rng": {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state()},
+                     "stopper": stopper.state(), "history": history, "done": done,
+                     "extra": extra})

@@ -41,7 +41,7 @@ def run_row(row: str, data: list[str], seed: int) -> dict:
     from experiments.schema import register_configs
     from experiments.spec import resolve
     from experiments.stages import StageRecorder, stage
-    from xmr.qac.metrics import qac_metrics
+    from xmr.qac.metrics import mrr_at_k
 
     register_configs()
     with initialize_config_dir(CONF_DIR, version_base="1.3"):
@@ -60,7 +60,7 @@ def run_row(row: str, data: list[str], seed: int) -> dict:
         with stage("suggest every test request (batch)"):
             suggester = run.suggester(spec.inference, ds.labels)
             suggestions = suggester.suggest_batch(test.prev_queries, test.prefixes)
-        mrr = qac_metrics(suggestions, test.next_queries, k=10)["mrr_at_10"]
+        mrr = mrr_at_k(suggestions, test.next_queries, k=10)  # BLEU: minutes at full size
         requests = list(zip(test.prev_queries, test.prefixes, strict=True))
         with stage("latency (one request at a time, one thread)"):
             latency = time_requests(lambda q: suggester.suggest(q[0], q[1]), requests,

@@ -17,6 +17,7 @@ import hashlib
 import logging
 import os
 import pickle
+import time
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,13 @@ class EpochCheckpoint:
         self.fingerprint = {"format": FORMAT, **fingerprint}
         self.restored_epochs = 0  # epochs a load restored (0: trained from the start)
         self.restored_time_s = 0.0  # their training seconds, spent by an earlier process
+        self.save_time_s = 0.0  # seconds spent writing checkpoints in this process
+
+    def training_seconds(self, elapsed_s: float) -> float:
+        """A fit's training time from its ``elapsed_s`` in this process: without the
+        checkpoints' writing (so that a checkpointed training is timed like one without),
+        with the restored epochs' seconds."""
+        return elapsed_s - self.save_time_s + self.restored_time_s
 
     def load(self) -> dict | None:
         """The saved state, or None when there is none yet."""
@@ -85,10 +93,12 @@ class EpochCheckpoint:
     def save(self, state: dict) -> None:
         """Write ``state`` (plus the fingerprint) whole: a kill mid-write keeps the previous
         checkpoint."""
+        t0 = time.perf_counter()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
         torch.save({**state, "fingerprint": self.fingerprint}, tmp)
         os.replace(tmp, self.path)
+        self.save_time_s += time.perf_counter() - t0
 
 
 def resume(checkpoint: EpochCheckpoint | None, net: torch.nn.Module,

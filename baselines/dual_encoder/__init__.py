@@ -189,8 +189,8 @@ class DualEncoder(ParamsMixin):
         checkpoint : a file the training state is saved to after every epoch; when it holds
             this training's state (same parameters and data), training resumes after its
             last epoch with the result an uninterrupted fit gives (`baselines._checkpoint`;
-            another training's file is refused). ``fit_time_s_`` then counts the restored
-            epochs' seconds too.
+            another training's file is refused). ``fit_time_s_`` counts the restored
+            epochs' seconds too, and not the writing of checkpoints.
         """
         self._validate_params()
         texts = check_texts(train_texts, "train_texts")
@@ -258,8 +258,9 @@ class DualEncoder(ParamsMixin):
                               verbose=bool(self.verbose))
             history = run_training(net, data, cfg, device, checkpoint)
             label_vectors = encode_all_labels(net, label_bags, L, device).cpu()
-            self.fit_time_s_ = time.perf_counter() - t0 + (
-                checkpoint.restored_time_s if checkpoint is not None else 0.0)
+            self.fit_time_s_ = time.perf_counter() - t0
+            if checkpoint is not None:
+                self.fit_time_s_ = checkpoint.training_seconds(self.fit_time_s_)
         self.history_ = history
         recalls = [h["valid_recall_at_10"] for h in history]
         self.best_epoch_ = (int(np.argmax(recalls)) + 1 if recalls and recalls[0] is not None

@@ -176,8 +176,8 @@ class Seq2SeqCompleter(ParamsMixin):
         checkpoint : a file the training state is saved to after every epoch; when it holds
             this training's state (same parameters and data), training resumes after its
             last epoch with the result an uninterrupted fit gives (`baselines._checkpoint`;
-            another training's file is refused). ``fit_time_s_`` then counts the restored
-            epochs' seconds too.
+            another training's file is refused). ``fit_time_s_`` counts the restored
+            epochs' seconds too, and not the writing of checkpoints.
         """
         self._validate_params()
         prev, pre, nxt = check_triples(prev_queries, prefixes, next_queries, "training")
@@ -219,8 +219,9 @@ class Seq2SeqCompleter(ParamsMixin):
                               patience=self.patience, clip=float(self.clip), seed=self.seed,
                               verbose=bool(self.verbose))
             history = run_training(net, src, tgt, cfg, device, valid_mrr, checkpoint)
-            self.fit_time_s_ = time.perf_counter() - t0 + (
-                checkpoint.restored_time_s if checkpoint is not None else 0.0)
+            self.fit_time_s_ = time.perf_counter() - t0
+            if checkpoint is not None:
+                self.fit_time_s_ = checkpoint.training_seconds(self.fit_time_s_)
         self.history_ = history
         mrrs = [h["valid_mrr_at_10"] for h in history]
         self.best_epoch_ = (int(np.argmax(mrrs)) + 1 if mrrs and mrrs[0] is not None

@@ -301,8 +301,11 @@ class XRLinearRunner(_XRLinear, XMRRunner):
                              f"got {self.parts.label_embedding!r}")
         split = ds.splits["train"]
         t0 = time.perf_counter()
-        X = self._fit_features(split)
-        self.model = self._fit_model(X, split.Y, xmr.pifa(X, split.Y))
+        with stage("featurise"):
+            X = self._fit_features(split)
+        with stage("label embedding"):
+            Z = xmr.pifa(X, split.Y)
+        self.model = self._fit_model(X, split.Y, Z)
         self.fit_time_s = time.perf_counter() - t0  # featurisation + indexing + training
 
     def predict(self, X, inf: Inference, topk: int) -> sp.csr_matrix:
@@ -394,9 +397,11 @@ class OVRRunner(XMRRunner):
                              "the tuning step (experiments.tuning), or give a threshold")
         split = ds.splits["train"]
         t0 = time.perf_counter()
-        X = self._fit_features(split)
-        self.model = self.model_class()(**p, seed=self.parts.seed,
-                                        allow_empty=True).fit(X, split.Y)
+        with stage("featurise"):
+            X = self._fit_features(split)
+        with stage("train"):
+            self.model = self.model_class()(**p, seed=self.parts.seed,
+                                            allow_empty=True).fit(X, split.Y)
         self.fit_time_s = time.perf_counter() - t0
 
     def with_threshold(self, threshold: float) -> Runner:

@@ -32,6 +32,15 @@ def data_overrides(data_dir: str, user_fraction: float, cache_dir: str | None) -
             *([f"paths.cache_dir={cache_dir}"] if cache_dir else [])]
 
 
+STAGE_KEY = "stage_done"  # a line of the worker's output: one finished stage
+
+
+def print_stage(row: dict) -> None:
+    """One finished stage as a line of its own, at once: a step stopped by its time-out
+    still reports the stages it finished (``benchmarks.aol_full.row_step`` reads them)."""
+    print(json.dumps({STAGE_KEY: row}), flush=True)
+
+
 def run_row(row: str, data: list[str], seed: int) -> dict:
     from hydra import compose, initialize_config_dir
 
@@ -47,7 +56,7 @@ def run_row(row: str, data: list[str], seed: int) -> dict:
     with initialize_config_dir(CONF_DIR, version_base="1.3"):
         cfg = compose("config", overrides=overrides(row, data, seed))
     spec = resolve(cfg)
-    with StageRecorder() as rec:
+    with StageRecorder(on_row=print_stage) as rec:
         with stage("load prepared data"):
             ds, card, _, hit = load_data(spec.data)
         if not hit:

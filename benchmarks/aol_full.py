@@ -39,7 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._aol_full_worker import data_overrides
+from benchmarks._aol_full_worker import STAGE_KEY, data_overrides
 from benchmarks.common import finish_run, machine_info, start_run
 from xmr.datasets.aol import (
     AOL_RELEASE_FILES,
@@ -102,6 +102,10 @@ def _cache_args(cache_dir: Path | None) -> list[str]:
     return ["--cache-dir", str(cache_dir)] if cache_dir else []
 
 
+PER_RUN = ("qac_rows", "timeout_s")  # settings a resumed run may change: not what a
+# finished step measured
+
+
 def generate(log_dir: Path, n_rows: int, n_users: int, n_files: int, timeout_s: float
              ) -> dict:
     """Write the synthetic log in its own process (its peak memory measured like every
@@ -152,8 +156,14 @@ def row_step(row: str, log_dir: Path, user_fraction: float, cache_dir: Path | No
     step = {"step": f"row {row}", "outcome": _outcome(m, timeout_s), "seconds": m["seconds"],
             "peak_rss_mib": m["peak_rss_mib"]}
     lines = m["stdout"].strip().splitlines()
-    if step["outcome"] == "ok" and lines:
-        step |= json.loads(lines[-1])
+    finished = [json.loads(line)[STAGE_KEY] for line in lines
+                if line.startswith("{") and STAGE_KEY in json.loads(line)]
+    if finished:  # what a step stopped part-way had done (the whole result replaces it)
+        step["stages"] = finished
+    result = [line for line in lines if line.startswith("{") and STAGE_KEY not in
+              json.loads(line)]
+    if step["outcome"] == "ok" and result:
+        step |= json.loads(result[-1])
         # the stages reset the kernel's high-water mark, which wait4's figure is read from
         step["peak_rss_mib"] = max([m["peak_rss_mib"], *(st["peak_rss_mib"]
                                                           for st in step["stages"])])
@@ -162,6 +172,17 @@ def row_step(row: str, log_dir: Path, user_fraction: float, cache_dir: Path | No
     else:
         step["stderr_tail"] = m["stderr_tail"]
     return step
+
+
+def _when(measured: dict | None) -> str:
+    """A step's time window (UTC), code commit and 1-minute load, from its ``measured``."""
+    if not measured:
+        return "(not recorded: measured before steps recorded it)"
+    start = measured["started_utc"].replace("T", " ").removesuffix("+00:00")
+    end = measured["finished_utc"].replace("T", " ").removesuffix("+00:00")[11:]
+    commit = (measured.get("commit") or "?")[:10]
+    return (f"{start}–{end} UTC, commit `{commit}`, load "
+            f"{measured['load_average_start'][0]:.2f} → {measured['load_average_end'][0]:.2f}")
 
 
 def markdown_table(result: dict) -> str:
@@ -192,6 +213,8 @@ def markdown_table(result: dict) -> str:
                          f"{st['n_test_requests']:,} | {st['mrr_at_10']:.4f} | "
                          f"{lat['latency_p50_ms']:.3f} | {lat['latency_p99_ms']:.3f} | "
                          f"{'yes' if st['under_paper_latency'] else 'no'} |")
+    lines += ["", "When each step was measured: " + "; ".join(
+        f"{st['step']} {_when(st.get('measured'))}" for st in result["steps"]) + "."]
     peak = max((st.get("peak_rss_mib") or 0 for st in result["steps"]), default=0) / 1024
     complete = (all(st["outcome"].startswith("ok") for st in result["steps"])
                 and {f"row {r}" for r in s["qac_rows"]} <= {st["step"] for st in result["steps"]})
@@ -231,39 +254,52 @@ def main(argv: list[str] | None = None) -> dict:
     settings = {"rows": n_rows, "users": n_users, "files": args.files, "scale": args.scale,
                 "user_fraction": args.user_fraction, "seed": 0, "qac_rows": args.qac_rows,
                 "timeout_s": args.timeout}
-    record = start_run("benchmarks.aol_full", argv)
     result = {"benchmark": "aol_full", "settings": settings, "machine": machine_info(None),
               "paper_latency_ms": PAPER_LATENCY_MS, "memory_target_gib": MEMORY_TARGET_GIB,
               "steps": [], "runs": []}
     if args.resume and args.out.is_file():
         old = json.loads(args.out.read_text())
-        if old.get("settings") == settings:
+        if {k: v for k, v in old.get("settings", {}).items() if k not in PER_RUN} == \
+                {k: v for k, v in settings.items() if k not in PER_RUN}:
             result["steps"] = [s for s in old["steps"] if s["outcome"].startswith("ok")]
             result["runs"] = old.get("runs", [])
+            rows = old["settings"]["qac_rows"]  # the rows of every run, in their order
+            settings["qac_rows"] = [*rows, *(r for r in args.qac_rows if r not in rows)]
     done = {s["step"] for s in result["steps"]}
 
     def save() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2) + "\n")
 
-    def add(step: dict) -> None:
+    # the run's record is written first and completed at the end: a run stopped part-way
+    # (a kill, a session's end) still says what it was; every step carries its own times,
+    # commit and load (a resumed JSON holds steps of several runs)
+    result["runs"].append(start_run("benchmarks.aol_full", argv))
+    save()
+
+    def add(measure, *args) -> None:
+        when = start_run("benchmarks.aol_full", argv)
+        step = measure(*args)
+        step["measured"] = {k: when[k] for k in ("commit", "started_utc",
+                                                 "load_average_start")}
+        step["measured"] |= finish_run({})
         result["steps"] = [s for s in result["steps"] if s["step"] != step["step"]] + [step]
         print(f"{step['step']}: {step['outcome']}, {step['seconds']:,.1f} s, peak "
               f"{(step.get('peak_rss_mib') or math.nan) / 1024:.2f} GiB", flush=True)
         save()
 
     if "generate" not in done:
-        add(generate(args.log_dir, n_rows, n_users, args.files, args.timeout))
+        add(generate, args.log_dir, n_rows, n_users, args.files, args.timeout)
     with tempfile.TemporaryDirectory() as tmp:
         if "prepare" not in done:
-            add(prepare(args.log_dir, args.user_fraction, args.cache_dir, Path(tmp),
-                        args.timeout))
+            add(prepare, args.log_dir, args.user_fraction, args.cache_dir, Path(tmp),
+                args.timeout)
     if any(s["step"] == "prepare" and s["outcome"] == "ok" for s in result["steps"]):
         for row in args.qac_rows:
             if f"row {row}" not in done:
-                add(row_step(row, args.log_dir, args.user_fraction, args.cache_dir,
-                             args.timeout))
-    result["runs"].append(finish_run(record))
+                add(row_step, row, args.log_dir, args.user_fraction, args.cache_dir,
+                    args.timeout)
+    finish_run(result["runs"][-1])
     save()
     print(markdown_table(result))
     print(f"wrote {args.out}")

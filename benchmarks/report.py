@@ -142,6 +142,10 @@ def _loads(result: dict) -> list[float]:
     each side's before it ran."""
     values = [run[key][0] for run in recorded_runs(result)
               for key in ("load_average_start", "load_average_end") if run.get(key)]
+    for step in result.get("steps", []):  # aol_full: each step's own
+        measured = step.get("measured") or {}
+        values += [measured[key][0] for key in ("load_average_start", "load_average_end")
+                   if measured.get(key)]
     for row in result.get("sizes", []):
         values += [entry["load_average_before"] for entry in row.values()
                    if isinstance(entry, dict) and "load_average_before" in entry]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import resource
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -56,8 +56,10 @@ class StageRecorder:
     resident set during the stage), ``rss_after_mib``; nested stages are recorded too (an
     outer stage's peak covers its inner ones)."""
 
-    def __init__(self):
+    def __init__(self, on_row: Callable[[dict], None] | None = None):
         self.rows: list[dict] = []
+        self.on_row = on_row  # called with each row as its stage ends (e.g. to print it, so
+        # that a process stopped later still reports the stages it finished)
         self._open: list[list] = []  # [name, t0, peak_kib] of the stages under way
         self.peak_is_cumulative = False
 
@@ -87,6 +89,8 @@ class StageRecorder:
                           "peak_rss_mib": round(peak / 1024, 1),
                           "rss_after_mib": None if rss is None else round(rss / 1024, 1),
                           "depth": len(self._open)})
+        if self.on_row is not None:
+            self.on_row(self.rows[-1])
 
 
 _RECORDERS: list[StageRecorder] = []

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
-from benchmarks import aol_full
+from benchmarks import _aol_full_worker, aol_full
 from benchmarks.report import load_result, render
 
 FIT_STAGES = ["training matrix", "featurise", "label embedding", "index", "train"]
@@ -83,6 +84,11 @@ def test_a_tiny_full_log_run_records_every_step_and_stage(tiny_run):
         assert 0 < lat["latency_p50_ms"] <= lat["latency_p99_ms"]
         assert s["under_paper_latency"] == (lat["latency_p99_ms"] < aol_full.PAPER_LATENCY_MS)
     assert result["runs"][0]["command"].startswith("python -m benchmarks.aol_full")
+    assert result["runs"][0]["finished_utc"] >= result["runs"][0]["started_utc"]
+    for s in steps.values():  # each step says when, at which commit, under which load
+        m = s["measured"]
+        assert m["finished_utc"] >= m["started_utc"] and len(m["load_average_end"]) == 3
+        assert m["commit"] == result["runs"][0]["commit"]
     assert any((tmp / "cache").rglob("dataset_card.json"))  # the cache asked for
 
 
@@ -121,3 +127,39 @@ def test_a_partial_run_does_not_claim_the_memory_target():
     table = aol_full.markdown_table(result)
     assert "not decided: not every step finished" in table
     assert "| prepare | whole step (killed (signal 9)) | 5.0 | 0.10 |" in table
+
+
+@pytest.mark.slow
+def test_a_resumed_run_may_change_rows_and_time_out_and_a_stopped_run_leaves_its_record(
+        tiny_run, tmp_path, monkeypatch):
+    tmp, out, result = tiny_run
+    copy = tmp_path / "aol_full.json"
+    copy.write_text(out.read_text())
+    n_runs = len(json.loads(out.read_text())["runs"])
+    base = ["--log-dir", str(tmp / "log"), "--scale", "0.0003", "--files", "2",
+            "--cache-dir", str(tmp / "cache"), "--out", str(copy), "--resume"]
+
+    def stopped(*args):
+        raise KeyboardInterrupt  # a session's end in the middle of row 8
+
+    monkeypatch.setattr(aol_full, "row_step", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        aol_full.main([*base, "--rows", "8", "--timeout", "99"])
+    saved = json.loads(copy.read_text())
+    assert saved["steps"] == result["steps"]  # other rows and time-out: the steps are kept
+    assert saved["settings"]["qac_rows"] == ["9", "7", "8"]
+    assert len(saved["runs"]) == n_runs + 1 and "finished_utc" not in saved["runs"][-1]
+    assert "did not finish" in render("aol_full", "aol_full.json", root=tmp_path)
+    assert "not decided: not every step finished" in aol_full.markdown_table(saved)
+
+
+def test_a_stopped_row_keeps_the_stages_it_finished(monkeypatch):
+    stage = {"stage": "featurise", "seconds": 2.0, "peak_rss_mib": 10.0, "rss_after_mib": 9.0,
+             "depth": 1}
+    lines = [json.dumps({_aol_full_worker.STAGE_KEY: stage})] * 2
+    monkeypatch.setattr(aol_full, "run_measured", lambda cmd, **kw: {
+        "returncode": -9, "timed_out": True, "seconds": 5.0, "peak_rss_mib": 20.0,
+        "stdout": "\n".join(["progress text", *lines]) + "\n", "stderr_tail": []})
+    step = aol_full.row_step("9", Path("log"), 1.0, None, timeout_s=5)
+    assert step["outcome"].startswith("stopped after") and step["stages"] == [stage, stage]
+    assert "latency" not in step

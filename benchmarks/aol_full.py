@@ -220,8 +220,8 @@ def markdown_table(result: dict) -> str:
                 and {f"row {r}" for r in s["qac_rows"]} <= {st["step"] for st in result["steps"]})
     verdict = ("met" if peak <= MEMORY_TARGET_GIB else "not met") if complete else (
         "not decided: not every step finished")
-    lines += ["", f"Largest peak of a step: {peak:.2f} GiB (target ≤ {MEMORY_TARGET_GIB:g} "
-              f"GiB: {verdict})."]
+    lines += ["", f"Largest peak of a step: {peak:.2f} GiB, Table 2 row(s) "
+              f"{', '.join(s['qac_rows'])} (target ≤ {MEMORY_TARGET_GIB:g} GiB: {verdict})."]
     return "\n".join(lines) + "\n"
 
 

@@ -102,7 +102,7 @@ def test_resume_keeps_finished_steps_and_the_report_renders(tiny_run, tmp_path):
     (tmp_path / "docs" / "r.json").write_text(out.read_text())
     block = render("aol_full", "docs/r.json", root=tmp_path)
     assert "| row 9 | train |" in block and "| 7 |" in block
-    assert "target ≤ 16 GiB: met" in block
+    assert "row(s) 9, 7 (target ≤ 16 GiB: met)" in block
     assert load_result("aol_full", tmp_path / "docs" / "r.json")["steps"]
 
 

@@ -180,7 +180,8 @@ def _when(measured: dict | None) -> str:
         return "(not recorded: measured before steps recorded it)"
     start = measured["started_utc"].replace("T", " ").removesuffix("+00:00")
     end = measured["finished_utc"].replace("T", " ").removesuffix("+00:00")[11:]
-    commit = (measured.get("commit") or "?")[:10]
+    commit = measured.get("commit") or "?"
+    commit = commit.removesuffix("-dirty")[:10] + ("-dirty" if commit.endswith("-dirty") else "")
     return (f"{start}–{end} UTC, commit `{commit}`, load "
             f"{measured['load_average_start'][0]:.2f} → {measured['load_average_end'][0]:.2f}")
 

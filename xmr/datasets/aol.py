@@ -48,6 +48,7 @@ user's events until the end. Malformed rows are skipped and counted in ``dataset
 from __future__ import annotations
 
 import gzip
+import io
 import logging
 import math
 import re
@@ -621,7 +622,9 @@ def _done_marker(path: Path) -> Path:
 def _open_for_writing(path: Path, compresslevel: int = 6):
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".gz":
-        return gzip.open(path, "wt", encoding="utf-8", newline="", compresslevel=compresslevel)
+        # mtime=0: the same log gives the same bytes (gzip otherwise stamps the write time)
+        raw = gzip.GzipFile(path, "wb", compresslevel=compresslevel, mtime=0)
+        return io.TextIOWrapper(raw, encoding="utf-8", newline="")
     return open(path, "w", encoding="utf-8", newline="")
 
 

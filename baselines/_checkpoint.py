@@ -101,6 +101,18 @@ class EpochCheckpoint:
         self.save_time_s += time.perf_counter() - t0
 
 
+def for_training(path: str | os.PathLike | None, model: str, params: dict, data: tuple,
+                 **settings) -> EpochCheckpoint | None:
+    """The checkpoint at ``path`` of one training (None without a path): its fingerprint
+    names the ``model``, its ``params`` (less ``verbose``, which changes no result), the
+    fit's other ``settings`` and a :func:`data_digest` of its ``data``."""
+    if path is None:
+        return None
+    params = {k: v for k, v in params.items() if k != "verbose"}
+    return EpochCheckpoint(path, {"model": model, "params": params, **settings,
+                                  "data": data_digest(*data)})
+
+
 def resume(checkpoint: EpochCheckpoint | None, net: torch.nn.Module,
            optimizers: dict[str, torch.optim.Optimizer], rng: np.random.Generator,
            stopper: EarlyStopping) -> tuple[list[dict], bool, dict]:

@@ -40,7 +40,14 @@ import time
 from pathlib import Path
 
 from benchmarks._aol_full_worker import STAGE_KEY, data_overrides
-from benchmarks.common import finish_run, machine_info, start_run
+from benchmarks.common import (
+    finish_run,
+    machine_info,
+    short_commit,
+    start_measurement,
+    start_run,
+    time_window,
+)
 from xmr.datasets.aol import (
     AOL_RELEASE_FILES,
     AOL_RELEASE_ROWS,
@@ -155,15 +162,13 @@ def row_step(row: str, log_dir: Path, user_fraction: float, cache_dir: Path | No
     m = run_measured(cmd, timeout_s=timeout_s, env=_env())
     step = {"step": f"row {row}", "outcome": _outcome(m, timeout_s), "seconds": m["seconds"],
             "peak_rss_mib": m["peak_rss_mib"]}
-    lines = m["stdout"].strip().splitlines()
-    finished = [json.loads(line)[STAGE_KEY] for line in lines
-                if line.startswith("{") and STAGE_KEY in json.loads(line)]
+    printed = [json.loads(line) for line in m["stdout"].splitlines() if line.startswith("{")]
+    finished = [d[STAGE_KEY] for d in printed if STAGE_KEY in d]
     if finished:  # what a step stopped part-way had done (the whole result replaces it)
         step["stages"] = finished
-    result = [line for line in lines if line.startswith("{") and STAGE_KEY not in
-              json.loads(line)]
+    result = [d for d in printed if STAGE_KEY not in d]
     if step["outcome"] == "ok" and result:
-        step |= json.loads(result[-1])
+        step |= result[-1]
         # the stages reset the kernel's high-water mark, which wait4's figure is read from
         step["peak_rss_mib"] = max([m["peak_rss_mib"], *(st["peak_rss_mib"]
                                                           for st in step["stages"])])
@@ -178,11 +183,9 @@ def _when(measured: dict | None) -> str:
     """A step's time window (UTC), code commit and 1-minute load, from its ``measured``."""
     if not measured:
         return "(not recorded: measured before steps recorded it)"
-    start = measured["started_utc"].replace("T", " ").removesuffix("+00:00")
-    end = measured["finished_utc"].replace("T", " ").removesuffix("+00:00")[11:]
-    commit = measured.get("commit") or "?"
-    commit = commit.removesuffix("-dirty")[:10] + ("-dirty" if commit.endswith("-dirty") else "")
-    return (f"{start}–{end} UTC, commit `{commit}`, load "
+    window = time_window(measured["started_utc"], measured["finished_utc"])
+    commit = short_commit(measured.get("commit")) or "?"
+    return (f"{window}, commit `{commit}`, load "
             f"{measured['load_average_start'][0]:.2f} → {measured['load_average_end'][0]:.2f}")
 
 
@@ -279,11 +282,9 @@ def main(argv: list[str] | None = None) -> dict:
     save()
 
     def add(measure, *args) -> None:
-        when = start_run("benchmarks.aol_full", argv)
+        when = start_measurement()
         step = measure(*args)
-        step["measured"] = {k: when[k] for k in ("commit", "started_utc",
-                                                 "load_average_start")}
-        step["measured"] |= finish_run({})
+        step["measured"] = finish_run(when)
         result["steps"] = [s for s in result["steps"] if s["step"] != step["step"]] + [step]
         print(f"{step['step']}: {step['outcome']}, {step['seconds']:,.1f} s, peak "
               f"{(step.get('peak_rss_mib') or math.nan) / 1024:.2f} GiB", flush=True)

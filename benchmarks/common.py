@@ -85,20 +85,46 @@ def _now_utc() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
+def start_measurement() -> dict:
+    """The code's git commit, the UTC start time and the load averages (1, 5, 15 min) of
+    something measured now; :func:`finish_run` adds its end."""
+    return {"commit": git_commit(), "started_utc": _now_utc(),
+            "load_average_start": list(os.getloadavg())}
+
+
 def start_run(module: str, argv: list[str]) -> dict:
     """When, what and under which load a benchmark run started: the command
-    (``python -m <module> <argv>``), the code's git commit, the UTC start time and the load
-    averages (1, 5, 15 min). :func:`finish_run` adds the end; results keep a list of these
-    under ``"runs"`` (one per invocation: ``benchmarks.scale --resume`` appends)."""
-    return {"command": shlex.join(["python", "-m", module, *map(str, argv)]),
-            "commit": git_commit(), "started_utc": _now_utc(),
-            "load_average_start": list(os.getloadavg())}
+    (``python -m <module> <argv>``) and :func:`start_measurement`. :func:`finish_run` adds
+    the end; results keep a list of these under ``"runs"`` (one per invocation:
+    ``benchmarks.scale --resume`` appends)."""
+    return {"command": shlex.join(["python", "-m", module, *map(str, argv)])} | \
+        start_measurement()
 
 
 def finish_run(run: dict) -> dict:
     """``run`` (from :func:`start_run`) with its UTC end time and end load averages."""
     run |= {"finished_utc": _now_utc(), "load_average_end": list(os.getloadavg())}
     return run
+
+
+def short_commit(commit: str | None, chars: int = 10) -> str | None:
+    """A commit as the docs show it: its first ``chars`` hex digits, keeping ``-dirty``."""
+    if not commit:
+        return None
+    head, dirty = commit.removesuffix("-dirty"), commit.endswith("-dirty")
+    return head[:chars] + ("-dirty" if dirty else "")
+
+
+def time_window(started_utc: str | None, finished_utc: str | None) -> str | None:
+    """"2026-12-04 19:49:10–20:16:00 UTC" (the end's date only when it differs); "(did not
+    finish)" without an end; None without a start."""
+    if not started_utc:
+        return None
+    start = started_utc.replace("T", " ").removesuffix("+00:00")
+    if not finished_utc:
+        return f"{start} UTC (did not finish)"
+    end = finished_utc.replace("T", " ").removesuffix("+00:00")
+    return f"{start}–{end[11:] if end[:10] == start[:10] else end} UTC"
 
 
 def recorded_runs(result: dict) -> list[dict]:

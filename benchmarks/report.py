@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.common import recorded_runs
+from benchmarks.common import recorded_runs, short_commit, time_window
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DOCS = Path("docs") / "results"  # the pages holding generated blocks, from the root
@@ -153,27 +153,15 @@ def _loads(result: dict) -> list[float]:
 
 
 def _when(run: dict) -> str:
-    start, end = run.get("started_utc"), run.get("finished_utc")
-    if not start:
-        return f"date {NOT_RECORDED}"
-    start = start.replace("T", " ").removesuffix("+00:00")
-    if not end:
-        return f"{start} UTC (did not finish)"
-    end = end.replace("T", " ").removesuffix("+00:00")
-    if end[:10] == start[:10]:
-        end = end[11:]
-    return f"{start}–{end} UTC"
+    return time_window(run.get("started_utc"), run.get("finished_utc")) or \
+        f"date {NOT_RECORDED}"
 
 
 def _run_line(run: dict) -> str:
     command = f"`{_portable(run['command'])}`" if run.get("command") else \
         f"command {NOT_RECORDED}"
-    commit = run.get("commit")
-    if commit:
-        head, dirty = commit.removesuffix("-dirty"), commit.endswith("-dirty")
-        commit = f"commit `{head[:COMMIT_CHARS]}{'-dirty' if dirty else ''}`"
-    else:
-        commit = f"commit {NOT_RECORDED}"
+    commit = short_commit(run.get("commit"), COMMIT_CHARS)
+    commit = f"commit `{commit}`" if commit else f"commit {NOT_RECORDED}"
     loads = [run[k][0] for k in ("load_average_start", "load_average_end") if run.get(k)]
     load = f"load {' → '.join(f'{v:.2f}' for v in loads)}" if loads else \
         f"load {NOT_RECORDED}"

@@ -38,7 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from baselines._checkpoint import EpochCheckpoint, data_digest
+from baselines._checkpoint import for_training
 from baselines.dual_encoder.features import HashedNgrams
 from baselines.dual_encoder.model import DualEncoderNet
 from baselines.dual_encoder.search import exact_topk, topk_to_csr
@@ -220,13 +220,10 @@ class DualEncoder(ParamsMixin):
             Y_valid = check_labels(valid[1], len(valid_texts))
             if Y_valid.shape[1] != L:
                 raise ValueError(f"valid Y has {Y_valid.shape[1]} label columns, Y has {L}")
-        if checkpoint is not None:
-            params = {k: v for k, v in self.get_params().items() if k != "verbose"}
-            checkpoint = EpochCheckpoint(checkpoint, {
-                "model": "dual_encoder", "params": params, "valid_fraction": valid_fraction,
-                "data": data_digest(texts, Y, label_texts,
-                                    *((valid_texts, Y_valid) if valid is not None
-                                      else (None,)))})
+        checkpoint = for_training(
+            checkpoint, "dual_encoder", self.get_params(),
+            (texts, Y, label_texts, *((valid_texts, Y_valid) if valid is not None else (None,))),
+            valid_fraction=valid_fraction)
         device = self._device()
         with _torch_settings(self.n_threads, deterministic=True):
             t0 = time.perf_counter()

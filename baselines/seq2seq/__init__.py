@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from baselines._checkpoint import EpochCheckpoint, data_digest
+from baselines._checkpoint import for_training
 from baselines._qac_checks import check_request, check_requests, check_triples
 from baselines.dual_encoder import _torch_settings
 from baselines.seq2seq.decode import beam_complete
@@ -186,12 +186,9 @@ class Seq2SeqCompleter(ParamsMixin):
                 raise TypeError("valid must be a (prev_queries, prefixes, next_queries) tuple "
                                 "or None")
             vprev, vpre, vnxt = check_triples(*valid, "valid")
-        if checkpoint is not None:
-            params = {k: v for k, v in self.get_params().items() if k != "verbose"}
-            checkpoint = EpochCheckpoint(checkpoint, {
-                "model": "seq2seq", "params": params,
-                "data": data_digest(prev, pre, nxt, *((vprev, vpre, vnxt) if valid is not None
-                                                       else (None,)))})
+        checkpoint = for_training(
+            checkpoint, "seq2seq", self.get_params(),
+            (prev, pre, nxt, *((vprev, vpre, vnxt) if valid is not None else (None,))))
         device = self._train_device()
         with _torch_settings(self.n_threads, deterministic=True):
             t0 = time.perf_counter()

@@ -37,7 +37,6 @@ def test_stages_record_time_and_peak_and_nest():
     # already holds, and the resident set would not grow
     import os
     import subprocess
-    from pathlib import Path
 
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     proc = subprocess.run([sys.executable, "-c", _STAGES_SCRIPT], capture_output=True,

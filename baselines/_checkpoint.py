@@ -25,8 +25,12 @@ import scipy.sparse as sp
 import torch
 
 from baselines._early_stopping import EarlyStopping
+from baselines._errors import CheckpointError
 
 FORMAT = 1
+# parameters that say where and how fast a training runs, not what it learns (the harness's
+# training key leaves them out too): a training stopped on one machine resumes on another
+RUN_PARAMS = ("verbose", "n_threads", "device")
 logger = logging.getLogger(__name__)
 
 
@@ -79,10 +83,10 @@ class EpochCheckpoint:
         try:
             state = torch.load(self.path, map_location="cpu", weights_only=False)
         except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as exc:
-            raise ValueError(f"checkpoint {self.path} cannot be read ({exc}); delete it to "
+            raise CheckpointError(f"checkpoint {self.path} cannot be read ({exc}); delete it to "
                              f"train from the first epoch") from exc
         if not isinstance(state, dict) or state.get("fingerprint") != self.fingerprint:
-            raise ValueError(f"checkpoint {self.path} belongs to another training (other "
+            raise CheckpointError(f"checkpoint {self.path} belongs to another training (other "
                              f"parameters or data); delete it or give this training its own "
                              f"path")
         history = state["history"]
@@ -96,7 +100,14 @@ class EpochCheckpoint:
         t0 = time.perf_counter()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
-        torch.save({**state, "fingerprint": self.fingerprint}, tmp)
+        try:
+            with open(tmp, "wb") as f:
+                torch.save({**state, "fingerprint": self.fingerprint}, f)
+                f.flush()
+                os.fsync(f.fileno())  # on disk before the rename: an OS crash keeps one
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk leaves no gigabyte-sized remnant
+            raise
         os.replace(tmp, self.path)
         self.save_time_s += time.perf_counter() - t0
 
@@ -104,11 +115,11 @@ class EpochCheckpoint:
 def for_training(path: str | os.PathLike | None, model: str, params: dict, data: tuple,
                  **settings) -> EpochCheckpoint | None:
     """The checkpoint at ``path`` of one training (None without a path): its fingerprint
-    names the ``model``, its ``params`` (less ``verbose``, which changes no result), the
-    fit's other ``settings`` and a :func:`data_digest` of its ``data``."""
+    names the ``model``, its ``params`` (less :data:`RUN_PARAMS`), the fit's other
+    ``settings`` and a :func:`data_digest` of its ``data``."""
     if path is None:
         return None
-    params = {k: v for k, v in params.items() if k != "verbose"}
+    params = {k: v for k, v in params.items() if k not in RUN_PARAMS}
     return EpochCheckpoint(path, {"model": model, "params": params, **settings,
                                   "data": data_digest(*data)})
 
@@ -117,7 +128,8 @@ def resume(checkpoint: EpochCheckpoint | None, net: torch.nn.Module,
            optimizers: dict[str, torch.optim.Optimizer], rng: np.random.Generator,
            stopper: EarlyStopping) -> tuple[list[dict], bool, dict]:
     """Restore a training loop's state from ``checkpoint`` (the weights, each optimiser,
-    ``rng`` and torch's global CPU generator (dropout draws from it), the early stopping):
+    ``rng``, torch's global CPU and CUDA generators (dropout draws from them), the early
+    stopping):
     (history so far, whether training had ended, the loop's extra items). Nothing to
     restore: ([], False, {})."""
     state = checkpoint.load() if checkpoint is not None else None
@@ -128,6 +140,8 @@ def resume(checkpoint: EpochCheckpoint | None, net: torch.nn.Module,
         opt.load_state_dict(state["optimizers"][name])
     rng.bit_generator.state = state["rng"]["numpy"]
     torch.set_rng_state(state["rng"]["torch"])
+    if state["rng"].get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["rng"]["cuda"])  # dropout on a GPU draws here
     stopper.load_state(state["stopper"])
     logger.info("resumed from %s after epoch %d%s", checkpoint.path, len(state["history"]),
                 " (training had ended)" if state["done"] else "")
@@ -142,6 +156,8 @@ def save_epoch(checkpoint: EpochCheckpoint | None, net: torch.nn.Module,
         return
     checkpoint.save({"net": net.state_dict(),
                      "optimizers": {k: opt.state_dict() for k, opt in optimizers.items()},
-                     "rng": {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state()},
+                     "rng": {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state(),
+                             "cuda": (torch.cuda.get_rng_state_all()
+                                      if torch.cuda.is_initialized() else None)},
                      "stopper": stopper.state(), "history": history, "done": done,
                      "extra": extra})

@@ -67,16 +67,21 @@ def run_measured(cmd: list[str], *, timeout_s: float, env: dict | None = None) -
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
         timed_out = False
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() - t0 > timeout_s:
-                proc.kill()
-                timed_out = True
-                pid, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.2)
+        try:
+            while True:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.perf_counter() - t0 > timeout_s:
+                    proc.kill()
+                    timed_out = True
+                    pid, status, usage = os.wait4(proc.pid, 0)
+                    break
+                time.sleep(0.2)
+        except BaseException:  # this run stopped (Ctrl-C, a kill): no orphan measuring on
+            proc.kill()        # beside the next run
+            os.wait4(proc.pid, 0)
+            raise
         proc.returncode = os.waitstatus_to_exitcode(status)  # Popen must not wait again
         seconds = time.perf_counter() - t0
         out.seek(0)
@@ -141,6 +146,9 @@ def prepare(log_dir: Path, user_fraction: float, cache_dir: Path | None, work: P
     m = run_measured(cmd, timeout_s=timeout_s, env=_env())
     step = {"step": "prepare", "outcome": _outcome(m, timeout_s), "seconds": m["seconds"],
             "peak_rss_mib": m["peak_rss_mib"]}
+    if step["outcome"] == "ok" and any(line.startswith("cache hit")
+                                       for line in m["stdout"].splitlines()):
+        step["outcome"] = "ok (cache hit: prepared by an earlier run, only loaded)"
     card_path = work / "prepare" / "dataset_card.json"
     if step["outcome"] == "ok" and card_path.is_file():
         card = json.loads(card_path.read_text())
@@ -162,21 +170,34 @@ def row_step(row: str, log_dir: Path, user_fraction: float, cache_dir: Path | No
     m = run_measured(cmd, timeout_s=timeout_s, env=_env())
     step = {"step": f"row {row}", "outcome": _outcome(m, timeout_s), "seconds": m["seconds"],
             "peak_rss_mib": m["peak_rss_mib"]}
-    printed = [json.loads(line) for line in m["stdout"].splitlines() if line.startswith("{")]
+    printed = _json_lines(m["stdout"])
     finished = [d[STAGE_KEY] for d in printed if STAGE_KEY in d]
     if finished:  # what a step stopped part-way had done (the whole result replaces it)
         step["stages"] = finished
     result = [d for d in printed if STAGE_KEY not in d]
     if step["outcome"] == "ok" and result:
         step |= result[-1]
-        # the stages reset the kernel's high-water mark, which wait4's figure is read from
-        step["peak_rss_mib"] = max([m["peak_rss_mib"], *(st["peak_rss_mib"]
-                                                          for st in step["stages"])])
+    # the stages reset the kernel's high-water mark, which wait4's figure is read from
+    step["peak_rss_mib"] = max([m["peak_rss_mib"], *(st["peak_rss_mib"]
+                                                      for st in step.get("stages", []))])
+    if step["outcome"] == "ok" and result:
         lat = step["latency"]
         step["under_paper_latency"] = bool(lat["latency_p99_ms"] < PAPER_LATENCY_MS)
     else:
         step["stderr_tail"] = m["stderr_tail"]
     return step
+
+
+def _json_lines(stdout: str) -> list[dict]:
+    """The JSON objects a worker printed, one per line; a line cut by a kill is skipped."""
+    found = []
+    for line in stdout.splitlines():
+        if line.startswith("{"):
+            try:
+                found.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return found
 
 
 def _when(measured: dict | None) -> str:
@@ -205,7 +226,8 @@ def markdown_table(result: dict) -> str:
         for st in step.get("stages", []):
             if st["stage"] == "fit (all of it)":
                 continue  # its inner stages are listed
-            lines.append(f"| {step['step']} | {st['stage']} | {st['seconds']:,.1f} | "
+            name = st["stage"] + (" (raised: did not finish)" if st.get("failed") else "")
+            lines.append(f"| {step['step']} | {name} | {st['seconds']:,.1f} | "
                          f"{st['peak_rss_mib'] / 1024:.2f} |")
     rows = [st for st in result["steps"] if "latency" in st]
     if rows:
@@ -263,13 +285,19 @@ def main(argv: list[str] | None = None) -> dict:
               "steps": [], "runs": []}
     if args.resume and args.out.is_file():
         old = json.loads(args.out.read_text())
-        if {k: v for k, v in old.get("settings", {}).items() if k not in PER_RUN} == \
-                {k: v for k, v in settings.items() if k not in PER_RUN}:
-            result["steps"] = [s for s in old["steps"] if s["outcome"].startswith("ok")]
-            result["runs"] = old.get("runs", [])
-            rows = old["settings"]["qac_rows"]  # the rows of every run, in their order
-            settings["qac_rows"] = [*rows, *(r for r in args.qac_rows if r not in rows)]
-    done = {s["step"] for s in result["steps"]}
+        differ = sorted(k for k in {*settings, *old.get("settings", {})} - set(PER_RUN)
+                        if old.get("settings", {}).get(k) != settings.get(k))
+        if differ:  # resuming would overwrite what --out holds: refuse, say what differs
+            p.error(f"--resume: {args.out} was measured with other settings "
+                    + ", ".join(f"{k}={old.get('settings', {}).get(k)!r} (now "
+                                f"{settings.get(k)!r})" for k in differ)
+                    + "; run with those settings, or give another --out")
+        # a step that did not finish is kept (its stages say how far it got) and run again
+        result["steps"] = old["steps"]
+        result["runs"] = old.get("runs", [])
+        rows = old["settings"]["qac_rows"]  # the rows of every run, in their order
+        settings["qac_rows"] = [*rows, *(r for r in args.qac_rows if r not in rows)]
+    done = {s["step"] for s in result["steps"] if s["outcome"].startswith("ok")}
 
     def save() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -296,7 +324,7 @@ def main(argv: list[str] | None = None) -> dict:
         if "prepare" not in done:
             add(prepare, args.log_dir, args.user_fraction, args.cache_dir, Path(tmp),
                 args.timeout)
-    if any(s["step"] == "prepare" and s["outcome"] == "ok" for s in result["steps"]):
+    if "prepare" in {s["step"] for s in result["steps"] if s["outcome"].startswith("ok")}:
         for row in args.qac_rows:
             if f"row {row}" not in done:
                 add(row_step, row, args.log_dir, args.user_fraction, args.cache_dir,
@@ -308,5 +336,10 @@ def main(argv: list[str] | None = None) -> dict:
     return result
 
 
+def all_ok(result: dict) -> bool:
+    """Every step finished (the exit status says so: 0, else 1)."""
+    return all(step["outcome"].startswith("ok") for step in result["steps"])
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(0 if all_ok(main()) else 1)

@@ -78,7 +78,7 @@ class StageRecorder:
             self.peak_is_cumulative = True
         self._open.append([name, time.perf_counter(), 0])
 
-    def _end(self) -> None:
+    def _end(self, failed: bool = False) -> None:
         name, t0, peak = self._open.pop()
         seconds = time.perf_counter() - t0
         peak = max(peak, _peak_kib())
@@ -89,6 +89,8 @@ class StageRecorder:
                           "peak_rss_mib": round(peak / 1024, 1),
                           "rss_after_mib": None if rss is None else round(rss / 1024, 1),
                           "depth": len(self._open)})
+        if failed:  # it raised: its time and memory up to then, but it did not finish
+            self.rows[-1]["failed"] = True
         if self.on_row is not None:
             self.on_row(self.rows[-1])
 
@@ -106,5 +108,7 @@ def stage(name: str) -> Iterator[None]:
     rec._start(name)
     try:
         yield
-    finally:
-        rec._end()
+    except BaseException:
+        rec._end(failed=True)
+        raise
+    rec._end()

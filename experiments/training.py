@@ -67,6 +67,8 @@ def _train_or_load(run: Runner, ds, key: dict, key_hash: str, cache_dir: Path) -
             run.load(folder)
             run.fit_time_s = json.loads(meta_file.read_text())["train_time_s"]
             log.info("model cache hit: %s", folder)
+            # left by a process stopped between caching the model and removing it
+            shutil.rmtree(checkpoint_dir(cache_dir, key_hash), ignore_errors=True)
             return False
         # a neural model saves its state after every epoch here: a job stopped mid-training
         # (a session's end, a crash) resumes at its next epoch when rerun

@@ -35,6 +35,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from baselines._errors import CheckpointError
+from experiments.code_version import code_version
 from experiments.datacache import config_hash
 from experiments.spec import FEATURE_KEY, VOLATILE, JobSpec
 from experiments.training import _file_lock
@@ -153,10 +155,10 @@ def apply(spec: JobSpec, values: dict, *, stop_on: str, train_at: float | None =
 # -------------------------------------------------------------------------- the search
 def cache_key(spec: JobSpec, dataset_key: str) -> dict:
     """What determines a search's outcome: the data, the untuned model (its training key),
-    the space and budget, the metric, the split, and the prediction settings it scores
-    with."""
+    the space and budget, the metric, the split, the prediction settings it scores with, and
+    the code that trains and scores (other code searches again, as it retrains)."""
     t = spec.tuning
-    return {"dataset": dataset_key, **spec.model_key,
+    return {"dataset": dataset_key, **spec.model_key, "code": code_version(),
             "tuning": {"space": {k: list(v) for k, v in t.space.items()},
                        "features": {k: v[1] for k, v in t.feature_sets.items()},
                        "trials": t.trials, "seconds": t.seconds, "metric": t.metric,
@@ -217,13 +219,16 @@ def run_search(spec: JobSpec, ds, work: Path | None = None) -> dict:
     points = grid(spec)
     stopped_by_budget = False
     for i, values in enumerate(points):
+        # a trial scored before the search was stopped is kept (a failed one runs again:
+        # its cause may have been mended); the budget then bounds the trials still to run
+        done = next((tr for tr in earlier if tr["value"] is not None
+                     and _same_values(tr["params"], values)), None)
+        if done is not None:
+            trials.append(done)
+            continue
         if t.seconds is not None and i and elapsed() >= t.seconds:
             stopped_by_budget = True
             break
-        done = next((tr for tr in earlier if _same_values(tr["params"], values)), None)
-        if done is not None:  # finished before the search was stopped
-            trials.append(done)
-            continue
         s0 = time.perf_counter()
         train_at = (_train_threshold(spec, values["threshold"])
                     if "threshold" in values and "threshold" in free else None)
@@ -231,6 +236,8 @@ def run_search(spec: JobSpec, ds, work: Path | None = None) -> dict:
         key = config_hash(tspec.model_key)
         try:  # a value the data refuses (a threshold pruning every weight) loses the trial
             if last is None or last[0] != key:
+                if last is not None and work is not None:  # its free values are done
+                    shutil.rmtree(work / "checkpoints" / last[0], ignore_errors=True)
                 last = None
                 run = tspec.runner()
                 if work is not None:
@@ -241,6 +248,8 @@ def run_search(spec: JobSpec, ds, work: Path | None = None) -> dict:
             if "threshold" in values and "threshold" in free:
                 run = run.with_threshold(float(values["threshold"]))
             result = spec.task.evaluate(run, vds, tspec.inference, ev, trained=True)
+        except CheckpointError:
+            raise  # the checkpoint's fault, not the values': the user must act
         except ValueError as exc:
             log.warning("tuning trial %s failed: %s", values, exc)
             trials.append({"params": values, "value": None, "error": str(exc),

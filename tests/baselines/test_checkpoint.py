@@ -13,6 +13,7 @@ from _qac_sessions import tiny_rows
 import baselines.dual_encoder.train as de_train
 import baselines.seq2seq.train as s2s_train
 from baselines._checkpoint import EpochCheckpoint, data_digest
+from baselines._errors import CheckpointError
 from baselines.dual_encoder import DualEncoder
 from baselines.seq2seq import Seq2SeqCompleter
 from xmr.datasets.synthetic import make_product_search_preset
@@ -100,15 +101,18 @@ def test_another_trainings_or_a_damaged_checkpoint_is_refused(tmp_path):
     small = {**S2S, "epochs": 1}
     ckpt = tmp_path / "s2s.pt"
     Seq2SeqCompleter(**small, seed=0).fit(*rows, checkpoint=ckpt)
-    with pytest.raises(ValueError, match="another training"):  # other parameters
+    with pytest.raises(CheckpointError, match="another training"):  # other parameters
         Seq2SeqCompleter(**small, seed=1).fit(*rows, checkpoint=ckpt)
-    with pytest.raises(ValueError, match="another training"):  # other data
+    with pytest.raises(CheckpointError, match="another training"):  # other data
         Seq2SeqCompleter(**small, seed=0).fit(*tiny_rows(2), checkpoint=ckpt)
-    # verbose changes nothing the training computes: the checkpoint is still this one's
+    # verbose and the thread count say how it runs, not what it learns (the harness's
+    # training key leaves them out too): the checkpoint is still this one's
     Seq2SeqCompleter(**small, seed=0, verbose=True).fit(*rows, checkpoint=ckpt)
+    Seq2SeqCompleter(**{**small, "n_threads": 2}, seed=0).fit(*rows, checkpoint=ckpt)
     ckpt.write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="cannot be read.*delete it"):
+    with pytest.raises(CheckpointError, match="cannot be read.*delete it"):
         Seq2SeqCompleter(**small, seed=0).fit(*rows, checkpoint=ckpt)
+    assert not list(tmp_path.glob("*.tmp"))  # every write completed or left nothing
 
 
 def test_data_digest_tells_data_apart():
@@ -122,3 +126,19 @@ def test_data_digest_tells_data_apart():
     assert base != data_digest(["a", "b"], sp.csr_matrix(np.eye(3, k=1, dtype=np.float32)),
                                None)
     assert base != data_digest(["a", "b"], Y, ["t"])
+
+
+def test_a_failed_write_leaves_the_previous_checkpoint_and_no_remnant(tmp_path, monkeypatch):
+    ckpt = EpochCheckpoint(tmp_path / "c.pt", {"model": "m"})
+    ckpt.save({"history": [{"epoch": 1}]})
+
+    def full_disk(obj, f):
+        f.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        ckpt.save({"history": [{"epoch": 1}, {"epoch": 2}]})
+    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
+    monkeypatch.undo()
+    assert ckpt.load()["history"] == [{"epoch": 1}]

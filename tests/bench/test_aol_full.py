@@ -162,3 +162,38 @@ def test_a_stopped_row_keeps_the_stages_it_finished(monkeypatch):
     step = aol_full.row_step("9", Path("log"), 1.0, None, timeout_s=5)
     assert step["outcome"].startswith("stopped after") and step["stages"] == [stage, stage]
     assert "latency" not in step
+
+
+def test_a_stopped_row_reports_its_stages_peak_and_skips_a_cut_line(monkeypatch):
+    # the stages reset the kernel's high-water mark: wait4's 20 MiB understates the 300 MiB
+    # a finished stage reached; the kill cut the last line mid-object
+    stage = {"stage": "index", "seconds": 2.0, "peak_rss_mib": 300.0, "rss_after_mib": 9.0,
+             "depth": 1}
+    monkeypatch.setattr(aol_full, "run_measured", lambda cmd, **kw: {
+        "returncode": -9, "timed_out": False, "seconds": 5.0, "peak_rss_mib": 20.0,
+        "stdout": json.dumps({_aol_full_worker.STAGE_KEY: stage}) + '\n{"stage_do',
+        "stderr_tail": []})
+    step = aol_full.row_step("9", Path("log"), 1.0, None, timeout_s=5)
+    assert step["outcome"].startswith("killed") and step["stages"] == [stage]
+    assert step["peak_rss_mib"] == 300.0
+
+
+def test_resume_refuses_other_settings_and_keeps_what_out_holds(tiny_run, tmp_path, capsys):
+    tmp, out, _ = tiny_run
+    copy = tmp_path / "aol_full.json"
+    copy.write_text(out.read_text())
+    before = copy.read_text()
+    with pytest.raises(SystemExit) as exc:
+        aol_full.main(["--log-dir", str(tmp / "log"), "--scale", "0.0004", "--files", "2",
+                       "--cache-dir", str(tmp / "cache"), "--out", str(copy), "--resume"])
+    assert exc.value.code == 2 and copy.read_text() == before
+    err = capsys.readouterr().err
+    assert "other settings" in err and "scale=0.0003 (now 0.0004)" in err
+
+
+def test_the_exit_status_says_whether_every_step_finished():
+    ok = {"steps": [{"step": "prepare", "outcome": "ok (cache hit: only loaded)"},
+                    {"step": "row 9", "outcome": "ok"}]}
+    assert aol_full.all_ok(ok)
+    ok["steps"].append({"step": "row 7", "outcome": "stopped after the 5 s time-out"})
+    assert not aol_full.all_ok(ok)

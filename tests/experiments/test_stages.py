@@ -25,3 +25,15 @@ def test_product_search_runners_mark_their_stages(compose_cfg, tmp_path, overrid
         spec.runner().fit(ds)
     assert [r["stage"] for r in rec.rows] == stages
     assert all(r["seconds"] >= 0 and r["peak_rss_mib"] > 0 for r in rec.rows)
+
+
+def test_a_stage_that_raises_is_recorded_as_failed():
+    from experiments.stages import stage
+
+    with StageRecorder() as rec:
+        with stage("fine"):
+            pass
+        with pytest.raises(RuntimeError), stage("broken"):
+            raise RuntimeError("boom")
+    assert [(r["stage"], r.get("failed", False)) for r in rec.rows] == [
+        ("fine", False), ("broken", True)]

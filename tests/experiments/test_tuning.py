@@ -337,6 +337,8 @@ def test_a_stopped_search_resumes_without_rerunning_finished_trials(job, monkeyp
     saved = json.loads((partial / "trials.json").read_text())
     assert [t["params"]["hidden"] for t in saved["trials"]] == [16]
     assert any(partial.rglob("epochs.pt"))  # the second trial's epoch 1
+    # the first trial's checkpoint went once its values were scored: one training's kept
+    assert len(list((partial / "checkpoints").iterdir())) == 1
     fits.clear()
     outcome, hit = tuning.search(spec, ds, key)
     assert not hit and [h for h, _ in fits] == [32]  # the finished trial is not run again
@@ -367,3 +369,36 @@ def test_a_stopped_neural_training_resumes_at_its_next_epoch(job, monkeypatch):
     assert history[:2] == saved  # epochs 1-2 restored, not trained again (same seconds)
     assert run.fit_time_s >= saved[0]["time_s"] + saved[1]["time_s"]
     assert not any((cache / "checkpoints").rglob("*"))  # cleared once the model is cached
+
+
+def test_a_resumed_search_runs_a_failed_trial_again(job, tmp_path):
+    space = {"threshold": [0.2, 0.05]}
+    spec, ds, _ = job(XMR_BASE, {"xrlinear": {"space": space}})
+    work = tmp_path / "work"
+    work.mkdir()
+    failed = {"params": {"threshold": 0.2}, "value": None, "error": "mended since",
+              "seconds": 1.0, "convergence": {}}
+    (work / "trials.json").write_text(json.dumps({"trials": [failed], "seconds": 1.0}))
+    outcome = tuning.run_search(spec, ds, work)
+    assert [t["value"] is not None for t in outcome["trials"]] == [True, True]
+    assert outcome["seconds"] >= 1.0  # the stopped search's seconds still count
+
+
+def test_a_checkpoint_fault_stops_the_search_rather_than_losing_a_trial(job, monkeypatch):
+    from baselines._errors import CheckpointError
+
+    spec, ds, key = job(XMR_BASE, {"xrlinear": {"space": {"threshold": [0.2, 0.05]}}})
+
+    def refused(self, d):
+        raise CheckpointError("checkpoint x belongs to another training; delete it")
+
+    monkeypatch.setattr(spec.runner_cls, "fit", refused)
+    with pytest.raises(CheckpointError, match="another training"):
+        tuning.search(spec, ds, key)
+
+
+def test_other_code_searches_again(job, monkeypatch):
+    spec, _, key = job(XMR_BASE, {"xrlinear": {"space": {"threshold": [0.2, 0.05]}}})
+    before = tuning.cache_key(spec, key)
+    monkeypatch.setattr(tuning, "code_version", lambda: "other code")
+    assert tuning.cache_key(spec, key) != before

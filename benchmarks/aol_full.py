@@ -283,8 +283,10 @@ def main(argv: list[str] | None = None) -> dict:
     result = {"benchmark": "aol_full", "settings": settings, "machine": machine_info(None),
               "paper_latency_ms": PAPER_LATENCY_MS, "memory_target_gib": MEMORY_TARGET_GIB,
               "steps": [], "runs": []}
+    old_machine = None
     if args.resume and args.out.is_file():
         old = json.loads(args.out.read_text())
+        old_machine = old.get("machine")
         differ = sorted(k for k in {*settings, *old.get("settings", {})} - set(PER_RUN)
                         if old.get("settings", {}).get(k) != settings.get(k))
         if differ:  # resuming would overwrite what --out holds: refuse, say what differs
@@ -307,6 +309,9 @@ def main(argv: list[str] | None = None) -> dict:
     # (a kill, a session's end) still says what it was; every step carries its own times,
     # commit and load (a resumed JSON holds steps of several runs)
     result["runs"].append(start_run("benchmarks.aol_full", argv))
+    if args.resume and old_machine not in (None, result["machine"]):
+        # steps measured on another machine (or another stack): the earlier one is kept
+        result["runs"][-1]["machine"], result["machine"] = result["machine"], old_machine
     save()
 
     def add(measure, *args) -> None:

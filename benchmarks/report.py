@@ -165,7 +165,9 @@ def _run_line(run: dict) -> str:
     loads = [run[k][0] for k in ("load_average_start", "load_average_end") if run.get(k)]
     load = f"load {' → '.join(f'{v:.2f}' for v in loads)}" if loads else \
         f"load {NOT_RECORDED}"
-    return f"{command}; {commit}; {_when(run)}; {load}"
+    other = f"; on another machine: {_machine_line(run['machine'])}" if run.get("machine") \
+        else ""  # a resumed run whose machine differs from the result's
+    return f"{command}; {commit}; {_when(run)}; {load}{other}"
 
 
 def _machine_line(machine: dict | None) -> str:

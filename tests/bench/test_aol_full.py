@@ -178,6 +178,7 @@ def test_a_stopped_row_reports_its_stages_peak_and_skips_a_cut_line(monkeypatch)
     assert step["peak_rss_mib"] == 300.0
 
 
+@pytest.mark.slow
 def test_resume_refuses_other_settings_and_keeps_what_out_holds(tiny_run, tmp_path, capsys):
     tmp, out, _ = tiny_run
     copy = tmp_path / "aol_full.json"
@@ -189,6 +190,21 @@ def test_resume_refuses_other_settings_and_keeps_what_out_holds(tiny_run, tmp_pa
     assert exc.value.code == 2 and copy.read_text() == before
     err = capsys.readouterr().err
     assert "other settings" in err and "scale=0.0003 (now 0.0004)" in err
+
+
+@pytest.mark.slow
+def test_a_resume_on_another_machine_says_so(tiny_run, tmp_path, monkeypatch):
+    tmp, out, _ = tiny_run
+    copy = tmp_path / "aol_full.json"
+    copy.write_text(out.read_text())
+    first = json.loads(out.read_text())["machine"]
+    monkeypatch.setattr(aol_full, "machine_info", lambda peer: {**first, "cpu_count": 64})
+    again = aol_full.main(["--log-dir", str(tmp / "log"), "--scale", "0.0003", "--files", "2",
+                           "--cache-dir", str(tmp / "cache"), "--out", str(copy), "--resume"])
+    assert again["machine"] == first and again["runs"][-1]["machine"]["cpu_count"] == 64
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "r.json").write_text(copy.read_text())
+    assert "on another machine: 64 CPUs" in render("aol_full", "docs/r.json", root=tmp_path)
 
 
 def test_the_exit_status_says_whether_every_step_finished():

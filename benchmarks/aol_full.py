@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> dict:
     save()
 
     def add(measure, *args) -> None:
-        when = start_measurement()
+        when = start_measurement(ignore=(args.out,))  # the run's record is written first
         step = measure(*args)
         step["measured"] = finish_run(when)
         result["steps"] = [s for s in result["steps"] if s["step"] != step["step"]] + [step]

@@ -65,9 +65,10 @@ def machine_info(peer_versions: dict | None) -> dict:
     }
 
 
-def git_commit(root: Path = REPO_ROOT) -> str | None:
-    """``git rev-parse HEAD`` of ``root``, with ``-dirty`` when tracked files differ from it;
-    None outside a git checkout (an unpacked release) or without git."""
+def git_commit(root: Path = REPO_ROOT, ignore: tuple[Path, ...] = ()) -> str | None:
+    """``git rev-parse HEAD`` of ``root``, with ``-dirty`` when tracked files other than
+    ``ignore`` (a benchmark's own output, rewritten as it runs) differ from it; None outside
+    a git checkout (an unpacked release) or without git."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
                               timeout=30, check=True).stdout.strip()
@@ -75,9 +76,12 @@ def git_commit(root: Path = REPO_ROOT) -> str | None:
     try:
         head = git("rev-parse", "HEAD")
         # untracked files (bench-results/, caches) do not change the code that ran
-        dirty = git("status", "--porcelain", "--untracked-files=no")
+        changed = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return None
+    own = {Path(p).resolve() for p in ignore}
+    dirty = [line for line in changed.splitlines()
+             if (Path(root) / line.split(None, 1)[1]).resolve() not in own]
     return head + ("-dirty" if dirty else "")
 
 
@@ -85,10 +89,11 @@ def _now_utc() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
-def start_measurement() -> dict:
-    """The code's git commit, the UTC start time and the load averages (1, 5, 15 min) of
-    something measured now; :func:`finish_run` adds its end."""
-    return {"commit": git_commit(), "started_utc": _now_utc(),
+def start_measurement(ignore: tuple[Path, ...] = ()) -> dict:
+    """The code's git commit (:func:`git_commit`, with ``ignore``), the UTC start time and
+    the load averages (1, 5, 15 min) of something measured now; :func:`finish_run` adds its
+    end."""
+    return {"commit": git_commit(ignore=ignore), "started_utc": _now_utc(),
             "load_average_start": list(os.getloadavg())}
 
 

@@ -105,6 +105,24 @@ def test_outside_git_the_commit_is_none(tmp_path):
     assert common.git_commit(tmp_path) is None
 
 
+def test_a_benchmarks_own_output_does_not_mark_the_commit_dirty(tmp_path):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    for name in ("code.py", "out.json"):
+        (tmp_path / name).write_text("1\n")
+    git("add", ".")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "x")
+    (tmp_path / "out.json").write_text("2\n")  # the run's record, written first
+    assert common.git_commit(tmp_path).endswith("-dirty")
+    assert not common.git_commit(tmp_path, ignore=(tmp_path / "out.json",)).endswith("-dirty")
+    (tmp_path / "code.py").write_text("2\n")  # the code itself changed: dirty
+    assert common.git_commit(tmp_path, ignore=(tmp_path / "out.json",)).endswith("-dirty")
+
+
 def test_a_new_scale_json_records_each_invocation_and_renders_them(tmp_path, monkeypatch):
     def fake_side(folder, timeout_s=None, model=None):
         return {"train_s": 2.0, "peak_mem_mib": 100.0, "throughput_qps": 50.0,

@@ -314,9 +314,9 @@ def main(argv: list[str] | None = None) -> dict:
         result["runs"][-1]["machine"], result["machine"] = result["machine"], old_machine
     save()
 
-    def add(measure, *args) -> None:
+    def add(measure, *step_args) -> None:
         when = start_measurement(ignore=(args.out,))  # the run's record is written first
-        step = measure(*args)
+        step = measure(*step_args)
         step["measured"] = finish_run(when)
         result["steps"] = [s for s in result["steps"] if s["step"] != step["step"]] + [step]
         print(f"{step['step']}: {step['outcome']}, {step['seconds']:,.1f} s, peak "

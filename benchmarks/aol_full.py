@@ -286,18 +286,18 @@ def main(argv: list[str] | None = None) -> dict:
     old_machine = None
     if args.resume and args.out.is_file():
         old = json.loads(args.out.read_text())
-        old_machine = old.get("machine")
-        differ = sorted(k for k in {*settings, *old.get("settings", {})} - set(PER_RUN)
-                        if old.get("settings", {}).get(k) != settings.get(k))
+        old_machine, old_settings = old.get("machine"), old.get("settings", {})
+        differ = sorted(k for k in {*settings, *old_settings} - set(PER_RUN)
+                        if old_settings.get(k) != settings.get(k))
         if differ:  # resuming would overwrite what --out holds: refuse, say what differs
             p.error(f"--resume: {args.out} was measured with other settings "
-                    + ", ".join(f"{k}={old.get('settings', {}).get(k)!r} (now "
-                                f"{settings.get(k)!r})" for k in differ)
+                    + ", ".join(f"{k}={old_settings.get(k)!r} (now {settings.get(k)!r})"
+                                for k in differ)
                     + "; run with those settings, or give another --out")
         # a step that did not finish is kept (its stages say how far it got) and run again
         result["steps"] = old["steps"]
         result["runs"] = old.get("runs", [])
-        rows = old["settings"]["qac_rows"]  # the rows of every run, in their order
+        rows = old_settings["qac_rows"]  # the rows of every run, in their order
         settings["qac_rows"] = [*rows, *(r for r in args.qac_rows if r not in rows)]
     done = {s["step"] for s in result["steps"] if s["outcome"].startswith("ok")}
 

@@ -219,9 +219,17 @@ def fitted_slope(sizes, values) -> float | None:
     return float(np.polyfit(x, y, 1)[0])
 
 
+def measured(entry: dict | None, key: str):
+    """``entry[key]`` of a side that finished; None for one skipped or stopped (its peak
+    memory then is that of a process that did not train: no point of a curve)."""
+    if not entry or "skipped" in entry or "did_not_finish" in entry:
+        return None
+    return entry.get(key)
+
+
 def summarise(rows: list[dict], sides) -> dict:
     sizes = [r["n_labels"] for r in rows]
-    slopes = {side: {k: fitted_slope(sizes, [(r.get(side) or {}).get(k) for r in rows])
+    slopes = {side: {k: fitted_slope(sizes, [measured(r.get(side), k) for r in rows])
                      for k in ("train_s", "peak_mem_mib")} for side in sides}
     return {"slopes": slopes}
 
@@ -252,6 +260,10 @@ def markdown_table(result: dict) -> str:
             r = row.get("ratio", {}).get(k)
             lines.append(f"| {k} | " + " | ".join(cells) + f" | {fmt(r)} |")
         lines.append("")
+        skipped = [f"{s}: {row[s]['skipped'].rstrip('.')}" for s in sides
+                   if "skipped" in (row.get(s) or {})]
+        if skipped:  # why, under the table (its cell only says that it was)
+            lines += ["Skipped: " + "; ".join(skipped) + ".", ""]
     lines.append("Fitted log-log slopes (train_s, peak_mem_mib against labels): " + ", ".join(
         f"{s} {fmt(v['train_s'])} / {fmt(v['peak_mem_mib'])}"
         for s, v in result["summary"]["slopes"].items()))
@@ -280,7 +292,7 @@ def plot(result: dict, path: Path) -> None:
     for ax, key, label in ((axes[0], "train_s", "train (indexing + training), s"),
                            (axes[1], "peak_mem_mib", "peak memory, MiB")):
         for side in result["settings"]["sides"]:
-            vals = [(r.get(side) or {}).get(key) for r in rows]
+            vals = [measured(r.get(side), key) for r in rows]
             pts = [(s, v) for s, v in zip(sizes, vals) if v]
             if not pts:
                 continue

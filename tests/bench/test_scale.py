@@ -63,6 +63,25 @@ def test_fitted_slope_of_a_power_law():
     assert scale.fitted_slope(sizes, [None, None, 3.0]) is None
 
 
+def test_sides_that_did_not_train_are_no_points_of_a_curve_and_say_why():
+    """A skipped or stopped side's peak memory (a process that did not train) is left out of
+    the slopes; the table gives a skipped side's reason under it."""
+    rows = [{"n_labels": n, "data": {"n_train": 2 * n, "n_features": 10},
+             "xmr": {"train_s": n / 1e3, "peak_mem_mib": n / 1e2},
+             "lml_tree": ({"train_s": 5.0, "peak_mem_mib": 50.0} if n == 1000 else
+                          {"skipped": "MemoryError: Not enough memory.", "peak_mem_mib": 9.0}
+                          if n == 2000 else
+                          {"did_not_finish": "stopped", "time_limit_s": 5.0, "peak_mem_mib": 1.0})}
+            for n in (1000, 2000, 4000)]
+    summary = scale.summarise(rows, ["xmr", "lml_tree"])
+    assert summary["slopes"]["xmr"]["train_s"] == pytest.approx(1.0)
+    assert summary["slopes"]["lml_tree"] == {"train_s": None, "peak_mem_mib": None}
+    table = scale.markdown_table({"settings": {"sides": ["xmr", "lml_tree"]}, "sizes": rows,
+                                  "summary": summary})
+    assert "Skipped: lml_tree: MemoryError: Not enough memory." in table
+    assert table.count("Skipped:") == 1 and "did not finish in 5 s" in table
+
+
 def test_main_one_run_json_table_and_figure(data_dir, tmp_path, peer_python):
     out = tmp_path / "scale.json"
     result = scale.main(["--sizes", str(N_LABELS), "--sides", "xmr", "pecos",

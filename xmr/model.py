@@ -36,7 +36,7 @@ from xmr._validation import (
 from xmr.indexers.hkmeans import HierarchicalKMeans
 from xmr.kernels.beam import POST_PROCESSORS, beam_search_batch, predict_one_checked
 from xmr.kernels.layout import count_columns, scatter_columns
-from xmr.kernels.solver import train_task
+from xmr.kernels.solver import train_tasks
 from xmr.label_embedding import pifa
 from xmr.layout import InferenceLayout, build_layout
 from xmr.params import PREDICT, KMeansParams, XRLinearParams, store_params
@@ -80,6 +80,50 @@ _K, _P = KMeansParams, XRLinearParams  # the defaults, defined once
 # left one thread idle while the other finished the last long task. Gathering a pool once
 # more per extra group costs little next to solving its children.
 TASKS_PER_THREAD = 16
+
+
+def task_batches(X_indptr, pool_ptr, pool_idx, child_ptr, trained, n_threads: int
+                 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """A level's training tasks in batches for `xmr.kernels.solver.train_tasks`: a list of
+    ``(task_parent, task_lo, task_hi)`` int64 arrays (children ``child_ptr``-positions
+    ``lo:hi`` of ``parent``).
+
+    A task is one parent's pool and a group of its children: a level with few parents splits
+    their children into groups (``TASKS_PER_THREAD``). Tasks are ordered by cost (the pool's
+    non-zeros plus rows, times children), longest first, and consecutive tasks are batched up
+    to ``1 / (TASKS_PER_THREAD × n_threads)`` of the level's cost each: a long task is a batch
+    of its own, while the tens of thousands of one-child parents of a trie level take a few
+    calls instead of one Python call and future each (which cost 4× their solving). The
+    batching moves no weight: every task is solved as it is alone."""
+    trained = np.asarray(trained, dtype=np.int64)
+    n_kids = child_ptr[trained + 1] - child_ptr[trained]
+    trained, n_kids = trained[n_kids > 0], n_kids[n_kids > 0]
+    if trained.size == 0:
+        return []
+    cum = np.zeros(pool_idx.size + 1, dtype=np.int64)
+    np.cumsum((np.diff(X_indptr) + 1)[pool_idx], out=cum[1:])
+    pool_cost = (cum[pool_ptr[trained + 1]] - cum[pool_ptr[trained]]).astype(np.float64)
+    groups = -(-TASKS_PER_THREAD * n_threads // trained.size)
+    if groups == 1:
+        parent, lo, hi = trained, child_ptr[trained], child_ptr[trained + 1]
+        cost = pool_cost * n_kids
+    else:  # few parents: each one's children in up to `groups` groups, as np.array_split
+        pieces = []
+        for p, c, k in zip(trained.tolist(), pool_cost.tolist(), n_kids.tolist()):
+            g = min(groups, k)
+            sizes = np.full(g, k // g, dtype=np.int64)
+            sizes[:k % g] += 1
+            bounds = child_ptr[p] + np.concatenate([[0], np.cumsum(sizes)])
+            pieces.append((np.full(g, p), bounds[:-1], bounds[1:], c * sizes))
+        parent, lo, hi, cost = (np.concatenate(a) for a in zip(*pieces))
+    order = np.argsort(-cost, kind="stable")
+    parent, lo, hi, cost = parent[order], lo[order], hi[order], cost[order]
+    target = float(cost.sum()) / (TASKS_PER_THREAD * n_threads)
+    if target <= 0.0:  # nothing but empty pools
+        return [(parent, lo, hi)]
+    batch = np.floor((np.cumsum(cost) - cost) / target).astype(np.int64)
+    cuts = np.concatenate([[0], np.flatnonzero(np.diff(batch)) + 1, [cost.size]])
+    return [(parent[a:b], lo[a:b], hi[a:b]) for a, b in zip(cuts[:-1], cuts[1:])]
 
 
 class XRLinear(ParamsMixin):
@@ -214,35 +258,27 @@ class XRLinear(ParamsMixin):
             pools = self._pools(X, tree, targets, weights, t, n_threads)  # csc N × n_t
             Yt = targets[t]
             pos_ptr, pos_idx = Yt.indptr.astype(np.int64), Yt.indices.astype(np.int64)
-            tasks = []
-            # one task = one parent's pool gathered once + a group of its children; a level
-            # with few parents splits their children into groups (TASKS_PER_THREAD)
-            trained = range(C.shape[1]) if parents is None else parents[t]
-            groups_per_parent = -(-TASKS_PER_THREAD * n_threads // max(1, len(trained)))
-            for p in trained:
-                pool = pools.indices[pools.indptr[p]:pools.indptr[p + 1]].astype(np.int64)
-                children = C.indices[C.indptr[p]:C.indptr[p + 1]].astype(np.int64)
-                cost = float(X_indptr[pool + 1].sum() - X_indptr[pool].sum()) + pool.size
-                for group in np.array_split(children, min(groups_per_parent, children.size)):
-                    tasks.append((cost * group.size, pool, group))
-            tasks.sort(key=lambda task: -task[0])  # longest first: better load balance
+            pool_ptr, pool_idx = pools.indptr.astype(np.int64), pools.indices.astype(np.int64)
+            child_ptr, child_idx = C.indptr.astype(np.int64), C.indices.astype(np.int64)
+            trained = (np.arange(C.shape[1], dtype=np.int64) if parents is None
+                       else np.asarray(parents[t], dtype=np.int64))
+            batches = task_batches(X_indptr, pool_ptr, pool_idx, child_ptr, trained, n_threads)
 
-            def run(task):
-                _, pool, children = task
-                return train_task(X_indptr, X_indices, X.data, pool, children, pos_ptr,
-                                  pos_idx, float(self.Cp), float(self.Cn), float(self.eps),
-                                  int(self.max_iter), float(self.bias), float(self.threshold),
-                                  int(self.seed), scratch())
+            def run(batch):
+                return train_tasks(X_indptr, X_indices, X.data, pool_ptr, pool_idx, *batch,
+                                   child_idx, pos_ptr, pos_idx, float(self.Cp), float(self.Cn),
+                                   float(self.eps), int(self.max_iter), float(self.bias),
+                                   float(self.threshold), int(self.seed), scratch())
 
             parts = []
             with ThreadPoolExecutor(max_workers=n_threads) as ex, tqdm(
-                    total=len(tasks), desc=f"train level {t + 1}/{tree.depth}", unit="task",
+                    total=len(batches), desc=f"train level {t + 1}/{tree.depth}", unit="batch",
                     disable=None if self.verbose else True, leave=False) as bar:
-                for res in ex.map(run, tasks):
+                for res in ex.map(run, batches):
                     parts.append(res)
                     bar.update(1)
-            weights.append(self._assemble(parts, tasks, D, Yt.shape[1]))
-            del parts, tasks, pools
+            weights.append(self._assemble(parts, D, Yt.shape[1]))
+            del parts, batches, pools
             release_free_memory()  # the threads' freed pieces, before the next level
         return weights
 
@@ -267,14 +303,16 @@ class XRLinear(ParamsMixin):
         return pools
 
     @staticmethod
-    def _assemble(parts, tasks, D: int, n_children: int) -> sp.csc_matrix:
-        """The tasks' COO pieces (and bias weights, row D) into one CSC (D+1) × n_children.
+    def _assemble(parts, D: int, n_children: int) -> sp.csc_matrix:
+        """The batches' COO pieces (and bias weights, row D) into one CSC (D+1) × n_children.
+        A part is `xmr.kernels.solver.train_tasks`' result: (feature, child, weight, bias
+        weights, the children the bias weights belong to).
 
         Scattered straight into the CSC arrays, freeing each piece once placed: the peak is
         the pieces plus the matrix, not several concatenated copies of the level's weights.
         """
         counts = np.zeros(n_children, dtype=np.int64)
-        bias_kids = [task[2][part[3] != 0] for part, task in zip(parts, tasks)]
+        bias_kids = [part[4][part[3] != 0] for part in parts]
         for part, kids in zip(parts, bias_kids):
             count_columns(part[1], counts)
             count_columns(kids, counts)
@@ -288,7 +326,7 @@ class XRLinear(ParamsMixin):
         fill = indptr[:-1].astype(np.int64)
         bias_vals = [part[3][part[3] != 0] for part in parts]
         for i in range(len(parts)):
-            feat, kid, val, _ = parts[i]
+            feat, kid, val = parts[i][:3]
             parts[i] = None  # free each piece once placed
             scatter_columns(feat, kid, val, fill, indices, data)
         row_d = np.int32(D)

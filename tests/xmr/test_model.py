@@ -341,3 +341,64 @@ def test_man_negatives_use_pecos_only_topk(monkeypatch):
     XRLinear(nr_splits=2, max_leaf_size=4, negative_sampling="man", n_jobs=1).fit(X, Y)
     assert xmr.model.MAN_BEAM_SIZE == 20
     assert seen and all(s == (20, 20) for s in seen)
+
+
+# ----------------------------------------------------------------------------- task batches
+def _level(n_parents, kids_per_parent, rows_per_parent, seed=0):
+    """A level's arrays as `XRLinear._train_levels` passes them to `task_batches`."""
+    rng = np.random.default_rng(seed)
+    n_rows = n_parents * rows_per_parent
+    X_indptr = np.concatenate([[0], np.cumsum(rng.integers(1, 6, n_rows))]).astype(np.int64)
+    pool_ptr = np.arange(0, n_rows + 1, rows_per_parent, dtype=np.int64)
+    pool_idx = rng.permutation(n_rows).astype(np.int64)
+    kids = rng.integers(0, kids_per_parent + 1, n_parents)  # some parents have no child
+    child_ptr = np.concatenate([[0], np.cumsum(kids)]).astype(np.int64)
+    return X_indptr, pool_ptr, pool_idx, child_ptr, kids
+
+
+@pytest.mark.parametrize("n_parents, n_threads", [(3, 2), (5000, 2), (5000, 1)])
+def test_task_batches_train_every_child_once_longest_first(n_parents, n_threads):
+    from xmr.model import TASKS_PER_THREAD, task_batches
+
+    X_indptr, pool_ptr, pool_idx, child_ptr, kids = _level(n_parents, 40 if n_parents < 10
+                                                           else 2, 30)
+    trained = np.arange(n_parents)
+    batches = task_batches(X_indptr, pool_ptr, pool_idx, child_ptr, trained, n_threads)
+    parent = np.concatenate([b[0] for b in batches])
+    lo, hi = np.concatenate([b[1] for b in batches]), np.concatenate([b[2] for b in batches])
+    covered = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)])
+    np.testing.assert_array_equal(np.sort(covered), np.arange(child_ptr[-1]))  # each once
+    assert np.all((child_ptr[parent] <= lo) & (hi <= child_ptr[parent + 1]) & (lo < hi))
+    nnz = np.diff(X_indptr) + 1
+    cost = np.array([nnz[pool_idx[pool_ptr[p]:pool_ptr[p + 1]]].sum() for p in parent])
+    cost = cost * (hi - lo)
+    assert np.all(np.diff(cost) <= 0)  # longest first
+    if n_parents < 10:  # few parents: children in groups of array_split's sizes
+        assert parent.size >= TASKS_PER_THREAD * n_threads
+        for p in np.unique(parent):
+            sizes = (hi - lo)[parent == p]
+            g = -(-TASKS_PER_THREAD * n_threads // n_parents)
+            expect = [a.size for a in np.array_split(np.arange(kids[p]), min(g, kids[p]))]
+            assert sorted(sizes.tolist()) == sorted(expect)
+    else:  # many parents of one or two children: a few batches, not one call per parent
+        assert len(batches) <= TASKS_PER_THREAD * n_threads + 1 < parent.size
+    assert task_batches(X_indptr, pool_ptr, pool_idx, child_ptr, trained[kids == 0],
+                        n_threads) == []
+
+
+def test_training_in_batches_moves_no_weight():
+    """The batched level (many one-child parents: a trie's shape) gives the weights of
+    training each parent as its own task."""
+    import xmr.model as model_mod
+
+    X, Y = random_problem(300, 40, 60, seed=4)
+    tree = random_tree([1, 30, 50, 60], seed=4)
+    batched = XRLinear(n_jobs=2, threshold=0.0).fit(X, Y, tree=tree)
+    original = model_mod.TASKS_PER_THREAD
+    try:  # one batch per task: the cost target below every task's cost
+        model_mod.TASKS_PER_THREAD = 10 ** 9
+        alone = XRLinear(n_jobs=2, threshold=0.0).fit(X, Y, tree=tree)
+    finally:
+        model_mod.TASKS_PER_THREAD = original
+    for a, b in zip(batched.weights_, alone.weights_):
+        assert (a != b).nnz == 0 and a.nnz == b.nnz

@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from _toy import random_features
 from scipy.optimize import minimize
 
-from xmr.kernels.solver import solve_dual_cd, train_task
+from xmr.kernels.solver import solve_dual_cd, train_task, train_tasks
 
 
 # ----------------------------------------------------------------------------- references
@@ -268,3 +268,30 @@ def test_train_task_child_with_no_positive_in_pool():
     np.testing.assert_allclose(W[:, 1], w_ref, atol=1e-4)
     assert out[3][0] == pytest.approx(b_ref, abs=1e-4)
     assert out[3][0] < 0  # everything is negative: the bias pushes scores down
+
+
+# ----------------------------------------------------------------------------- train_tasks
+def test_train_tasks_equals_each_task_alone():
+    """A batch of tasks (parents of their own pools, groups of their children, a parent
+    twice) gives every task's pieces exactly as `train_task` alone, in task order."""
+    X, _, T = _task_inputs(seed=3)
+    rng = np.random.default_rng(3)
+    pools = [np.sort(rng.choice(40, size=n, replace=False)).astype(np.int64)
+             for n in (25, 40, 7)]  # 40 = every row: train_task's no-gather path
+    pool_ptr = np.concatenate([[0], np.cumsum([p.size for p in pools])]).astype(np.int64)
+    pool_idx = np.concatenate(pools)
+    child_idx = np.array([0, 2, 1, 0, 1, 2], dtype=np.int64)  # parent p's at 2p:2p+2
+    parent = np.array([1, 0, 2, 1], dtype=np.int64)
+    lo = np.array([2, 0, 4, 3], dtype=np.int64)
+    hi = np.array([3, 2, 6, 4], dtype=np.int64)
+    Xi, Tp, Ti = X.indptr.astype(np.int64), T.indptr.astype(np.int64), T.indices.astype(np.int64)
+    feat_map = np.full(D_TASK, -1, dtype=np.int64)
+    feat, kid, val, bias_w, kids = train_tasks(
+        Xi, X.indices, X.data, pool_ptr, pool_idx, parent, lo, hi, child_idx, Tp, Ti,
+        1.0, 1.0, 0.1, 100, 1.0, 0.0, 5, feat_map)
+    alone = [train_task(Xi, X.indices, X.data, pools[p], child_idx[a:b], Tp, Ti, 1.0, 1.0,
+                        0.1, 100, 1.0, 0.0, 5, feat_map) for p, a, b in zip(parent, lo, hi)]
+    for got, parts in zip((feat, kid, val, bias_w), zip(*alone)):
+        np.testing.assert_array_equal(got, np.concatenate(parts))
+    np.testing.assert_array_equal(kids, np.concatenate([child_idx[a:b] for a, b in zip(lo, hi)]))
+    assert np.all(feat_map == -1)

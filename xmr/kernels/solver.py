@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
+from numba.typed import List
 
 from xmr.kernels.prefetch import prefetch
 
@@ -266,3 +267,54 @@ def train_task(X_indptr, X_indices, X_data, pool, child_ids, pos_ptr, pos_idx,
     return _train_children(indptr, indices, data, sqnorm, n_feat, local2global, pool,
                            child_ids, pos_ptr, pos_idx, Cp, Cn, eps, max_iter, bias,
                            threshold, seed)
+
+
+@nb.njit(nogil=True, cache=True)
+def train_tasks(X_indptr, X_indices, X_data, pool_ptr, pool_idx, task_parent, task_lo, task_hi,
+                child_idx, pos_ptr, pos_idx, Cp, Cn, eps, max_iter, bias, threshold, seed,
+                feat_map):
+    """`train_task` for a batch of tasks in one call (a level of a trie has tens of thousands
+    of parents with one or two children each: one Python call, thread-pool future and output
+    piece per parent cost several times their solving).
+
+    Task ``j`` trains the children ``child_idx[task_lo[j]:task_hi[j]]`` of parent
+    ``task_parent[j]``, whose pool is ``pool_idx[pool_ptr[p]:pool_ptr[p + 1]]`` (sorted ids).
+    Each task is solved exactly as `train_task` solves it alone, so the weights do not depend
+    on the batching. Returns the tasks' COO pieces and bias weights concatenated in task
+    order, and the trained children in that order (the bias weights' labels)."""
+    feats = List()
+    kids = List()
+    vals = List()
+    biases = List()
+    n_out = 0
+    n_kids = 0
+    for j in range(task_parent.size):
+        p = task_parent[j]
+        f, c, v, b = train_task(X_indptr, X_indices, X_data,
+                                pool_idx[pool_ptr[p]:pool_ptr[p + 1]],
+                                child_idx[task_lo[j]:task_hi[j]], pos_ptr, pos_idx, Cp, Cn,
+                                eps, max_iter, bias, threshold, seed, feat_map)
+        feats.append(f)
+        kids.append(c)
+        vals.append(v)
+        biases.append(b)
+        n_out += f.size
+        n_kids += b.size
+    out_feat = np.empty(n_out, dtype=np.int32)
+    out_child = np.empty(n_out, dtype=np.int32)
+    out_val = np.empty(n_out, dtype=np.float32)
+    out_bias = np.empty(n_kids, dtype=np.float32)
+    out_kids = np.empty(n_kids, dtype=np.int64)
+    q = 0
+    r = 0
+    for j in range(task_parent.size):
+        m = feats[j].size
+        out_feat[q:q + m] = feats[j]
+        out_child[q:q + m] = kids[j]
+        out_val[q:q + m] = vals[j]
+        q += m
+        m = biases[j].size
+        out_bias[r:r + m] = biases[j]
+        out_kids[r:r + m] = child_idx[task_lo[j]:task_hi[j]]
+        r += m
+    return out_feat, out_child, out_val, out_bias, out_kids

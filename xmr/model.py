@@ -89,8 +89,10 @@ def task_batches(X_indptr, pool_ptr, pool_idx, child_ptr, trained, n_threads: in
     ``lo:hi`` of ``parent``).
 
     A task is one parent's pool and a group of its children: a level with few parents splits
-    their children into groups (``TASKS_PER_THREAD``). Tasks are ordered by cost (the pool's
-    non-zeros plus rows, times children), longest first, and consecutive tasks are batched up
+    their children into groups (``TASKS_PER_THREAD``), and so does a parent whose children
+    cost more than a batch (below), into groups of about a batch each. Tasks are ordered by
+    cost (the pool's non-zeros plus rows, times children), longest first, and consecutive
+    tasks are batched up
     to ``1 / (TASKS_PER_THREAD × n_threads)`` of the level's cost each: a long task is a batch
     of its own, while the tens of thousands of one-child parents of a trie level take a few
     calls instead of one Python call and future each (which cost 4× their solving). The
@@ -103,22 +105,29 @@ def task_batches(X_indptr, pool_ptr, pool_idx, child_ptr, trained, n_threads: in
     cum = np.zeros(pool_idx.size + 1, dtype=np.int64)
     np.cumsum((np.diff(X_indptr) + 1)[pool_idx], out=cum[1:])
     pool_cost = (cum[pool_ptr[trained + 1]] - cum[pool_ptr[trained]]).astype(np.float64)
-    groups = -(-TASKS_PER_THREAD * n_threads // trained.size)
-    if groups == 1:
-        parent, lo, hi = trained, child_ptr[trained], child_ptr[trained + 1]
-        cost = pool_cost * n_kids
-    else:  # few parents: each one's children in up to `groups` groups, as np.array_split
-        pieces = []
-        for p, c, k in zip(trained.tolist(), pool_cost.tolist(), n_kids.tolist()):
-            g = min(groups, k)
-            sizes = np.full(g, k // g, dtype=np.int64)
-            sizes[:k % g] += 1
-            bounds = child_ptr[p] + np.concatenate([[0], np.cumsum(sizes)])
-            pieces.append((np.full(g, p), bounds[:-1], bounds[1:], c * sizes))
-        parent, lo, hi, cost = (np.concatenate(a) for a in zip(*pieces))
+    n_tasks = TASKS_PER_THREAD * n_threads
+    target = float((pool_cost * n_kids).sum()) / n_tasks  # a batch's share of the level
+    # groups per parent: a level of few parents spreads each one over several tasks, and a
+    # parent costing more than a batch's share is cut to that share (the trie's leaf level at
+    # full AOL size has one parent of 110k children holding 98% of the level's cost: as one
+    # task it ran on one thread while the other idled)
+    groups = np.full(trained.size, -(-n_tasks // trained.size), dtype=np.int64)
+    if target > 0.0:
+        np.maximum(groups, np.ceil(pool_cost * n_kids / target).astype(np.int64), out=groups)
+    np.minimum(groups, n_kids, out=groups)
+    reps = np.repeat(np.arange(trained.size), groups)  # task -> index of its parent
+    # group j of g over k children: np.array_split's sizes (the first k % g one larger)
+    first = np.cumsum(groups) - groups  # each parent's first task
+    j = np.arange(reps.size) - first[reps]
+    k, g = n_kids[reps], groups[reps]
+    start = j * (k // g) + np.minimum(j, k % g)
+    size = k // g + (j < k % g)
+    parent = trained[reps]
+    lo = child_ptr[parent] + start
+    hi = lo + size
+    cost = pool_cost[reps] * size
     order = np.argsort(-cost, kind="stable")
     parent, lo, hi, cost = parent[order], lo[order], hi[order], cost[order]
-    target = float(cost.sum()) / (TASKS_PER_THREAD * n_threads)
     if target <= 0.0:  # nothing but empty pools
         return [(parent, lo, hi)]
     batch = np.floor((np.cumsum(cost) - cost) / target).astype(np.int64)

@@ -375,15 +375,42 @@ def test_task_batches_train_every_child_once_longest_first(n_parents, n_threads)
     assert np.all(np.diff(cost) <= 0)  # longest first
     if n_parents < 10:  # few parents: children in groups of array_split's sizes
         assert parent.size >= TASKS_PER_THREAD * n_threads
-        for p in np.unique(parent):
+        n_tasks, busy = TASKS_PER_THREAD * n_threads, np.flatnonzero(kids)
+        pool_cost = np.array([nnz[pool_idx[pool_ptr[p]:pool_ptr[p + 1]]].sum() for p in busy])
+        share = (pool_cost * kids[busy]).sum() / n_tasks
+        for p, c in zip(busy, pool_cost):
             sizes = (hi - lo)[parent == p]
-            g = -(-TASKS_PER_THREAD * n_threads // n_parents)
-            expect = [a.size for a in np.array_split(np.arange(kids[p]), min(g, kids[p]))]
+            g = min(kids[p], max(-(-n_tasks // busy.size), int(np.ceil(c * kids[p] / share))))
+            expect = [a.size for a in np.array_split(np.arange(kids[p]), g)]
             assert sorted(sizes.tolist()) == sorted(expect)
     else:  # many parents of one or two children: a few batches, not one call per parent
         assert len(batches) <= TASKS_PER_THREAD * n_threads + 1 < parent.size
     assert task_batches(X_indptr, pool_ptr, pool_idx, child_ptr, trained[kids == 0],
                         n_threads) == []
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_task_batches_cut_a_parent_that_outweighs_a_batch(n_threads):
+    """Many one-child parents and one parent with most of the level's cost (the trie's leaf
+    level on the full AOL log): that parent's children go to several tasks of about a batch
+    each, so no thread is left with most of the level."""
+    from xmr.model import TASKS_PER_THREAD, task_batches
+
+    X_indptr, pool_ptr, pool_idx, _, _ = _level(2000, 1, 30, seed=1)
+    kids = np.ones(2000, dtype=np.int64)
+    kids[7] = 5000  # parent 7: 5000 children over a pool as large as the others'
+    child_ptr = np.concatenate([[0], np.cumsum(kids)]).astype(np.int64)
+    batches = task_batches(X_indptr, pool_ptr, pool_idx, child_ptr, np.arange(2000), n_threads)
+    parent = np.concatenate([b[0] for b in batches])
+    lo, hi = np.concatenate([b[1] for b in batches]), np.concatenate([b[2] for b in batches])
+    covered = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)])
+    np.testing.assert_array_equal(np.sort(covered), np.arange(child_ptr[-1]))
+    nnz = np.diff(X_indptr) + 1
+    pool_cost = np.array([nnz[pool_idx[pool_ptr[p]:pool_ptr[p + 1]]].sum() for p in range(2000)])
+    share = pool_cost[7] * 5000 / (pool_cost * kids).sum()  # 0.7 of the level's cost
+    n_groups = int(np.ceil(share * TASKS_PER_THREAD * n_threads))
+    assert share > 0.5 and (parent == 7).sum() == n_groups >= TASKS_PER_THREAD * n_threads // 2
+    assert max((hi - lo)[parent == 7]) == -(-5000 // n_groups)  # array_split's sizes
 
 
 def test_training_in_batches_moves_no_weight():

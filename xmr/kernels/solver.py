@@ -281,8 +281,7 @@ def train_tasks(X_indptr, X_indices, X_data, pool_ptr, pool_idx, task_parent, ta
     ``task_parent[j]``, whose pool is ``pool_idx[pool_ptr[p]:pool_ptr[p + 1]]`` (sorted ids).
     Each task is solved exactly as `train_task` solves it alone, so the weights do not depend
     on the batching. Returns the tasks' COO pieces and bias weights concatenated in task
-    order, and the trained children in that order (the bias weights' labels); each task's
-    pieces are freed as they are copied, so the batch is held about once, not twice."""
+    order, and the trained children in that order (the bias weights' labels)."""
     feats = List()
     kids = List()
     vals = List()
@@ -318,9 +317,4 @@ def train_tasks(X_indptr, X_indices, X_data, pool_ptr, pool_idx, task_parent, ta
         out_bias[r:r + m] = biases[j]
         out_kids[r:r + m] = child_idx[task_lo[j]:task_hi[j]]
         r += m
-        # free each task's pieces once copied: the batch is not held twice at its peak
-        feats[j] = np.empty(0, dtype=feats[j].dtype)
-        kids[j] = np.empty(0, dtype=kids[j].dtype)
-        vals[j] = np.empty(0, dtype=vals[j].dtype)
-        biases[j] = np.empty(0, dtype=biases[j].dtype)
     return out_feat, out_child, out_val, out_bias, out_kids

@@ -52,6 +52,7 @@ from xmr.datasets.aol import (
     AOL_RELEASE_FILES,
     AOL_RELEASE_ROWS,
     AOL_RELEASE_USERS,
+    GENERATOR_VERSION,
     synthetic_log_complete,
 )
 
@@ -216,7 +217,8 @@ def markdown_table(result: dict) -> str:
     s = result["settings"]
     lines = [f"Log: {s['rows']:,} rows, {s['users']:,} users, {s['files']} files"
              + (f", users kept {s['user_fraction']:.0%}" if s["user_fraction"] < 1 else "")
-             + f" (scale {s['scale']:g} of the AOL release).", "",
+             + f" (scale {s['scale']:g} of the AOL release), synthetic generator "
+             + f"{s.get('generator', 1)}.", "",
              "| step | stage | time s | peak memory GiB |", "|---|---|---|---|"]
     for step in result["steps"]:
         peak = step.get("peak_rss_mib")
@@ -279,7 +281,7 @@ def main(argv: list[str] | None = None) -> dict:
     n_users = max(args.files, round(AOL_RELEASE_USERS * args.scale))
     settings = {"rows": n_rows, "users": n_users, "files": args.files, "scale": args.scale,
                 "user_fraction": args.user_fraction, "seed": 0, "qac_rows": args.qac_rows,
-                "timeout_s": args.timeout}
+                "timeout_s": args.timeout, "generator": GENERATOR_VERSION}
     result = {"benchmark": "aol_full", "settings": settings, "machine": machine_info(None),
               "paper_latency_ms": PAPER_LATENCY_MS, "memory_target_gib": MEMORY_TARGET_GIB,
               "steps": [], "runs": []}

@@ -77,6 +77,12 @@ def _aol_full_table(result: dict) -> str:
     return markdown_table(result)
 
 
+def _aol_shape_table(result: dict) -> str:
+    from benchmarks.aol_shape import markdown_table
+
+    return markdown_table(result)
+
+
 @dataclass(frozen=True)
 class Kind:
     """A benchmark whose JSON the report renders: its module, its table, a key every one of
@@ -91,7 +97,8 @@ KINDS = {"scale": Kind("benchmarks.scale", _scale_table, "sizes"),
          "vs_pecos": Kind("benchmarks.vs_pecos", _vs_pecos_table, "pecos"),
          "ovr_vs_lml": Kind("benchmarks.ovr_vs_lml", _ovr_vs_lml_table, "ovr"),
          "qac_latency": Kind("benchmarks.qac_latency", _qac_latency_table, "rows"),
-         "aol_full": Kind("benchmarks.aol_full", _aol_full_table, "steps")}
+         "aol_full": Kind("benchmarks.aol_full", _aol_full_table, "steps"),
+         "aol_shape": Kind("benchmarks.aol_shape", _aol_shape_table, "logs")}
 
 
 # ------------------------------------------------------------------------------ one block

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import random
 import re
 from collections import defaultdict
@@ -21,9 +22,11 @@ from xmr.datasets.aol import (
     BAD_TIME,
     BAD_UTF8,
     EMPTY_QUERY,
+    GENERATOR_VERSION,
     AOLConfig,
     load_aol,
     normalize_query,
+    synthetic_log_complete,
     write_synthetic_aol_file,
     write_synthetic_aol_log,
 )
@@ -453,6 +456,33 @@ def test_synthetic_log_splits_users_over_files_and_resumes(tmp_path):
     assert paths[1].read_bytes() == before[paths[1]][1]
     with pytest.raises(ValueError, match="n_users .* must be at least n_files"):
         write_synthetic_aol_log(tmp_path / "x", n_rows=100, n_users=2, n_files=3)
+
+
+def test_generator_1_still_writes_the_logs_measured_with_it(tmp_path):
+    # the digest of what the generator wrote before version 2 (commit 91e0b5c): results
+    # measured on version-1 logs (docs/bench/aol_full.json of 2026-12-07) can be re-made
+    path = write_synthetic_aol_file(tmp_path / "user-ct-test-collection-01.txt", 2000, 30,
+                                    seed=1, generator=1)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == (
+        "78bffc903c230e8fa560f0943a051999196e90db2cc1d1e9fb11a0ad49a7727e")
+    current = write_synthetic_aol_file(tmp_path / "v2" / "user-ct-test-collection-01.txt",
+                                       2000, 30, seed=1)
+    assert GENERATOR_VERSION == 2 and current.read_bytes() != path.read_bytes()
+
+
+def test_a_log_of_another_generator_version_is_written_again(tmp_path):
+    old = write_synthetic_aol_log(tmp_path, n_rows=3000, n_users=30, n_files=2, seed=2,
+                                  generator=1)
+    before = [p.read_bytes() for p in old]
+    assert synthetic_log_complete(tmp_path, 3000, 30, 2, seed=2, generator=1)
+    assert not synthetic_log_complete(tmp_path, 3000, 30, 2, seed=2)  # the current version
+    new = write_synthetic_aol_log(tmp_path, n_rows=3000, n_users=30, n_files=2, seed=2)
+    assert [p.read_bytes() for p in new] != before
+    assert synthetic_log_complete(tmp_path, 3000, 30, 2, seed=2)
+    assert "generator=2" in (tmp_path / "user-ct-test-collection-01.txt.gz.done").read_text()
+    for bad in (0, 3, True, "2"):
+        with pytest.raises(ValueError, match="generator must be one of"):
+            write_synthetic_aol_file(tmp_path / "x.txt", 100, 2, generator=bad)
 
 
 def test_user_fraction_keeps_whole_users_the_same_each_time(tmp_path):

@@ -521,9 +521,20 @@ def load_aol(data_dir: str | Path, config: AOLConfig = AOLConfig()) -> QACDatase
 
 _AOL_HEADER = "AnonID\tQuery\tQueryTime\tItemRank\tClickURL\n"
 
+# The AOL 2006 release: 10 files, 36,389,567 data rows, 657,426 users.
+AOL_RELEASE_ROWS, AOL_RELEASE_USERS, AOL_RELEASE_FILES = 36_389_567, 657_426, 10
+_CHUNK_ROWS = 1_000_000  # rows generated at a time (memory stays flat at any log size)
+# Bumped when the generator draws other rows for the same arguments: a log's files written by
+# another version are not "complete" (their .done marker names the version), so they are redone.
+GENERATOR_VERSION = 2
+# Per generator version: (word popularity exponent, base query popularity exponent, whether
+# the most popular base queries are the shortest); popularity ~ 1 / rank ** exponent.
+# Version 1 stays reachable: the logs measured with it can be written again.
+_GENERATORS = {1: (1.0, 1.05, False), 2: (0.8, 0.8, True)}
+
 
 def write_synthetic_aol_file(path: str | Path, n_rows: int, n_users: int,
-                             seed: int = 0) -> Path:
+                             seed: int = 0, generator: int = GENERATOR_VERSION) -> Path:
     """Write ``n_rows`` data rows in the AOL release's format (gzipped if ``path`` ends in .gz).
 
     For tests and benchmarks only, not a model of search behaviour (see
@@ -533,12 +544,15 @@ def write_synthetic_aol_file(path: str | Path, n_rows: int, n_users: int,
     punctuation ("Www.Quildor.com", "brashen-lake?"), often repeated (next result page) or
     refined by one word; ~30 % of rows repeat the previous one with another clicked URL.
     Rows of clicked events have ItemRank and ClickURL, the others leave them empty.
+    ``generator``: the version of the draws (:data:`GENERATOR_VERSION`, the default, is the
+    one calibrated on the real subset; 1 writes the logs measured before it).
     """
     check_int("n_rows", n_rows, minimum=1)
     check_int("n_users", n_users, minimum=1)
     check_seed("seed", seed)
+    _check_generator(generator)
     rng = np.random.default_rng(seed)
-    vocab = _Vocabulary(rng, n_rows)
+    vocab = _Vocabulary(rng, n_rows, generator)
     path = Path(path)
     with _open_for_writing(path) as fh:
         fh.write(_AOL_HEADER)
@@ -546,37 +560,35 @@ def write_synthetic_aol_file(path: str | Path, n_rows: int, n_users: int,
     return path
 
 
-# The AOL 2006 release: 10 files, 36,389,567 data rows, 657,426 users.
-AOL_RELEASE_ROWS, AOL_RELEASE_USERS, AOL_RELEASE_FILES = 36_389_567, 657_426, 10
-_CHUNK_ROWS = 1_000_000  # rows generated at a time (memory stays flat at any log size)
-
-
 def write_synthetic_aol_log(folder: str | Path, n_rows: int = AOL_RELEASE_ROWS,
                             n_users: int = AOL_RELEASE_USERS,
                             n_files: int = AOL_RELEASE_FILES, seed: int = 0,
-                            compresslevel: int = 1) -> list[Path]:
+                            compresslevel: int = 1,
+                            generator: int = GENERATOR_VERSION) -> list[Path]:
     """A synthetic log of the release's size and shape: ``n_files`` gzipped files
     ``user-ct-test-collection-NN.txt.gz`` under ``folder``, the users split into contiguous
     ranges (file 1 the first users), ``n_rows`` rows in all, one vocabulary for the whole log
     (rows as :func:`write_synthetic_aol_file` draws them). Generated a million rows at a time;
     each file has its own seeded stream, so a file already complete (a ``.done`` marker beside
-    it, written after the file is closed) is kept as it is: an interrupted run resumes."""
+    it, written after the file is closed, naming the arguments and the generator version) is
+    kept as it is: an interrupted run resumes, a file of another version is written again."""
     check_int("n_rows", n_rows, minimum=1)
     check_int("n_users", n_users, minimum=1)
     check_int("n_files", n_files, minimum=1)
     check_seed("seed", seed)
+    _check_generator(generator)
     if n_users < n_files:
         raise ValueError(f"n_users ({n_users}) must be at least n_files ({n_files}): every "
                          f"file holds its own users")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    if synthetic_log_complete(folder, n_rows, n_users, n_files, seed):
+    if synthetic_log_complete(folder, n_rows, n_users, n_files, seed, generator):
         return _log_paths(folder, n_files)
-    vocab = _Vocabulary(np.random.default_rng(seed), n_rows)
+    vocab = _Vocabulary(np.random.default_rng(seed), n_rows, generator)
     user_bounds = np.linspace(0, n_users, n_files + 1).round().astype(np.int64)
     row_bounds = np.linspace(0, n_rows, n_files + 1).round().astype(np.int64)
     paths = _log_paths(folder, n_files)
-    spec = _log_spec(n_rows, n_users, n_files, seed)
+    spec = _log_spec(n_rows, n_users, n_files, seed, generator)
     for f, path in enumerate(paths):
         done = _done_marker(path)
         if path.is_file() and done.is_file() and done.read_text() == spec:
@@ -600,9 +612,9 @@ def write_synthetic_aol_log(folder: str | Path, n_rows: int = AOL_RELEASE_ROWS,
 
 
 def synthetic_log_complete(folder: str | Path, n_rows: int, n_users: int, n_files: int,
-                           seed: int = 0) -> bool:
+                           seed: int = 0, generator: int = GENERATOR_VERSION) -> bool:
     """Whether :func:`write_synthetic_aol_log` with these arguments has nothing left to write."""
-    spec = _log_spec(n_rows, n_users, n_files, seed)
+    spec = _log_spec(n_rows, n_users, n_files, seed, generator)
     return all(p.is_file() and _done_marker(p).is_file() and _done_marker(p).read_text() == spec
                for p in _log_paths(Path(folder), n_files))
 
@@ -611,8 +623,15 @@ def _log_paths(folder: Path, n_files: int) -> list[Path]:
     return [folder / f"user-ct-test-collection-{f + 1:02d}.txt.gz" for f in range(n_files)]
 
 
-def _log_spec(n_rows: int, n_users: int, n_files: int, seed: int) -> str:
-    return f"rows={n_rows} users={n_users} files={n_files} seed={seed}\n"
+def _log_spec(n_rows: int, n_users: int, n_files: int, seed: int, generator: int) -> str:
+    spec = f"rows={n_rows} users={n_users} files={n_files} seed={seed}"
+    # version 1's markers predate the version field: theirs is the plain spec
+    return spec + ("\n" if generator == 1 else f" generator={generator}\n")
+
+
+def _check_generator(generator) -> None:
+    if isinstance(generator, bool) or generator not in _GENERATORS:
+        raise ValueError(f"generator must be one of {sorted(_GENERATORS)}, got {generator!r}")
 
 
 def _done_marker(path: Path) -> Path:
@@ -630,20 +649,36 @@ def _open_for_writing(path: Path, compresslevel: int = 6):
 
 class _Vocabulary:
     """Fake words and Zipf-popular base queries of a synthetic log of ``n_rows`` rows (more
-    distinct queries for a longer log: a fifth of the rows up to 200,000, a tenth beyond)."""
+    distinct queries for a longer log: a fifth of the rows up to 200,000, a tenth beyond).
 
-    def __init__(self, rng: np.random.Generator, n_rows: int):
+    Shape, calibrated on the real 1,000-user AOL subset (``python -m benchmarks.aol_shape``):
+    the most popular queries are the shortest (as "google", "ebay", "yahoo" are), and the
+    popularity exponents of words and base queries (:data:`_GENERATORS`) put the top query
+    at about the subset's share of the pairs. Generator 1 drew popular queries of any
+    length with steeper exponents (1.0 and 1.05): a popular query longer than 16 characters,
+    refined by random words, put a hundred thousand labels of the full-size log under one
+    16-character prefix, a trie family of a kind the real subset does not have (its largest:
+    99 labels).
+    """
+
+    def __init__(self, rng: np.random.Generator, n_rows: int,
+                 generator: int = GENERATOR_VERSION):
         from xmr.datasets.synthetic_qac import fake_words
+
+        word_exponent, base_exponent, short_first = _GENERATORS[generator]
 
         self.words = fake_words(rng, max(200, min(50_000, n_rows // 20)))
         n_base = max(100, min(n_rows // 5, max(200_000, n_rows // 10)))
         lens = rng.choice(4, size=n_base, p=[0.3, 0.4, 0.2, 0.1]) + 1
-        word_p = 1.0 / np.arange(1, len(self.words) + 1)
+        word_p = 1.0 / np.arange(1, len(self.words) + 1) ** word_exponent
         word_ids = rng.choice(len(self.words), size=int(lens.sum()), p=word_p / word_p.sum())
         bounds = np.concatenate([[0], np.cumsum(lens)])
-        self.base = [" ".join(self.words[j] for j in word_ids[bounds[i]:bounds[i + 1]])
-                     for i in range(n_base)]
-        base_p = 1.0 / np.arange(1, n_base + 1) ** 1.05
+        base = [" ".join(self.words[j] for j in word_ids[bounds[i]:bounds[i + 1]])
+                for i in range(n_base)]
+        if short_first:  # popularity rank follows length: one-word queries first (stable)
+            base = [base[i] for i in np.argsort(lens, kind="stable").tolist()]
+        self.base = base
+        base_p = 1.0 / np.arange(1, n_base + 1) ** base_exponent
         self.base_p = base_p / base_p.sum()
 
 

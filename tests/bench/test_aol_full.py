@@ -12,6 +12,7 @@ import pytest
 
 from benchmarks import _aol_full_worker, aol_full
 from benchmarks.report import load_result, render
+from xmr.datasets.aol import GENERATOR_VERSION
 
 FIT_STAGES = ["training matrix", "featurise", "label embedding", "index", "train"]
 
@@ -190,6 +191,22 @@ def test_resume_refuses_other_settings_and_keeps_what_out_holds(tiny_run, tmp_pa
     assert exc.value.code == 2 and copy.read_text() == before
     err = capsys.readouterr().err
     assert "other settings" in err and "scale=0.0003 (now 0.0004)" in err
+
+
+@pytest.mark.slow
+def test_resume_refuses_a_log_of_another_generator_version(tiny_run, tmp_path, capsys):
+    tmp, out, _ = tiny_run
+    old = json.loads(out.read_text())
+    assert old["settings"]["generator"] == GENERATOR_VERSION
+    del old["settings"]["generator"]  # as the JSONs measured on generator-1 logs are
+    copy = tmp_path / "aol_full.json"
+    copy.write_text(json.dumps(old))
+    with pytest.raises(SystemExit) as exc:
+        aol_full.main(["--log-dir", str(tmp / "log"), "--scale", "0.0003", "--files", "2",
+                       "--cache-dir", str(tmp / "cache"), "--out", str(copy), "--resume"])
+    assert exc.value.code == 2
+    assert f"generator=None (now {GENERATOR_VERSION})" in capsys.readouterr().err
+    assert "synthetic generator 1." in aol_full.markdown_table(old)
 
 
 @pytest.mark.slow

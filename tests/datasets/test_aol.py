@@ -460,7 +460,7 @@ def test_synthetic_log_splits_users_over_files_and_resumes(tmp_path):
 
 def test_generator_1_still_writes_the_logs_measured_with_it(tmp_path):
     # the digest of what the generator wrote before version 2 (commit 91e0b5c): results
-    # measured on version-1 logs (docs/bench/aol_full.json of 2026-12-07) can be re-made
+    # measured on version-1 logs (docs/bench/aol_full_generator1.json) can be re-made
     path = write_synthetic_aol_file(tmp_path / "user-ct-test-collection-01.txt", 2000, 30,
                                     seed=1, generator=1)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == (

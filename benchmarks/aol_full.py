@@ -119,17 +119,18 @@ PER_RUN = ("qac_rows", "timeout_s")  # settings a resumed run may change: not wh
 # finished step measured
 
 
-def generate(log_dir: Path, n_rows: int, n_users: int, n_files: int, timeout_s: float
-             ) -> dict:
-    """Write the synthetic log in its own process (its peak memory measured like every
-    step's); files a previous run completed are kept."""
-    kept = synthetic_log_complete(log_dir, n_rows, n_users, n_files, seed=0)
+def generate(log_dir: Path, n_rows: int, n_users: int, n_files: int, generator: int,
+             timeout_s: float) -> dict:
+    """Write the synthetic log (generator version ``generator``) in its own process (its peak
+    memory measured like every step's); files a previous run completed are kept."""
+    kept = synthetic_log_complete(log_dir, n_rows, n_users, n_files, seed=0,
+                                  generator=generator)
     code = ("import sys; from pathlib import Path; "
             "from xmr.datasets.aol import write_synthetic_aol_log; "
             "write_synthetic_aol_log(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), "
-            "int(sys.argv[4]), seed=0)")
+            "int(sys.argv[4]), seed=0, generator=int(sys.argv[5]))")
     m = run_measured([sys.executable, "-c", code, str(log_dir), str(n_rows), str(n_users),
-                      str(n_files)], timeout_s=timeout_s, env=_env())
+                      str(n_files), str(generator)], timeout_s=timeout_s, env=_env())
     outcome = _outcome(m, timeout_s)
     step = {"step": "generate", "seconds": m["seconds"], "peak_rss_mib": m["peak_rss_mib"],
             "outcome": "ok (files kept from an earlier run)" if kept and outcome == "ok"
@@ -262,6 +263,10 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--scale", type=float, default=1.0,
                    help="rows and users as a share of the release's (default 1: full size)")
     p.add_argument("--files", type=int, default=AOL_RELEASE_FILES)
+    p.add_argument("--generator", type=int, default=GENERATOR_VERSION,
+                   choices=range(1, GENERATOR_VERSION + 1),
+                   help="the synthetic log's generator version (default: the current, "
+                        "%(default)s; 1 re-makes the logs measured before version 2)")
     p.add_argument("--user-fraction", type=float, default=1.0,
                    help="the loader keeps this share of the users (AOLConfig.user_fraction)")
     p.add_argument("--rows", nargs="+", default=list(ROWS), dest="qac_rows",
@@ -281,7 +286,7 @@ def main(argv: list[str] | None = None) -> dict:
     n_users = max(args.files, round(AOL_RELEASE_USERS * args.scale))
     settings = {"rows": n_rows, "users": n_users, "files": args.files, "scale": args.scale,
                 "user_fraction": args.user_fraction, "seed": 0, "qac_rows": args.qac_rows,
-                "timeout_s": args.timeout, "generator": GENERATOR_VERSION}
+                "timeout_s": args.timeout, "generator": args.generator}
     result = {"benchmark": "aol_full", "settings": settings, "machine": machine_info(None),
               "paper_latency_ms": PAPER_LATENCY_MS, "memory_target_gib": MEMORY_TARGET_GIB,
               "steps": [], "runs": []}
@@ -326,7 +331,7 @@ def main(argv: list[str] | None = None) -> dict:
         save()
 
     if "generate" not in done:
-        add(generate, args.log_dir, n_rows, n_users, args.files, args.timeout)
+        add(generate, args.log_dir, n_rows, n_users, args.files, args.generator, args.timeout)
     with tempfile.TemporaryDirectory() as tmp:
         if "prepare" not in done:
             add(prepare, args.log_dir, args.user_fraction, args.cache_dir, Path(tmp),

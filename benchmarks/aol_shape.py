@@ -116,6 +116,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     if any(s < 1 for s in args.scales):
         p.error(f"--scales must be >= 1, got {args.scales}")
+    if not set(args.generators) <= set(range(1, GENERATOR_VERSION + 1)):
+        p.error(f"--generators must be in 1..{GENERATOR_VERSION}, got {args.generators}")
     result = {"benchmark": "aol_shape", "settings": {
         "scales": args.scales, "generators": args.generators, "trie_depth": TRIE_DEPTH,
         "subset_rows": SUBSET_ROWS, "subset_users": SUBSET_USERS},

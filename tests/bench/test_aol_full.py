@@ -12,7 +12,7 @@ import pytest
 
 from benchmarks import _aol_full_worker, aol_full
 from benchmarks.report import load_result, render
-from xmr.datasets.aol import GENERATOR_VERSION
+from xmr.datasets.aol import GENERATOR_VERSION, synthetic_log_complete
 
 FIT_STAGES = ["training matrix", "featurise", "label embedding", "index", "train"]
 
@@ -191,6 +191,15 @@ def test_resume_refuses_other_settings_and_keeps_what_out_holds(tiny_run, tmp_pa
     assert exc.value.code == 2 and copy.read_text() == before
     err = capsys.readouterr().err
     assert "other settings" in err and "scale=0.0003 (now 0.0004)" in err
+
+
+def test_generate_writes_the_version_asked_for(tmp_path):
+    step = aol_full.generate(tmp_path, 3000, 30, 2, 1, timeout_s=120)
+    assert step["outcome"] == "ok"
+    assert synthetic_log_complete(tmp_path, 3000, 30, 2, seed=0, generator=1)
+    assert not synthetic_log_complete(tmp_path, 3000, 30, 2, seed=0)
+    again = aol_full.generate(tmp_path, 3000, 30, 2, 1, timeout_s=120)
+    assert again["outcome"] == "ok (files kept from an earlier run)"
 
 
 @pytest.mark.slow

@@ -50,5 +50,6 @@ def test_main_writes_a_json_the_report_renders(tmp_path, monkeypatch):
     assert json.loads(out.read_text())["runs"][0]["finished_utc"]
     table = report.KINDS["aol_shape"].table(report.load_result("aol_shape", out))
     assert "| trie_leaf_pairs_per_pair |" in table and "real subset left out" in table
-    with pytest.raises(SystemExit):
-        aol_shape.main(["--scales", "0", "--out", str(out)])
+    for bad in (["--scales", "0"], ["--generators", "3"]):
+        with pytest.raises(SystemExit):
+            aol_shape.main([*bad, "--out", str(out)])

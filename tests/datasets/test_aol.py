@@ -480,7 +480,12 @@ def test_a_log_of_another_generator_version_is_written_again(tmp_path):
     assert [p.read_bytes() for p in new] != before
     assert synthetic_log_complete(tmp_path, 3000, 30, 2, seed=2)
     assert "generator=2" in (tmp_path / "user-ct-test-collection-01.txt.gz.done").read_text()
-    for bad in (0, 3, True, "2"):
+    # version 1's markers on disk predate the version field: their text is the plain spec
+    v1 = write_synthetic_aol_log(tmp_path / "v1", n_rows=3000, n_users=30, n_files=2, seed=2,
+                                 generator=1)
+    assert v1[0].with_name(v1[0].name + ".done").read_text() == (
+        "rows=3000 users=30 files=2 seed=2\n")
+    for bad in (0, 3, True, "2", 2.0):
         with pytest.raises(ValueError, match="generator must be one of"):
             write_synthetic_aol_file(tmp_path / "x.txt", 100, 2, generator=bad)
 

@@ -630,7 +630,9 @@ def _log_spec(n_rows: int, n_users: int, n_files: int, seed: int, generator: int
 
 
 def _check_generator(generator) -> None:
-    if isinstance(generator, bool) or generator not in _GENERATORS:
+    # an int, not 2.0: the version is written into the done markers as given
+    if not isinstance(generator, int | np.integer) or isinstance(generator, bool) \
+            or generator not in _GENERATORS:
         raise ValueError(f"generator must be one of {sorted(_GENERATORS)}, got {generator!r}")
 
 

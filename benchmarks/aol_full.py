@@ -53,6 +53,7 @@ from xmr.datasets.aol import (
     AOL_RELEASE_ROWS,
     AOL_RELEASE_USERS,
     GENERATOR_VERSION,
+    GENERATOR_VERSIONS,
     synthetic_log_complete,
 )
 
@@ -264,7 +265,7 @@ def main(argv: list[str] | None = None) -> dict:
                    help="rows and users as a share of the release's (default 1: full size)")
     p.add_argument("--files", type=int, default=AOL_RELEASE_FILES)
     p.add_argument("--generator", type=int, default=GENERATOR_VERSION,
-                   choices=range(1, GENERATOR_VERSION + 1),
+                   choices=GENERATOR_VERSIONS,
                    help="the synthetic log's generator version (default: the current, "
                         "%(default)s; 1 re-makes the logs measured before version 2)")
     p.add_argument("--user-fraction", type=float, default=1.0,

@@ -35,9 +35,14 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from benchmarks.common import finish_run, machine_info, start_run
+from benchmarks.common import finish_run, fmt_number, machine_info, start_run
 from xmr.datasets._io import DataNotFoundError
-from xmr.datasets.aol import GENERATOR_VERSION, load_aol, write_synthetic_aol_file
+from xmr.datasets.aol import (
+    GENERATOR_VERSION,
+    GENERATOR_VERSIONS,
+    load_aol,
+    write_synthetic_aol_file,
+)
 
 TRIE_DEPTH = 16  # Table 2 rows 9 and 10: trie depth 16
 SUBSET_ROWS, SUBSET_USERS = 407_929, 1_000  # the real subset's data rows and users
@@ -81,19 +86,13 @@ def synthetic(rows: int, users: int, generator: int) -> dict:
         return describe(Path(tmp))
 
 
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.4f}" if v < 10 else f"{v:,.1f}"
-    return f"{v:,}" if isinstance(v, int) else str(v)
-
-
 def markdown_table(result: dict) -> str:
     logs = result["logs"]
     head = "| | " + " | ".join(log["name"] for log in logs) + " |"
     lines = [head, "|---|" + "---:|" * len(logs)]
     for key in ("rows", "users", *STATS):
-        lines.append(f"| {key} | " + " | ".join(_fmt(log.get(key, "–")) for log in logs)
-                     + " |")
+        cells = (fmt_number(log.get(key), small_decimals=4) for log in logs)
+        lines.append(f"| {key} | " + " | ".join(cells) + " |")
     lines.append("| largest family | " + " | ".join(
         f"`{log['largest_family']}`" if "largest_family" in log else "–" for log in logs)
         + " |")
@@ -116,8 +115,9 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     if any(s < 1 for s in args.scales):
         p.error(f"--scales must be >= 1, got {args.scales}")
-    if not set(args.generators) <= set(range(1, GENERATOR_VERSION + 1)):
-        p.error(f"--generators must be in 1..{GENERATOR_VERSION}, got {args.generators}")
+    if not set(args.generators) <= set(GENERATOR_VERSIONS):
+        p.error(f"--generators must be among {list(GENERATOR_VERSIONS)}, "
+                f"got {args.generators}")
     result = {"benchmark": "aol_shape", "settings": {
         "scales": args.scales, "generators": args.generators, "trie_depth": TRIE_DEPTH,
         "subset_rows": SUBSET_ROWS, "subset_users": SUBSET_USERS},

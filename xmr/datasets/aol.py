@@ -531,6 +531,7 @@ GENERATOR_VERSION = 2
 # the most popular base queries are the shortest); popularity ~ 1 / rank ** exponent.
 # Version 1 stays reachable: the logs measured with it can be written again.
 _GENERATORS = {1: (1.0, 1.05, False), 2: (0.8, 0.8, True)}
+GENERATOR_VERSIONS = tuple(sorted(_GENERATORS))  # every version a log can be written with
 
 
 def write_synthetic_aol_file(path: str | Path, n_rows: int, n_users: int,
@@ -633,7 +634,8 @@ def _check_generator(generator) -> None:
     # an int, not 2.0: the version is written into the done markers as given
     if not isinstance(generator, int | np.integer) or isinstance(generator, bool) \
             or generator not in _GENERATORS:
-        raise ValueError(f"generator must be one of {sorted(_GENERATORS)}, got {generator!r}")
+        raise ValueError(f"generator must be one of {list(GENERATOR_VERSIONS)}, "
+                         f"got {generator!r}")
 
 
 def _done_marker(path: Path) -> Path:

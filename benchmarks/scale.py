@@ -25,12 +25,18 @@ process, on the same ``.npz`` matrices, with the settings of :mod:`benchmarks.vs
   ``benchmarks/_lml_worker.py``). ``train_1vsrest`` keeps dense (D + 1) x L weights: where
   they cannot fit in memory the side is recorded as skipped, with the size it needed.
 
-One run of each side per size: timings on a shared machine are noisy, so compare the ratios,
-which are measured in the same run. Every side (PECOS included) runs in a worker process of
-its own session: ``--side-timeout`` stops the whole worker (PECOS's peer processes too) and
-records ``did_not_finish`` instead of holding up the run. The JSON is rewritten after every
-side; ``--resume`` keeps what it holds (same settings) and runs only the missing sides, so a
-run can be continued or extended by sizes; ``--redo SIDE`` reruns one side. Its ``runs``
+One run of each side per size by default: timings on a shared machine are noisy, so compare
+the ratios, which are measured in the same run. ``--repeats N`` runs the sides N times each,
+interleaved (round r runs them in an order rotated by r, so no side always goes first): a
+side's ``train_s``, ``peak_mem_mib`` and ``peak_mem_train_mib`` are then the medians of its
+repeats (each repeat's in ``repeats``), and ``pair_ratios`` holds, per other side, our train
+time over theirs in each round (the two ran back to back) with their median, min and max:
+a ratio within the spread of those pairs is level, not a lead. Every side (PECOS included)
+runs in a worker process of its own session: ``--side-timeout`` stops the whole worker
+(PECOS's peer processes too) and records ``did_not_finish`` instead of holding up the run.
+The JSON is rewritten after every side (with ``--repeats``, after every size); ``--resume``
+keeps what it holds (same settings) and runs only the missing sides, so a run can be
+continued or extended by sizes; ``--redo SIDE`` reruns one side. Its ``runs``
 list records each invocation's command, code commit, UTC times and load averages
 (``benchmarks.common.start_run``); ``python -m benchmarks.report`` renders a committed JSON
 into the results docs. The figure plots train time and peak memory against L on log-log
@@ -43,6 +49,7 @@ Usage::
     python -m benchmarks.scale --resume --side-timeout 600 --sides omikuji napkinxc  # add sides
     python -m benchmarks.scale --nr-splits 2 --sides xmr omikuji --out bench-results/b2.json
     python -m benchmarks.scale --resume --side-timeout 3600 --sides lml_tree lml_1vsrest
+    python -m benchmarks.scale --repeats 5 --sides xmr omikuji --sizes 300000   # level or not?
 """
 
 from __future__ import annotations
@@ -85,6 +92,7 @@ LML_SIDES = {"lml_tree": "tree", "lml_1vsrest": "1vsrest"}  # side -> method, .l
 KEYS = ("train_s", "peak_mem_mib", "peak_mem_train_mib", "throughput_qps", "latency_p50_ms",
         "latency_p99_ms", "precision_at_1", "recall_at_10", "model_nnz", "model_bytes")
 SAME_SETTINGS = tuple(MODEL) + tuple(PREDICT) + ("n_test", "seed", "n_warmup")
+REPEATED_KEYS = ("train_s", "peak_mem_mib", "peak_mem_train_mib")  # medians with --repeats
 RATIO_KEYS = ("train_s", "peak_mem_mib", "peak_mem_train_mib", "throughput_qps",
               "latency_p50_ms", "latency_p99_ms", "model_bytes")
 
@@ -260,6 +268,11 @@ def markdown_table(result: dict) -> str:
             r = row.get("ratio", {}).get(k)
             lines.append(f"| {k} | " + " | ".join(cells) + f" | {fmt(r)} |")
         lines.append("")
+        pairs = row.get("pair_ratios") or {}
+        if pairs:  # --repeats: the interleaved rounds' ratios, pair by pair
+            lines += ["xmr / other side, train time of each interleaved round: " + "; ".join(
+                f"{peer} {', '.join(fmt(v) for v in p['ratios'])} (median {fmt(p['median'])})"
+                for peer, p in pairs.items()) + ".", ""]
         skipped = [f"{s}: {row[s]['skipped'].rstrip('.')}" for s in sides
                    if "skipped" in (row.get(s) or {})]
         if skipped:  # why, under the table (its cell only says that it was)
@@ -276,6 +289,9 @@ def _cell(entry: dict | None, key: str, fmt) -> str:
         return f"did not finish in {entry['time_limit_s']:.0f} s" if key == KEYS[0] else "–"
     if "skipped" in entry:
         return "skipped" if key == KEYS[0] else "–"
+    reps = [r.get(key) for r in entry.get("repeats", []) if r.get(key) is not None]
+    if key in REPEATED_KEYS and len(reps) > 1:  # the median, then the spread of the repeats
+        return f"{fmt(entry.get(key))} ({fmt(min(reps))}–{fmt(max(reps))}, n={len(reps)})"
     return fmt(entry.get(key))
 
 
@@ -331,6 +347,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=REPO_ROOT / "bench-results" / "scale.json")
     p.add_argument("--figure", type=Path, default=None,
                    help="log-log figure (default: --out with .png)")
+    p.add_argument("--repeats", type=int, default=1, metavar="N",
+                   help="run the sides N times each, interleaved (the order rotated every "
+                        "round); medians and each round's ratios are recorded")
     p.add_argument("--side-timeout", type=float, default=None, metavar="SECONDS",
                    help="stop a side (its whole worker process) after this many seconds and "
                         "record it as did-not-finish; default: no limit")
@@ -346,6 +365,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         bad = [v for v in vals if v < 2]
         if bad:
             p.error(f"{name} must be >= 2, got {bad}")
+    if args.repeats < 1:
+        p.error(f"--repeats must be >= 1, got {args.repeats}")
     if args.side_timeout is not None and args.side_timeout <= 0:
         p.error(f"--side-timeout must be > 0 seconds, got {args.side_timeout}")
     if args.figure is None:
@@ -376,6 +397,58 @@ def _needs_run(entry: dict | None, timeout_s: float | None) -> bool:
     return False
 
 
+def median_entry(repeats: list[dict]) -> dict:
+    """One side's entry from its repeats: the first repeat's figures (accuracy and model size
+    do not depend on the run), with the medians of :data:`REPEATED_KEYS` over the repeats
+    that finished, and every repeat under ``repeats``. A single run is returned as is; so is
+    the first repeat that did not finish or was skipped (the side is not measured)."""
+    if len(repeats) == 1:
+        return repeats[0]
+    for r in repeats:
+        if "skipped" in r or "did_not_finish" in r:
+            return {**r, "repeats": repeats}
+    entry = {**repeats[0], "repeats": repeats}
+    for k in REPEATED_KEYS:
+        vals = [r[k] for r in repeats if r.get(k) is not None]
+        if vals:
+            entry[k] = float(np.median(vals))
+    return entry
+
+
+def pair_ratios(entries: dict[str, dict]) -> dict:
+    """Per side other than ours: our train time over its train time in each interleaved
+    round (repeat i of both), with the median, min and max of those ratios."""
+    ours = (entries.get("xmr") or {}).get("repeats") or []
+    out = {}
+    for side, entry in entries.items():
+        theirs = (entry or {}).get("repeats") or []
+        if side == "xmr" or not ours or not theirs:
+            continue
+        ratios = [a["train_s"] / b["train_s"] for a, b in zip(ours, theirs)
+                  if a.get("train_s") and b.get("train_s")]
+        if ratios:
+            out[side] = {"ratios": ratios, "median": float(np.median(ratios)),
+                         "min": min(ratios), "max": max(ratios)}
+    return out
+
+
+def run_repeated(folder: Path, sides: list[str], repeats: int, timeout_s: float | None,
+                 model: dict | None = None, on_side=None) -> dict[str, dict]:
+    """Every side of ``sides`` ``repeats`` times, interleaved: round r runs them in the order
+    rotated by r. ``on_side(side, entry)`` after each side's run (progress). Returns each
+    side's :func:`median_entry`."""
+    runs: dict[str, list[dict]] = {s: [] for s in sides}
+    for r in range(repeats):
+        k = r % len(sides)
+        for side in sides[k:] + sides[:k]:
+            if runs[side] and ("skipped" in runs[side][0] or "did_not_finish" in runs[side][0]):
+                continue  # not measured once: not again
+            runs[side].append(run_one(folder, side, timeout_s, model))
+            if on_side:
+                on_side(side, runs[side][-1])
+    return {side: median_entry(entries) for side, entries in runs.items()}
+
+
 def run_one(folder: Path, side: str, timeout_s: float | None,
             model: dict | None = None) -> dict:
     load = os.getloadavg()[0]
@@ -389,6 +462,11 @@ def run_one(folder: Path, side: str, timeout_s: float | None,
     return entry
 
 
+def _log_side(n_labels: int, side: str, entry: dict) -> None:
+    logger.info("%d labels, %s: %s", n_labels, side,
+                {k: entry.get(k) for k in KEYS + ("skipped", "did_not_finish") if k in entry})
+
+
 def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -398,6 +476,8 @@ def main(argv: list[str] | None = None) -> dict:
     model = {**MODEL, "nr_splits": args.nr_splits}
     settings = {**model, **PREDICT, "sides": sides, "n_test": args.n_test, "seed": args.seed,
                 "n_warmup": N_WARMUP, "latency_threads": 1, "side_timeout_s": args.side_timeout}
+    if args.repeats > 1:  # absent for one run: the JSONs made before the option read alike
+        settings["repeats"] = args.repeats
     rows, earlier_runs = _previous(args, settings)
     if rows:
         settings["sides"] = [s for s in SIDES if s in set(sides) | set(
@@ -425,13 +505,18 @@ def main(argv: list[str] | None = None) -> dict:
         logger.info("%d labels: data ready in %.0f s: %s", n_labels, time.perf_counter() - t0,
                     {k: row["data"][k] for k in ("n_train", "n_features", "x_trn_nnz")})
         rows[n_labels] = row
-        for side in todo:
-            row[side] = run_one(folder, side, args.side_timeout, model)
-            logger.info("%d labels, %s: %s", n_labels, side,
-                        {k: row[side].get(k) for k in KEYS + ("skipped", "did_not_finish")
-                         if k in row[side]})
+        if args.repeats == 1:
+            for side in todo:
+                row[side] = run_one(folder, side, args.side_timeout, model)
+                _log_side(n_labels, side, row[side])
+                row["ratio"] = ratios(row.get("xmr"), row.get("pecos"))
+                write()  # after every side
+        else:  # written when the size's rounds are done: its medians need every repeat
+            row |= run_repeated(folder, todo, args.repeats, args.side_timeout, model,
+                                on_side=lambda side, e, n=n_labels: _log_side(n, side, e))
             row["ratio"] = ratios(row.get("xmr"), row.get("pecos"))
-            write()  # after every side
+            row["pair_ratios"] = pair_ratios({s: row.get(s) for s in SIDES if s in row})
+            write()
     for n_labels in rows:
         for side in SIDES:
             (args.cache_dir / f"L{n_labels}" / f"P_{side}.npz").unlink(missing_ok=True)

@@ -216,3 +216,52 @@ def test_nr_splits_reaches_the_model_settings_and_the_json(data_dir, tmp_path, m
 def test_bad_side_timeout_is_refused():
     with pytest.raises(SystemExit):
         scale.parse_args(["--side-timeout", "0"])
+
+
+def test_repeats_interleave_the_sides_and_record_medians_and_pair_ratios(data_dir, tmp_path,
+                                                                         monkeypatch):
+    order: list = []
+    times = {"xmr": iter([3.0, 1.0, 2.0]), "omikuji": iter([2.0, 4.0, 2.0])}
+
+    def side(name):
+        def run(folder, timeout_s=None, model=None):
+            order.append(name)
+            t = next(times[name])
+            return {"train_s": t, "peak_mem_mib": 10.0 * t, "peak_mem_train_mib": 5.0 * t,
+                    "precision_at_1": 0.5, "recall_at_10": 0.4}
+        return run
+
+    monkeypatch.setattr(scale, "RUNNERS", {"xmr": side("xmr"), "omikuji": side("omikuji")})
+    out = tmp_path / "rep.json"
+    result = scale.main(["--sizes", str(N_LABELS), "--n-test", str(N_TEST), "--cache-dir",
+                         str(data_dir.parent), "--out", str(out), "--sides", "xmr", "omikuji",
+                         "--repeats", "3"])
+    # round r starts with side r mod 2: no side always runs first
+    assert order == ["xmr", "omikuji", "omikuji", "xmr", "xmr", "omikuji"]
+    row = result["sizes"][0]
+    assert row["xmr"]["train_s"] == 2.0 and row["omikuji"]["train_s"] == 2.0  # medians
+    assert row["xmr"]["peak_mem_mib"] == 20.0
+    assert [r["train_s"] for r in row["xmr"]["repeats"]] == [3.0, 1.0, 2.0]
+    pairs = row["pair_ratios"]["omikuji"]
+    assert pairs["ratios"] == [1.5, 0.25, 1.0]
+    assert (pairs["median"], pairs["min"], pairs["max"]) == (1.0, 0.25, 1.5)
+    assert result["settings"]["repeats"] == 3
+    table = scale.markdown_table(json.loads(out.read_text()))
+    assert "| train_s | 2 (1–3, n=3) | 2 (2–4, n=3) |" in table
+    assert "omikuji 1.5, 0.2500, 1 (median 1)" in table
+    with pytest.raises(SystemExit):
+        scale.parse_args(["--repeats", "0"])
+
+
+def test_a_side_that_does_not_finish_is_not_repeated(monkeypatch):
+    entries = iter([{"did_not_finish": "x side: did not finish in 5 s", "time_limit_s": 5.0}])
+    calls = []
+
+    def run(folder, side, timeout_s, model=None):
+        calls.append(side)
+        return next(entries) if side == "omikuji" else {"train_s": 1.0}
+
+    monkeypatch.setattr(scale, "run_one", run)
+    got = scale.run_repeated(Path("."), ["xmr", "omikuji"], 3, 5.0)
+    assert calls == ["xmr", "omikuji", "xmr", "xmr"]
+    assert "did_not_finish" in got["omikuji"] and got["xmr"]["train_s"] == 1.0

@@ -36,12 +36,14 @@ class InferenceLayout:
 
 
 def build_layout(chain: tuple[sp.csc_matrix, ...], weights: list[sp.csc_matrix],
-                 bias: float) -> InferenceLayout:
+                 bias: float, *, release: bool = False) -> InferenceLayout:
     """``weights[t]``: CSC (D+1) × n_{t+1} for the first ``len(weights)`` levels (the last row
     is the bias weight). A prefix of the levels is allowed (used by matcher-aware negatives).
 
     Built parent by parent by numba kernels (:mod:`xmr.kernels.layout`): besides the layout
-    itself only one int64 mark per feature is allocated for the whole model.
+    itself only one int64 mark per feature is allocated for the whole model. ``release``:
+    ``weights[t]`` is set to None once level t is in the layout, so a caller that hands over
+    its list holds each level's matrix and its layout together only while it is copied.
     """
     n_levels = len(weights)
     sizes = [1] + [C.shape[0] for C in chain[:n_levels]]
@@ -91,13 +93,18 @@ def build_layout(chain: tuple[sp.csc_matrix, ...], weights: list[sp.csc_matrix],
     row_feat = np.empty(n_rows, dtype=np.int32)
     row_ptr = np.empty(n_rows + 1, dtype=np.int64)
     row_ptr[n_rows] = n_ent
-    for C_indptr, C_indices, W, D, base_par, n_par in levels:
+    W = None  # the loop's last matrix: held by levels[-1] only
+    for t in range(n_levels):
+        C_indptr, C_indices, W, D, base_par, n_par = levels[t]
         lo, hi = ent_ptr[base_par], ent_ptr[base_par + n_par]
         r_lo, r_hi = chunk_ptr[base_par], chunk_ptr[base_par + n_par]
         chunk_level(C_indptr, C_indices, W.indptr, W.indices, W.data, D,
                     ent_ptr[base_par:base_par + n_par + 1] - lo, lo,
                     chunk_ptr[base_par:base_par + n_par + 1] - r_lo,
                     ent_child[lo:hi], ent_val[lo:hi], row_feat[r_lo:r_hi], row_ptr[r_lo:r_hi])
+        if release:
+            levels[t] = W = None
+            weights[t] = None
 
     return InferenceLayout(
         n_levels=n_levels,

@@ -35,7 +35,7 @@ from xmr._validation import (
 )
 from xmr.indexers.hkmeans import HierarchicalKMeans
 from xmr.kernels.beam import POST_PROCESSORS, beam_search_batch, predict_one_checked
-from xmr.kernels.layout import count_columns, scatter_columns
+from xmr.kernels.layout import count_columns, level_columns, scatter_columns
 from xmr.kernels.solver import train_tasks
 from xmr.label_embedding import pifa
 from xmr.layout import InferenceLayout, build_layout
@@ -135,6 +135,18 @@ def task_batches(X_indptr, pool_ptr, pool_idx, child_ptr, trained, n_threads: in
     return [(parent[a:b], lo[a:b], hi[a:b]) for a, b in zip(cuts[:-1], cuts[1:])]
 
 
+def _bias_entries(W: sp.csc_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """(columns int64, values float32) of W's bias weights: row D, last in its column."""
+    if not W.has_sorted_indices:
+        W = W.sorted_indices()
+    D = W.shape[0] - 1
+    ends = W.indptr[1:]
+    has = ends > W.indptr[:-1]
+    has[has] = W.indices[ends[has] - 1] == D
+    cols = np.flatnonzero(has)
+    return cols.astype(np.int64), W.data[ends[cols] - 1].astype(np.float32)
+
+
 class XRLinear(ParamsMixin):
     """XR-Linear eXtreme multilabel ranker.
 
@@ -170,7 +182,8 @@ class XRLinear(ParamsMixin):
 
     Attributes (after fit)
     ----------
-    tree_ : LabelTree; weights_ : list of CSC (D+1) × n_{t+1} float32 (last row = bias);
+    tree_ : LabelTree; weights_ : list of CSC (D+1) × n_{t+1} float32 (last row = bias;
+    rebuilt from the inference layout on each access, which holds the only copy);
     n_features_in_, n_labels_, model_nnz_, threshold_ (the pruning level the weights have),
     fit_time_s_ (indexing + training, seconds), index_time_s_.
     """
@@ -346,14 +359,44 @@ class XRLinear(ParamsMixin):
         return W
 
     def _set_model(self, tree: LabelTree, weights, threshold: float, n_features: int):
+        """The fitted state from a tree and its weights. The weights are kept once, in the
+        inference layout (:attr:`weights_` rebuilds them from it), and each level's bias
+        weights as trained (the layout holds them times ``bias``)."""
         self.tree_ = tree
-        self.weights_ = weights
         self.threshold_ = threshold
         self.n_features_in_ = int(n_features)
         self.n_labels_ = tree.n_labels
         self.model_nnz_ = int(sum(W.nnz for W in weights))
+        self._bias_weights = [_bias_entries(sp.csc_matrix(W)) for W in weights]
         release_free_memory()  # before the layout's large allocations
-        self._layout: InferenceLayout = build_layout(tree.chain, weights, float(self.bias))
+        # the caller's list gives its matrices up level by level (every caller hands over a
+        # list it no longer reads): a level's matrix and its layout coexist only while copied
+        self._layout: InferenceLayout = build_layout(tree.chain, weights, float(self.bias),
+                                                     release=True)
+
+    @property
+    def weights_(self) -> list[sp.csc_matrix]:
+        """One CSC (D+1) × n_{t+1} float32 matrix per level (last row = bias weights), rebuilt
+        from the inference layout on each access: a fitted model holds its weights once (they
+        were held twice, as these matrices and in the layout)."""
+        return list(self._iter_weights())
+
+    def _iter_weights(self):
+        """The levels' weight matrices one at a time (saving holds one level's copy at most)."""
+        self._check_fitted()
+        lay, D = self._layout, self.n_features_in_
+        for t in range(lay.n_levels):
+            C = sp.csc_matrix(self.tree_.chain[t])
+            C.sort_indices()  # as build_layout read it: child positions index these
+            cols, vals = self._bias_weights[t]
+            n_cols = int(lay.level_base[t + 2] - lay.level_base[t + 1])
+            indptr, indices, data = level_columns(
+                C.indptr.astype(np.int64), C.indices.astype(np.int64), lay.chunk_ptr,
+                lay.row_feat, lay.row_ptr, lay.ent_child, lay.ent_val, lay.level_base[t],
+                n_cols, D, cols, vals)
+            if indptr[-1] < np.iinfo(np.int32).max:  # the dtypes training gives
+                indptr = indptr.astype(np.int32)
+            yield sp.csc_matrix((data, indices, indptr), shape=(D + 1, n_cols))
 
     # ----------------------------------------------------------------- predict
     def _check_fitted(self):
@@ -429,10 +472,10 @@ class XRLinear(ParamsMixin):
             raise ValueError(f"threshold must be >= the model's current threshold "
                              f"{self.threshold_} (pruned weights cannot come back), got "
                              f"{threshold}")
-        check_prune_leaves_weights(self.weights_, threshold)
+        weights = self.weights_
+        check_prune_leaves_weights(weights, threshold)
         pruned = []
-        for W in self.weights_:
-            W = W.copy()
+        for W in weights:
             W.data[np.abs(W.data) < threshold] = 0.0
             W.eliminate_zeros()
             pruned.append(W)
@@ -457,7 +500,7 @@ class XRLinear(ParamsMixin):
                 "fit_time_s_": getattr(self, "fit_time_s_", None),
                 "index_time_s_": getattr(self, "index_time_s_", None)}
         self.tree_.save(folder)
-        for t, W in enumerate(self.weights_):
+        for t, W in enumerate(self._iter_weights()):
             sp.save_npz(folder / f"W{t}.npz", W)
         (folder / "xrlinear.json").write_text(json.dumps(meta, indent=2))
 

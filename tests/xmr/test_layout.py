@@ -65,3 +65,51 @@ def test_normalize_matches_scikit_learn():
     ours, theirs = normalize(M), sk_normalize(M, norm="l2")
     assert ours.dtype == theirs.dtype == np.float32
     np.testing.assert_array_equal(ours.toarray(), theirs.toarray())
+
+
+@pytest.mark.parametrize("nr_splits, threshold, bias", [(4, 0.0, 1.0), (2, 0.1, 2.5),
+                                                        (4, 0.1, 0.0)])
+def test_weights_are_held_once_and_rebuilt_bit_for_bit(nr_splits, threshold, bias, tmp_path,
+                                                       monkeypatch):
+    # the fitted model keeps its weights only in the layout (and the raw bias weights):
+    # weights_ rebuilds the trained matrices exactly, values, order and dtypes
+    X, Y = random_problem(300, 50, 80, seed=5)
+    trained = []
+    orig = xmr.XRLinear._set_model
+
+    def spy(self, tree, weights, threshold, n_features):
+        trained.append([W.copy() for W in weights])
+        return orig(self, tree, weights, threshold, n_features)
+
+    monkeypatch.setattr(xmr.XRLinear, "_set_model", spy)
+    model = xmr.XRLinear(nr_splits=nr_splits, max_leaf_size=4, threshold=threshold,
+                         bias=bias, n_jobs=1).fit(X, Y)
+    assert "weights_" not in vars(model)  # not stored beside the layout
+
+    def same(A, B):
+        assert A.shape == B.shape and A.has_sorted_indices and B.has_sorted_indices
+        for a, b in ((A.indptr, B.indptr), (A.indices, B.indices), (A.data, B.data)):
+            assert a.dtype == b.dtype and np.array_equal(a, b)
+
+    for W, R in zip(trained[0], model.weights_, strict=True):
+        same(W, R)
+    assert sum(W.nnz for W in model.weights_) == model.model_nnz_
+    if bias:  # the raw bias weights come back, not the layout's weight × bias
+        assert any(W[-1].nnz for W in model.weights_)
+    model.save(tmp_path / "m")
+    loaded = xmr.XRLinear.load(tmp_path / "m")
+    for W, R in zip(trained[0], loaded.weights_, strict=True):
+        same(W, R)
+    level = np.abs(np.concatenate([W.data for W in trained[0]]))
+    cut = float(np.quantile(level, 0.5))
+    pruned = model.prune(cut)
+    for W, R in zip(trained[0], pruned.weights_, strict=True):
+        W = W.copy()
+        W.data[np.abs(W.data) < cut] = 0.0
+        W.eliminate_zeros()
+        assert (abs(W - R) > 0).nnz == 0 and W.nnz == R.nnz
+
+
+def test_an_unfitted_model_has_no_weights():
+    model = xmr.XRLinear()
+    assert not hasattr(model, "weights_")

@@ -97,3 +97,42 @@ def scatter_columns(rows, cols, vals, fill, indices, data):
         indices[k] = rows[i]
         data[k] = vals[i]
         fill[c] = k + 1
+
+
+@nb.njit(nogil=True, cache=True)
+def level_columns(C_indptr, C_indices, chunk_ptr, row_feat, row_ptr, ent_child, ent_val,
+                  base_par, n_cols, bias_row, bias_cols, bias_vals):
+    """The inverse of `chunk_level` for one level: its weights as CSC arrays over ``n_cols``
+    children, each column's features ascending and its bias weight (``bias_cols`` /
+    ``bias_vals``, row ``bias_row``) last, as the trained matrices are. The level's parents
+    are global nodes ``base_par + p``. Returns (indptr int64, indices int32, data float32)."""
+    n_par = C_indptr.size - 1
+    indptr = np.zeros(n_cols + 1, dtype=np.int64)
+    for p in range(n_par):
+        g = base_par + p
+        for r in range(chunk_ptr[g], chunk_ptr[g + 1]):
+            for e in range(row_ptr[r], row_ptr[r + 1]):
+                indptr[C_indices[C_indptr[p] + ent_child[e]] + 1] += 1
+    for i in range(bias_cols.size):
+        indptr[bias_cols[i] + 1] += 1
+    for c in range(n_cols):
+        indptr[c + 1] += indptr[c]
+    indices = np.empty(indptr[n_cols], dtype=np.int32)
+    data = np.empty(indptr[n_cols], dtype=np.float32)
+    fill = indptr[:-1].copy()
+    for p in range(n_par):  # a parent's rows ascend by feature: so does each child's column
+        g = base_par + p
+        for r in range(chunk_ptr[g], chunk_ptr[g + 1]):
+            f = row_feat[r]
+            for e in range(row_ptr[r], row_ptr[r + 1]):
+                c = C_indices[C_indptr[p] + ent_child[e]]
+                k = fill[c]
+                indices[k] = f
+                data[k] = ent_val[e]
+                fill[c] = k + 1
+    for i in range(bias_cols.size):
+        c = bias_cols[i]
+        indices[fill[c]] = bias_row
+        data[fill[c]] = bias_vals[i]
+        fill[c] += 1
+    return indptr, indices, data

@@ -271,8 +271,8 @@ def markdown_table(result: dict) -> str:
         pairs = row.get("pair_ratios") or {}
         if pairs:  # --repeats: the interleaved rounds' ratios, pair by pair
             lines += ["xmr / other side, train time of each interleaved round: " + "; ".join(
-                f"{peer} {', '.join(fmt(v) for v in p['ratios'])} (median {fmt(p['median'])})"
-                for peer, p in pairs.items()) + ".", ""]
+                f"{peer} {', '.join(fmt(v) for v in p['ratios'])} (median {fmt(p['median'])}: "
+                f"{pair_verdict(p)})" for peer, p in pairs.items()) + ".", ""]
         skipped = [f"{s}: {row[s]['skipped'].rstrip('.')}" for s in sides
                    if "skipped" in (row.get(s) or {})]
         if skipped:  # why, under the table (its cell only says that it was)
@@ -430,6 +430,16 @@ def pair_ratios(entries: dict[str, dict]) -> dict:
             out[side] = {"ratios": ratios, "median": float(np.median(ratios)),
                          "min": min(ratios), "max": max(ratios)}
     return out
+
+
+def pair_verdict(pairs: dict) -> str:
+    """"ahead" when our train time was below the other side's in every round, "behind" when
+    above in every round, else "level" (the rounds disagree: noise, not a lead)."""
+    if pairs["max"] < 1.0:
+        return "ahead in every round"
+    if pairs["min"] > 1.0:
+        return "behind in every round"
+    return "level"
 
 
 def run_repeated(folder: Path, sides: list[str], repeats: int, timeout_s: float | None,

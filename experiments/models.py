@@ -246,8 +246,9 @@ class _XRLinear:
     def shard_tags(self) -> dict[str, str]:
         return shards.tags(self.shard_report, self.parts.sharding.kind)
 
-    def size(self) -> dict[str, float]:
-        return weights_size(self.model, self.model.weights_)
+    def size(self) -> dict[str, float]:  # counted from the layout: no copy of the weights
+        return {"model_nnz": float(self.model.model_nnz_),
+                "model_bytes": float(self.model.weights_nbytes())}
 
 
 # ============================================================ product retrieval (task=xmr)

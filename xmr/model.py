@@ -381,6 +381,21 @@ class XRLinear(ParamsMixin):
         were held twice, as these matrices and in the layout)."""
         return list(self._iter_weights())
 
+    def weights_nbytes(self) -> int:
+        """Bytes of :attr:`weights_` (data + indices + indptr of every level's CSC), counted
+        from the layout without rebuilding the matrices."""
+        self._check_fitted()
+        lay = self._layout
+        total = 0
+        for t in range(lay.n_levels):
+            parents = slice(int(lay.level_base[t]), int(lay.level_base[t + 1]) + 1)
+            rows = lay.chunk_ptr[parents]
+            nnz = int(lay.row_ptr[rows[-1]] - lay.row_ptr[rows[0]]) + self._bias_weights[t][0].size
+            n_cols = int(lay.level_base[t + 2] - lay.level_base[t + 1])
+            indptr_bytes = 4 if nnz < np.iinfo(np.int32).max else 8  # as _iter_weights
+            total += nnz * (4 + 4) + (n_cols + 1) * indptr_bytes
+        return total
+
     def _iter_weights(self):
         """The levels' weight matrices one at a time (saving holds one level's copy at most)."""
         self._check_fitted()

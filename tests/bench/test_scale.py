@@ -248,7 +248,10 @@ def test_repeats_interleave_the_sides_and_record_medians_and_pair_ratios(data_di
     assert result["settings"]["repeats"] == 3
     table = scale.markdown_table(json.loads(out.read_text()))
     assert "| train_s | 2 (1–3, n=3) | 2 (2–4, n=3) |" in table
-    assert "omikuji 1.5, 0.2500, 1 (median 1)" in table
+    assert "omikuji 1.5, 0.2500, 1 (median 1: level)" in table
+    assert scale.pair_verdict({"min": 0.8, "max": 0.99}) == "ahead in every round"
+    assert scale.pair_verdict({"min": 1.01, "max": 1.2}) == "behind in every round"
+    assert scale.pair_verdict({"min": 0.9, "max": 1.0}) == "level"
     with pytest.raises(SystemExit):
         scale.parse_args(["--repeats", "0"])
 

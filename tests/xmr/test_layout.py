@@ -94,6 +94,8 @@ def test_weights_are_held_once_and_rebuilt_bit_for_bit(nr_splits, threshold, bia
     for W, R in zip(trained[0], model.weights_, strict=True):
         same(W, R)
     assert sum(W.nnz for W in model.weights_) == model.model_nnz_
+    assert model.weights_nbytes() == sum(W.data.nbytes + W.indices.nbytes + W.indptr.nbytes
+                                         for W in model.weights_)
     if bias:  # the raw bias weights come back, not the layout's weight × bias
         assert any(W[-1].nnz for W in model.weights_)
     model.save(tmp_path / "m")

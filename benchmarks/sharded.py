@@ -81,8 +81,7 @@ def run(args: argparse.Namespace) -> dict:
                     "assemble_s": rep["assemble_s"], "split_depth": rep["split_depth"],
                     "n_shards": rep["n_shards"], "tasks": rep["tasks"]},
         "model_nnz": int(single.model_nnz_),
-        "model_bytes": int(sum(W.data.nbytes + W.indices.nbytes + W.indptr.nbytes
-                               for W in single.weights_)),
+        "model_bytes": int(single.weights_nbytes()),
         "driver_peak_rss_mb": _rss_mb(),
         "identical_weights": bool(same_weights),
         "identical_top10": bool((P1 != P2).nnz == 0),

@@ -362,17 +362,22 @@ class XRLinear(ParamsMixin):
         """The fitted state from a tree and its weights. The weights are kept once, in the
         inference layout (:attr:`weights_` rebuilds them from it), and each level's bias
         weights as trained (the layout holds them times ``bias``)."""
+        model_nnz = int(sum(W.nnz for W in weights))
+        bias_weights = [_bias_entries(sp.csc_matrix(W)) for W in weights]
+        release_free_memory()  # before the layout's large allocations
+        # the caller's list gives its matrices up level by level (every caller hands over a
+        # list it holds no other reference into): a level's matrix and its layout coexist
+        # only while copied
+        layout = build_layout(tree.chain, weights, float(self.bias), release=True)
+        # assigned together once the layout exists: weights_ reads all of them, so a failed
+        # build (e.g. out of memory) leaves the previous fitted state whole
         self.tree_ = tree
         self.threshold_ = threshold
         self.n_features_in_ = int(n_features)
         self.n_labels_ = tree.n_labels
-        self.model_nnz_ = int(sum(W.nnz for W in weights))
-        self._bias_weights = [_bias_entries(sp.csc_matrix(W)) for W in weights]
-        release_free_memory()  # before the layout's large allocations
-        # the caller's list gives its matrices up level by level (every caller hands over a
-        # list it no longer reads): a level's matrix and its layout coexist only while copied
-        self._layout: InferenceLayout = build_layout(tree.chain, weights, float(self.bias),
-                                                     release=True)
+        self.model_nnz_ = model_nnz
+        self._bias_weights = bias_weights
+        self._layout: InferenceLayout = layout
 
     @property
     def weights_(self) -> list[sp.csc_matrix]:
@@ -390,14 +395,18 @@ class XRLinear(ParamsMixin):
         for t in range(lay.n_levels):
             parents = slice(int(lay.level_base[t]), int(lay.level_base[t + 1]) + 1)
             rows = lay.chunk_ptr[parents]
-            nnz = int(lay.row_ptr[rows[-1]] - lay.row_ptr[rows[0]]) + self._bias_weights[t][0].size
+            nnz = int(lay.row_ptr[rows[-1]] - lay.row_ptr[rows[0]])
+            nnz += self._bias_weights[t][0].size
             n_cols = int(lay.level_base[t + 2] - lay.level_base[t + 1])
-            indptr_bytes = 4 if nnz < np.iinfo(np.int32).max else 8  # as _iter_weights
-            total += nnz * (4 + 4) + (n_cols + 1) * indptr_bytes
+            # scipy's CSC gives indices and indptr one index dtype: int32 while the shape and
+            # the non-zeros fit it (scipy.sparse's get_index_dtype), int64 beyond
+            wide = max(nnz, self.n_features_in_ + 1, n_cols) > np.iinfo(np.int32).max
+            total += nnz * 4 + (nnz + n_cols + 1) * (8 if wide else 4)
         return total
 
     def _iter_weights(self):
-        """The levels' weight matrices one at a time (saving holds one level's copy at most)."""
+        """The levels' weight matrices one at a time (a caller that drops each before the next
+        holds one level's copy at most)."""
         self._check_fitted()
         lay, D = self._layout, self.n_features_in_
         for t in range(lay.n_levels):
@@ -409,8 +418,7 @@ class XRLinear(ParamsMixin):
                 C.indptr.astype(np.int64), C.indices.astype(np.int64), lay.chunk_ptr,
                 lay.row_feat, lay.row_ptr, lay.ent_child, lay.ent_val, lay.level_base[t],
                 n_cols, D, cols, vals)
-            if indptr[-1] < np.iinfo(np.int32).max:  # the dtypes training gives
-                indptr = indptr.astype(np.int32)
+            # scipy picks the index dtype from the contents, as for the trained matrices
             yield sp.csc_matrix((data, indices, indptr), shape=(D + 1, n_cols))
 
     # ----------------------------------------------------------------- predict
@@ -487,13 +495,12 @@ class XRLinear(ParamsMixin):
             raise ValueError(f"threshold must be >= the model's current threshold "
                              f"{self.threshold_} (pruned weights cannot come back), got "
                              f"{threshold}")
-        weights = self.weights_
-        check_prune_leaves_weights(weights, threshold)
-        pruned = []
-        for W in weights:
+        pruned = self.weights_  # fresh copies: pruned in place
+        check_prune_leaves_weights(pruned, threshold)
+        for W in pruned:
             W.data[np.abs(W.data) < threshold] = 0.0
             W.eliminate_zeros()
-            pruned.append(W)
+        del W  # the list is then the only reference: _set_model releases level by level
         check_trained_weights(pruned, threshold, "XRLinear")
         new = XRLinear(**{**self.get_params(), "threshold": threshold})
         new.fit_time_s_ = getattr(self, "fit_time_s_", float("nan"))
@@ -517,6 +524,7 @@ class XRLinear(ParamsMixin):
         self.tree_.save(folder)
         for t, W in enumerate(self._iter_weights()):
             sp.save_npz(folder / f"W{t}.npz", W)
+            del W  # before the next level's copy is built
         (folder / "xrlinear.json").write_text(json.dumps(meta, indent=2))
 
     @classmethod

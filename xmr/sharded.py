@@ -219,6 +219,7 @@ def fit_sharded(model: XRLinear, X, Y, *, n_shards: int, engine: Engine | None =
         W = sp.csc_matrix(W, dtype=np.float32)
         W.sort_indices()
         weights.append(W)
+    del W  # the list holds the only reference: _set_model releases level by level
     check_trained_weights(weights, float(model.threshold), "XRLinear")
     model._set_model(tree, weights, float(model.threshold), X.shape[1])
     model.fit_time_s_ = model.index_time_s_ + time.perf_counter() - t0

@@ -115,3 +115,24 @@ def test_weights_are_held_once_and_rebuilt_bit_for_bit(nr_splits, threshold, bia
 def test_an_unfitted_model_has_no_weights():
     model = xmr.XRLinear()
     assert not hasattr(model, "weights_")
+
+
+def test_a_failed_layout_build_leaves_the_fitted_model_whole(monkeypatch):
+    # weights_ reads the tree, the bias weights and the layout together: a _set_model that
+    # fails while building the layout must not leave a mix of old and new state
+    import xmr.model
+
+    X, Y = random_problem(200, 40, 60, seed=7)
+    model = xmr.XRLinear(nr_splits=4, max_leaf_size=4, n_jobs=1).fit(X, Y)
+    before = [W.copy() for W in model.weights_]
+    other = xmr.XRLinear(nr_splits=2, max_leaf_size=4, n_jobs=1).fit(X, Y)
+
+    def fail(*args, **kwargs):
+        raise MemoryError("out of memory")
+
+    monkeypatch.setattr(xmr.model, "build_layout", fail)
+    with pytest.raises(MemoryError):
+        model._set_model(other.tree_, other.weights_, 0.1, X.shape[1])
+    assert model.tree_.depth == len(before)
+    for W, R in zip(before, model.weights_, strict=True):
+        assert (abs(W - R) > 0).nnz == 0 and W.nnz == R.nnz

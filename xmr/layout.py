@@ -35,6 +35,19 @@ class InferenceLayout:
                 self.row_ptr, self.ent_child, self.ent_val, self.node_bias)
 
 
+def bias_entries(W: sp.csc_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """(columns int64, values float32) of W's bias weights: row D = ``W.shape[0] - 1``, the
+    last entry of a column (sorted indices) when present."""
+    if not W.has_sorted_indices:
+        W = W.sorted_indices()
+    D = W.shape[0] - 1
+    ends = W.indptr[1:]
+    has = ends > W.indptr[:-1]
+    has[has] = W.indices[ends[has] - 1] == D
+    cols = np.flatnonzero(has)
+    return cols.astype(np.int64), W.data[ends[cols] - 1].astype(np.float32)
+
+
 def build_layout(chain: tuple[sp.csc_matrix, ...], weights: list[sp.csc_matrix],
                  bias: float, *, release: bool = False) -> InferenceLayout:
     """``weights[t]``: CSC (D+1) × n_{t+1} for the first ``len(weights)`` levels (the last row
@@ -70,12 +83,8 @@ def build_layout(chain: tuple[sp.csc_matrix, ...], weights: list[sp.csc_matrix],
         max_children = max(max_children, int(counts.max()))
         n_children[base_par:base_par + n_par] = counts
         child_ids.append(C.indices.astype(np.int64) + base_ch)
-        # the bias row (D) is the last entry of a column when present
-        ends = W.indptr[1:]
-        has_bias = ends > W.indptr[:-1]
-        has_bias[has_bias] = W.indices[ends[has_bias] - 1] == D
-        cols = np.flatnonzero(has_bias)
-        node_bias[base_ch + cols] = W.data[ends[cols] - 1] * bias
+        cols, vals = bias_entries(W)
+        node_bias[base_ch + cols] = vals * bias
         C_indptr, C_indices = C.indptr.astype(np.int64), C.indices.astype(np.int64)
         count_entries(C_indptr, C_indices, W.indptr, W.indices, D,
                       ent_count[base_par:base_par + n_par],

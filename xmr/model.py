@@ -38,7 +38,7 @@ from xmr.kernels.beam import POST_PROCESSORS, beam_search_batch, predict_one_che
 from xmr.kernels.layout import count_columns, level_columns, scatter_columns
 from xmr.kernels.solver import train_tasks
 from xmr.label_embedding import pifa
-from xmr.layout import InferenceLayout, build_layout
+from xmr.layout import InferenceLayout, bias_entries, build_layout
 from xmr.params import PREDICT, KMeansParams, XRLinearParams, store_params
 from xmr.tree import LabelTree
 
@@ -133,18 +133,6 @@ def task_batches(X_indptr, pool_ptr, pool_idx, child_ptr, trained, n_threads: in
     batch = np.floor((np.cumsum(cost) - cost) / target).astype(np.int64)
     cuts = np.concatenate([[0], np.flatnonzero(np.diff(batch)) + 1, [cost.size]])
     return [(parent[a:b], lo[a:b], hi[a:b]) for a, b in zip(cuts[:-1], cuts[1:])]
-
-
-def _bias_entries(W: sp.csc_matrix) -> tuple[np.ndarray, np.ndarray]:
-    """(columns int64, values float32) of W's bias weights: row D, last in its column."""
-    if not W.has_sorted_indices:
-        W = W.sorted_indices()
-    D = W.shape[0] - 1
-    ends = W.indptr[1:]
-    has = ends > W.indptr[:-1]
-    has[has] = W.indices[ends[has] - 1] == D
-    cols = np.flatnonzero(has)
-    return cols.astype(np.int64), W.data[ends[cols] - 1].astype(np.float32)
 
 
 class XRLinear(ParamsMixin):
@@ -363,7 +351,7 @@ class XRLinear(ParamsMixin):
         inference layout (:attr:`weights_` rebuilds them from it), and each level's bias
         weights as trained (the layout holds them times ``bias``)."""
         model_nnz = int(sum(W.nnz for W in weights))
-        bias_weights = [_bias_entries(sp.csc_matrix(W)) for W in weights]
+        bias_weights = [bias_entries(sp.csc_matrix(W)) for W in weights]
         release_free_memory()  # before the layout's large allocations
         # the caller's list gives its matrices up level by level (every caller hands over a
         # list it holds no other reference into): a level's matrix and its layout coexist
